@@ -1,0 +1,1 @@
+"""Pure numpy core: geometry, splits, scoring. Imports neither fiftyone nor torch."""

@@ -1,0 +1,42 @@
+"""Errors users can cause. The CLI prints them without a traceback and exits non-zero."""
+
+from __future__ import annotations
+
+
+class WorkbenchError(Exception):
+    """Base class of every error a user can cause (bad input, wrong workspace, ...).
+
+    The message must say what was wrong, where (file, line, sample) and how to fix it.
+    """
+
+    exit_code: int = 1
+
+
+class WorkspaceError(WorkbenchError):
+    """The workspace is missing, malformed, or cannot reach its database."""
+
+
+class ConfigError(WorkbenchError):
+    """A configuration value (CLI option, YAML key) is invalid."""
+
+
+class UnknownNameError(ConfigError):
+    """A name looked up in a registry does not exist."""
+
+    def __init__(self, kind: str, name: str, valid: list[str]) -> None:
+        super().__init__(f"unknown {kind} {name!r}; valid {kind}s: {', '.join(sorted(valid))}")
+        self.kind = kind
+        self.name = name
+        self.valid = sorted(valid)
+
+
+class SourceError(WorkbenchError):
+    """Input files (images, labels, manifests) are unreadable or invalid."""
+
+
+class ClassListError(SourceError):
+    """Class names in the input do not match the workspace's class list."""
+
+
+class LeakError(WorkbenchError):
+    """``workbench check`` found duplicates or group leaks across splits."""

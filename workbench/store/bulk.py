@@ -1,0 +1,137 @@
+"""Bulk reads and writes on the raw sample collection, in FiftyOne's document layout.
+
+Documents are built as plain dicts (no ``fo.Sample`` / ``fo.Detection`` objects) and written
+with one ``insert_many``; a failed write is rolled back by deleting what it inserted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from bson import ObjectId
+
+from workbench.core.boxes import xyxyn_to_xywhn
+from workbench.errors import WorkbenchError
+from workbench.sources.base import ImageRecord
+from workbench.sources.probe import ImageInfo
+from workbench.store import schema
+
+_CHUNK = 20_000
+
+
+def existing_hashes(ws: Any, hashes: Sequence[str]) -> set[str]:
+    """Which of ``hashes`` the workspace's samples already have."""
+    found: set[str] = set()
+    coll = ws.samples
+    for start in range(0, len(hashes), _CHUNK):
+        chunk = list(hashes[start:start + _CHUNK])
+        for doc in coll.find({schema.CONTENT_HASH: {"$in": chunk}}, {schema.CONTENT_HASH: 1}):
+            found.add(doc[schema.CONTENT_HASH])
+    return found
+
+
+def detections_doc(labels: Sequence[str], xywhn: npt.NDArray[np.float64]) -> dict[str, Any]:
+    """A FiftyOne ``Detections`` document from ``(K,)`` labels and ``(K, 4)`` boxes."""
+    return {
+        "_cls": "Detections",
+        "detections": [
+            {"_id": ObjectId(), "_cls": "Detection", "attributes": {}, "tags": [],
+             "label": label, "bounding_box": box}
+            for label, box in zip(labels, xywhn.tolist(), strict=True)
+        ],
+    }
+
+
+def sample_tags(split: str | None, status: str) -> list[str]:
+    """Tags mirroring split and status, for browsing in the App."""
+    return [t for t in (split, status) if t]
+
+
+def insert_samples(
+    ws: Any,
+    records: list[ImageRecord],
+    infos: list[ImageInfo],
+    batch_index: npt.NDArray[np.int64],
+    box_image: npt.NDArray[np.int64],
+    box_label: npt.NDArray[np.str_],
+    box_xyxyn: npt.NDArray[np.float64],
+    source: str,
+    run_id: str,
+) -> int:
+    """Write new samples with their ground truth in one bulk insert.
+
+    Args:
+        ws: the workspace.
+        records: ``K`` image records to write; ``infos``: their probe results.
+        batch_index: ``(K,)`` index of each record in the parsed batch (what ``box_image``
+            refers to), ascending.
+        box_image: ``(M,)`` batch index of each box, sorted ascending.
+        box_label: ``(M,)`` class names; ``box_xyxyn``: ``(M, 4)`` clipped relative corners.
+        source: provenance name; ``run_id``: the ingest run.
+
+    Returns:
+        The number of boxes written.
+    """
+    dataset_id = ws.dataset._doc.id
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    starts = np.searchsorted(box_image, batch_index, side="left")
+    ends = np.searchsorted(box_image, batch_index, side="right")
+    xywhn = xyxyn_to_xywhn(box_xyxyn)
+    labels = box_label.tolist()
+    rand = np.random.default_rng().random(len(records)).tolist()
+    docs = []
+    boxes = 0
+    for k, (rec, info) in enumerate(zip(records, infos, strict=True)):
+        status = "labeled" if rec.labeled else "unlabeled"
+        split = rec.split if rec.labeled else "pool"
+        gt = None
+        if rec.labeled:
+            s, e = int(starts[k]), int(ends[k])
+            gt = detections_doc(labels[s:e], xywhn[s:e])
+            boxes += e - s
+        doc = {
+            "_id": ObjectId(),
+            "filepath": str(rec.path),
+            "tags": sample_tags(split, status),
+            "_media_type": "image",
+            "_rand": rand[k],
+            "_dataset_id": dataset_id,
+            "created_at": now,
+            "last_modified_at": now,
+            "metadata": {"_cls": "ImageMetadata", "size_bytes": info.size_bytes,
+                         "mime_type": info.mime_type, "width": info.width,
+                         "height": info.height, "num_channels": info.num_channels},
+            schema.SOURCE: source,
+            schema.SOURCE_ID: rec.source_id,
+            schema.CONTENT_HASH: info.sha256,
+            schema.GROUP: rec.group,
+            schema.SPLIT: split,
+            schema.STATUS: status,
+            schema.GROUND_TRUTH: gt,
+            schema.ROUND_SELECTED: None,
+            schema.INGEST_RUN: run_id,
+        }
+        doc.update(rec.fields)
+        docs.append(doc)
+    insert_documents(ws, docs)
+    return boxes
+
+
+def insert_documents(ws: Any, docs: list[dict[str, Any]]) -> None:
+    """``insert_many`` all-or-nothing: on failure, delete what was inserted and raise."""
+    from pymongo.errors import PyMongoError
+
+    coll = ws.samples
+    try:
+        for start in range(0, len(docs), _CHUNK):
+            coll.insert_many(docs[start:start + _CHUNK], ordered=True)
+    except PyMongoError as exc:
+        coll.delete_many({"_id": {"$in": [d["_id"] for d in docs]}})
+        raise WorkbenchError(
+            f"writing {len(docs)} samples failed and was rolled back ({exc}); the workspace is "
+            "unchanged. If another ingest ran at the same time, re-run this one"
+        ) from exc

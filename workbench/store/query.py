@@ -1,0 +1,144 @@
+"""Bulk reads into numpy: labeled images with their class sets, box arrays, grouped counts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from workbench.store import schema
+
+SPLIT_NAMES = ("train", "val", "test", "pool")
+
+
+@dataclass
+class LabeledTable:
+    """Labeled samples as arrays.
+
+    Attributes:
+        ids: ``(N,)`` sample ids (ObjectId objects).
+        split: ``(N,)`` current split name or "" when unassigned.
+        group: ``(N,)`` group key as a string, "" when none.
+        classes: ``(N, C)`` bool, image contains class ``c`` of the class list.
+    """
+
+    ids: list[Any]
+    split: npt.NDArray[np.str_]
+    group: npt.NDArray[np.str_]
+    classes: npt.NDArray[np.bool_]
+
+
+def labeled_table(ws: Any, class_names: list[str], group_by: str = schema.GROUP) -> LabeledTable:
+    """Read every labeled sample's id, split, group and classes in one query."""
+    cursor = ws.samples.find(
+        {schema.STATUS: "labeled"},
+        {"_id": 1, schema.SPLIT: 1, group_by: 1, f"{schema.GROUND_TRUTH}.detections.label": 1},
+    )
+    index = {c: k for k, c in enumerate(class_names)}
+    ids: list[Any] = []
+    splits: list[str] = []
+    groups: list[str] = []
+    rows: list[int] = []
+    cols: list[int] = []
+    for n, doc in enumerate(cursor):
+        ids.append(doc["_id"])
+        splits.append(doc.get(schema.SPLIT) or "")
+        g = doc.get(group_by)
+        groups.append("" if g is None else str(g))
+        dets = ((doc.get(schema.GROUND_TRUTH) or {}).get("detections")) or []
+        for label in {d.get("label") for d in dets}:
+            if label in index:
+                rows.append(n)
+                cols.append(index[label])
+    matrix = np.zeros((len(ids), len(class_names)), dtype=bool)
+    matrix[np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)] = True
+    return LabeledTable(ids, np.asarray(splits, dtype=str), np.asarray(groups, dtype=str), matrix)
+
+
+def set_split(ws: Any, ids: list[Any], split: str) -> int:
+    """Set ``split`` on samples and make their split tag mirror it (one update)."""
+    if not ids:
+        return 0
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    keep_tags = {"$filter": {"input": {"$ifNull": ["$tags", []]},
+                             "cond": {"$not": [{"$in": ["$$this", list(SPLIT_NAMES)]}]}}}
+    update = [{"$set": {schema.SPLIT: split, "last_modified_at": now,
+                        "tags": {"$concatArrays": [[split], keep_tags]}}}]
+    modified = 0
+    for start in range(0, len(ids), 50_000):
+        res = ws.samples.update_many({"_id": {"$in": ids[start:start + 50_000]}}, update)
+        modified += int(res.modified_count)
+    return modified
+
+
+def box_arrays(ws: Any, match: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Ground-truth boxes of matching samples as flat arrays.
+
+    Returns:
+        ``{"sample_index": (M,), "label": (M,), "xywhn": (M, 4), "ids": [N ids],
+        "filepath": [N paths]}``.
+    """
+    cursor = ws.samples.find(match or {}, {"_id": 1, "filepath": 1,
+                                           f"{schema.GROUND_TRUTH}.detections.label": 1,
+                                           f"{schema.GROUND_TRUTH}.detections.bounding_box": 1})
+    ids: list[Any] = []
+    paths: list[str] = []
+    index: list[int] = []
+    labels: list[str] = []
+    boxes: list[list[float]] = []
+    for n, doc in enumerate(cursor):
+        ids.append(doc["_id"])
+        paths.append(doc.get("filepath", ""))
+        for d in ((doc.get(schema.GROUND_TRUTH) or {}).get("detections")) or []:
+            index.append(n)
+            labels.append(d.get("label") or "")
+            bb = d.get("bounding_box") or [np.nan] * 4
+            boxes.append(bb if len(bb) == 4 else [np.nan] * 4)
+    return {
+        "ids": ids,
+        "filepath": paths,
+        "sample_index": np.asarray(index, dtype=np.int64),
+        "label": np.asarray(labels, dtype=str),
+        "xywhn": np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
+    }
+
+
+def grouped_counts(ws: Any, key: str) -> dict[str, dict[str, int]]:
+    """Samples and boxes per value of ``key`` (None shown as "none"), via one aggregation."""
+    pipeline = [
+        {"$group": {
+            "_id": f"${key}",
+            "samples": {"$sum": 1},
+            "boxes": {"$sum": {"$size": {"$ifNull": [f"${schema.GROUND_TRUTH}.detections", []]}}},
+        }},
+    ]
+    out: dict[str, dict[str, int]] = {}
+    for doc in ws.samples.aggregate(pipeline):
+        name = "none" if doc["_id"] is None else str(doc["_id"])
+        out[name] = {"samples": int(doc["samples"]), "boxes": int(doc["boxes"])}
+    return dict(sorted(out.items()))
+
+
+def class_counts(ws: Any) -> dict[str, dict[str, Any]]:
+    """Per class: boxes, images, and boxes per split, via one aggregation."""
+    pipeline = [
+        {"$match": {f"{schema.GROUND_TRUTH}.detections.0": {"$exists": True}}},
+        {"$project": {schema.SPLIT: 1, "det": f"${schema.GROUND_TRUTH}.detections.label"}},
+        {"$unwind": "$det"},
+        {"$group": {"_id": {"label": "$det", "split": f"${schema.SPLIT}"},
+                    "boxes": {"$sum": 1}, "images": {"$addToSet": "$_id"}}},
+        {"$project": {"boxes": 1, "images": {"$size": "$images"}}},
+    ]
+    out: dict[str, dict[str, Any]] = {}
+    for doc in ws.samples.aggregate(pipeline, allowDiskUse=True):
+        label = doc["_id"]["label"]
+        split = doc["_id"].get("split") or "unassigned"
+        entry = out.setdefault(label, {"boxes": 0, "images": 0, "by_split": {}})
+        entry["boxes"] += int(doc["boxes"])
+        entry["images"] += int(doc["images"])
+        entry["by_split"][split] = {"boxes": int(doc["boxes"]), "images": int(doc["images"])}
+    return out

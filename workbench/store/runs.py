@@ -1,0 +1,57 @@
+"""Run records: every ingest, split, training, selection or export leaves one document."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import workbench
+
+
+def new_run_id(kind: str) -> str:
+    """A sortable, unique run id such as ``ingest-20261123-134501-1a2b3c``."""
+    now = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    return f"{kind}-{now}-{uuid.uuid4().hex[:6]}"
+
+
+def record_run(
+    ws: Any,
+    kind: str,
+    run_id: str,
+    params: dict[str, Any],
+    outputs: dict[str, Any],
+    started: dt.datetime,
+) -> dict[str, Any]:
+    """Insert a run document into the workspace's runs collection and return it.
+
+    Args:
+        ws: the :class:`~workbench.store.workspace.Workspace`.
+        kind: ``ingest``, ``split``, ``train``, ...
+        run_id: from :func:`new_run_id`.
+        params: the resolved parameters of the command.
+        outputs: counts, ids and metrics the command produced.
+        started: when the command started (UTC).
+    """
+    finished = dt.datetime.now(dt.UTC)
+    doc = {
+        "_id": run_id,
+        "dataset": ws.config.name,
+        "kind": kind,
+        "params": params,
+        "outputs": outputs,
+        "started_at": started,
+        "finished_at": finished,
+        "seconds": (finished - started).total_seconds(),
+        "workbench_version": workbench.__version__,
+    }
+    ws.runs.insert_one(doc)
+    return doc
+
+
+def list_runs(ws: Any, kind: str | None = None) -> list[dict[str, Any]]:
+    """Run documents of the workspace, oldest first."""
+    query: dict[str, Any] = {"dataset": ws.config.name}
+    if kind:
+        query["kind"] = kind
+    return list(ws.runs.find(query, {"outputs.sample_ids": 0}).sort("started_at", 1))

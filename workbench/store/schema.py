@@ -1,0 +1,53 @@
+"""Sample field names (part of the contract with users and the App) and their FiftyOne types."""
+
+from __future__ import annotations
+
+from typing import Any
+
+SOURCE = "source"
+SOURCE_ID = "source_id"
+CONTENT_HASH = "content_hash"
+GROUP = "group"
+SPLIT = "split"
+STATUS = "status"
+GROUND_TRUTH = "ground_truth"
+ROUND_SELECTED = "round_selected"
+INGEST_RUN = "ingest_run"
+
+STATUSES = ("unlabeled", "queued", "in_annotation", "labeled")
+RUNS_COLLECTION = "workbench_runs"
+
+_STRING_FIELDS = (SOURCE, SOURCE_ID, CONTENT_HASH, GROUP, SPLIT, STATUS, ROUND_SELECTED, INGEST_RUN)
+INDEXED = ((CONTENT_HASH, True), (SPLIT, False), (STATUS, False), (GROUP, False))
+
+
+def ensure_schema(dataset: Any, extra: dict[str, str] | None = None) -> None:
+    """Declare the workbench fields and indexes on ``dataset`` (idempotent).
+
+    Args:
+        dataset: a ``fiftyone.core.dataset.Dataset``.
+        extra: additional sample fields, name -> ``"float" | "string" | "float_list"``.
+    """
+    import fiftyone as fo
+
+    schema = dataset.get_field_schema()
+    for name in _STRING_FIELDS:
+        if name not in schema:
+            dataset.add_sample_field(name, fo.StringField)
+    if GROUND_TRUTH not in schema:
+        dataset.add_sample_field(
+            GROUND_TRUTH, fo.EmbeddedDocumentField, embedded_doc_type=fo.Detections
+        )
+    kinds: dict[str, tuple[Any, dict[str, Any]]] = {
+        "float": (fo.FloatField, {}),
+        "string": (fo.StringField, {}),
+        "float_list": (fo.ListField, {"subfield": fo.FloatField}),
+    }
+    for name, kind in (extra or {}).items():
+        if name not in schema:
+            ftype, kwargs = kinds[kind]
+            dataset.add_sample_field(name, ftype, **kwargs)
+    existing = set(dataset.list_indexes())
+    for name, unique in INDEXED:
+        if name not in existing:
+            dataset.create_index(name, unique=unique)

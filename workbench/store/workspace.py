@@ -1,0 +1,146 @@
+"""Workspaces: a folder with ``workbench.yaml`` and one FiftyOne dataset."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from workbench.config import WORKSPACE_FILE, WorkspaceConfig, validate_classes
+from workbench.errors import WorkspaceError
+from workbench.store import connection, schema
+
+
+class Workspace:
+    """An opened workspace.
+
+    Attributes:
+        root: the workspace folder.
+        config: the parsed ``workbench.yaml``.
+    """
+
+    def __init__(self, root: Path, config: WorkspaceConfig) -> None:
+        self.root = root
+        self.config = config
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.root)!r}, dataset={self.config.name!r})"
+
+    @property
+    def classes(self) -> list[str]:
+        """The workspace's class list (model class order)."""
+        return list(self.config.classes)
+
+    @property
+    def target(self) -> connection.DatabaseTarget:
+        """Where this workspace's database is."""
+        if self.config.database_uri:
+            return connection.DatabaseTarget(uri=self.config.database_uri, directory=None)
+        directory = Path(self.config.database_dir)
+        if not directory.is_absolute():
+            directory = self.root / directory
+        return connection.DatabaseTarget(uri=None, directory=directory.resolve())
+
+    @cached_property
+    def db(self) -> Any:
+        """The pymongo database holding the dataset."""
+        return connection.connect(self.target)
+
+    @cached_property
+    def dataset(self) -> Any:
+        """The FiftyOne dataset (``fiftyone.core.dataset.Dataset``)."""
+        self.db  # noqa: B018  (connects first, with the workspace's target)
+        import fiftyone as fo
+
+        if not fo.dataset_exists(self.config.name):
+            raise WorkspaceError(
+                f"the dataset {self.config.name!r} of workspace {self.root} does not exist in "
+                f"{self.target.describe()}; was the database deleted? Re-create the workspace "
+                "with `workbench init`"
+            )
+        return fo.load_dataset(self.config.name)
+
+    @property
+    def samples(self) -> Any:
+        """The raw pymongo collection of the dataset's samples (for bulk paths)."""
+        return self.db[self.dataset._sample_collection_name]
+
+    @property
+    def runs(self) -> Any:
+        """The pymongo collection of run records."""
+        return self.db[schema.RUNS_COLLECTION]
+
+    def save_config(self) -> None:
+        """Write the config back to ``workbench.yaml`` and mirror the classes to the dataset."""
+        self.config.save(self.root)
+        ds = self.dataset
+        if list(ds.default_classes) != self.config.classes:
+            ds.default_classes = list(self.config.classes)
+            ds.save()
+
+    def add_classes(self, names: list[str]) -> list[str]:
+        """Append new class names (existing ones keep their index); return those added."""
+        added = [n for n in dict.fromkeys(names) if n not in self.config.classes]
+        if added:
+            validate_classes(self.config.classes + added)
+            self.config.classes.extend(added)
+            self.save_config()
+        return added
+
+
+def open_workspace(path: str | Path = ".") -> Workspace:
+    """Open the workspace in ``path`` (the folder holding ``workbench.yaml``).
+
+    Raises:
+        WorkspaceError: ``path`` holds no workspace, or its file is malformed.
+    """
+    root = Path(path).expanduser().resolve()
+    return Workspace(root, WorkspaceConfig.load(root))
+
+
+def init_workspace(
+    path: str | Path = ".",
+    name: str | None = None,
+    classes: list[str] | None = None,
+    database_uri: str | None = None,
+) -> Workspace:
+    """Create a workspace: ``workbench.yaml`` plus an empty persistent FiftyOne dataset.
+
+    Args:
+        path: the folder (created if missing).
+        name: dataset name; default: the folder's name.
+        classes: the class list; may be left empty and filled by the first labeled ingest.
+        database_uri: an external MongoDB; default: embedded mongod with data in the folder.
+
+    Raises:
+        WorkspaceError: the folder already holds a workspace, or the dataset name is taken.
+    """
+    root = Path(path).expanduser().resolve()
+    if (root / WORKSPACE_FILE).exists():
+        raise WorkspaceError(f"{root} already holds a workspace ({WORKSPACE_FILE} exists)")
+    config = WorkspaceConfig(
+        name=name or _default_name(root), classes=list(classes or []), database_uri=database_uri
+    )
+    ws = Workspace(root, config)
+    ws.db  # noqa: B018  (connect before touching fiftyone's dataset registry)
+    import fiftyone as fo
+
+    if fo.dataset_exists(config.name):
+        raise WorkspaceError(
+            f"a dataset named {config.name!r} already exists in {ws.target.describe()}; "
+            "choose another with --name"
+        )
+    root.mkdir(parents=True, exist_ok=True)
+    ds = fo.Dataset(config.name, persistent=True)
+    ds.default_classes = list(config.classes)
+    ds.info = {"workbench_workspace": str(root)}
+    ds.save()
+    schema.ensure_schema(ds)
+    config.save(root)
+    ws.__dict__["dataset"] = ds
+    return ws
+
+
+def _default_name(root: Path) -> str:
+    cleaned = "".join(c if c.isalnum() or c in "_.-" else "-" for c in root.name).strip("-._")
+    return cleaned or "workbench"
