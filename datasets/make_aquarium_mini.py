@@ -29,8 +29,8 @@ def convert(src: Path, dst: Path, max_side: int = MAX_SIDE, quality: int = QUALI
         (dst / split / "images").mkdir(parents=True, exist_ok=True)
         (dst / split / "labels").mkdir(parents=True, exist_ok=True)
         for image_path in sorted((src / split / "images").iterdir()):
-            with Image.open(image_path) as im:
-                im = im.convert("RGB")
+            with Image.open(image_path) as src_im:
+                im = src_im.convert("RGB")
                 scale = max_side / max(im.size)
                 if scale < 1.0:
                     size = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))

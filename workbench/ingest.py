@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench.errors import ClassListError, SourceError
+from workbench.errors import SourceError
 from workbench.sources import get_source
 from workbench.sources.base import Issue, SourceBatch, SourceOptions, check_boxes
 from workbench.sources.probe import ImageInfo, probe
@@ -228,7 +228,7 @@ def _ordered_classes(batch: SourceBatch, box_label: np.ndarray) -> list[str]:
     return names
 
 
-def _deduplicate(ws: Workspace, records: list[Any], infos: list[ImageInfo], bad: set[int | None],
+def _deduplicate(ws: Workspace, records: list[Any], infos: list[ImageInfo], bad: set[int],
                  result: IngestResult) -> list[int]:
     """Indices of records to write: good, first of their bytes, not yet in the workspace."""
     first_of: dict[str, int] = {}

@@ -94,13 +94,13 @@ def clip_xyxyn(boxes: npt.ArrayLike, tolerance: float = CLIP_TOLERANCE) -> ClipR
         A :class:`ClipResult`.
     """
     b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    finite = np.isfinite(b).all(axis=1)
+    finite: BoolArray = np.all(np.isfinite(b), axis=1)
     safe = np.where(np.isfinite(b), b, 0.0)
     outside = (safe < 0.0) | (safe > 1.0)
     beyond = (safe < -tolerance) | (safe > 1.0 + tolerance)
     out = np.clip(safe, 0.0, 1.0)
     degenerate = (out[:, 2] <= out[:, 0]) | (out[:, 3] <= out[:, 1])
-    rejected = ~finite | beyond.any(axis=1)
+    rejected: BoolArray = ~finite | np.any(beyond, axis=1)
     degenerate &= ~rejected
     clipped = outside.any(axis=1) & ~rejected & ~degenerate
     out = np.where(rejected[:, None], safe, out)
@@ -118,6 +118,7 @@ def outside_image(boxes_xywhn: npt.ArrayLike, tolerance: float = 1e-6) -> BoolAr
         ``(N,)`` boolean mask.
     """
     c = xywhn_to_xyxyn(boxes_xywhn)
-    bad: BoolArray = ((c < -tolerance) | (c > 1.0 + tolerance)).any(axis=1)
-    bad |= (c[:, 2] <= c[:, 0]) | (c[:, 3] <= c[:, 1]) | ~np.isfinite(c).all(axis=1)
-    return bad
+    outside: BoolArray = np.any((c < -tolerance) | (c > 1.0 + tolerance), axis=1)
+    finite: BoolArray = np.all(np.isfinite(c), axis=1)
+    empty: BoolArray = (c[:, 2] <= c[:, 0]) | (c[:, 3] <= c[:, 1])
+    return outside | empty | ~finite

@@ -23,7 +23,9 @@ def load_json(path: Path, max_bytes: int = MAX_JSON_BYTES) -> Any:
     try:
         return json.loads(path.read_bytes())
     except json.JSONDecodeError as exc:
-        raise SourceError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})")
+        raise SourceError(
+            f"{path}:{exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})"
+        ) from exc
     except UnicodeDecodeError as exc:
         raise SourceError(f"{path}: not UTF-8 text: {exc}") from exc
 

@@ -66,7 +66,8 @@ def parse(path: Path, options: SourceOptions) -> SourceBatch:
                                 f"bounding_box_annotations[{n}] needs 'annotation_label' and "
                                 f"numeric {', '.join(_COORDS)}", lineno, index)
                     continue
-                batch.boxes.add(index, label, tuple(float(c) for c in coords), str(path), lineno)
+                xyxyn = [float(c) for c in coords if c is not None]
+                batch.boxes.add(index, label, xyxyn, str(path), lineno)
     if not options.unlabeled:
         batch.class_names = sorted(set(batch.boxes.label))
     return batch

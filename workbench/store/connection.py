@@ -32,7 +32,7 @@ class DatabaseTarget:
     def describe(self) -> str:
         """Human-readable form for messages (URI credentials hidden)."""
         if self.uri:
-            head, sep, tail = self.uri.rpartition("@")
+            _, sep, tail = self.uri.rpartition("@")
             return f"mongodb://***@{tail}" if sep else self.uri
         return f"embedded mongod in {self.directory}"
 

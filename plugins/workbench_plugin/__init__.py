@@ -19,7 +19,7 @@ def _workspace(ctx: Any) -> Any:
     return ws
 
 
-class WorkspaceStatus(foo.Operator):  # type: ignore[misc]
+class WorkspaceStatus(foo.Operator):
     """Show the workspace's counts per split, status, source and class."""
 
     @property
