@@ -19,6 +19,7 @@ env:
 	@bash .ci/env.sh
 
 demo: env
+	@if [ -d $(DEMO_WS)/.fiftyone-db ]; then $(PY) -m workbench.store.mongod --stop $(DEMO_WS)/.fiftyone-db; fi
 	rm -rf $(DEMO_WS)
 	$(WB) init $(DEMO_WS) --name aquarium-demo
 	$(WB) ingest datasets/aquarium-mini --format yolo --source aquarium-mini -w $(DEMO_WS)

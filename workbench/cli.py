@@ -258,25 +258,13 @@ def app_command(
 def main() -> None:
     """Entry point: run the app, print user errors without a traceback."""
     try:
-        app(standalone_mode=False)
+        app()
     except WorkbenchError as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
         sys.exit(exc.exit_code)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        err.print("aborted")
-        sys.exit(130)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """One database connection per process, configured from the workspace before fiftyone connects.
 
-FiftyOne keeps a single global MongoDB client per process and its embedded ``mongod`` reads
-its data directory from the environment, so the target must be set before the first query.
-A process can therefore use one database; workspaces that share an external ``database_uri``
-can be opened side by side in one process.
+FiftyOne keeps a single global MongoDB client per process, so the target must be set before
+the first query and a process can use one database; workspaces that share an external
+``database_uri`` can be opened side by side in one process. The embedded database is a
+per-workspace mongod run by :mod:`workbench.store.mongod`, reached through its URI.
 """
 
 from __future__ import annotations
@@ -62,17 +62,16 @@ def connect(target: DatabaseTarget) -> Any:
     quiet_environment()
     if _current is None:
         if target.uri:
-            os.environ["FIFTYONE_DATABASE_URI"] = target.uri
+            uri = target.uri
         else:
             assert target.directory is not None
-            target.directory.mkdir(parents=True, exist_ok=True)
-            os.environ.pop("FIFTYONE_DATABASE_URI", None)
-            os.environ["FIFTYONE_DATABASE_DIR"] = str(target.directory)
+            from workbench.store import mongod
+
+            uri = mongod.ensure_running(target.directory)
+        os.environ["FIFTYONE_DATABASE_URI"] = uri
         import fiftyone as fo
 
-        fo.config.database_uri = target.uri
-        if target.directory is not None:
-            fo.config.database_dir = str(target.directory)
+        fo.config.database_uri = uri
         fo.config.database_validation = False
         fo.config.do_not_track = True
         fo.config.show_progress_bars = False
