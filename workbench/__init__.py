@@ -1,5 +1,8 @@
 """workbench: a data-centric active-learning workbench for object detection.
 
+Capability modules are named as nouns (``workbench.ingestion``) so that the verbs exported
+here (``workbench.ingest``) are never shadowed by a submodule of the same name.
+
 Every CLI command is one library call::
 
     import workbench as wb
@@ -17,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from workbench.check import check as check
-    from workbench.ingest import ingest as ingest
-    from workbench.split import split as split
-    from workbench.status import status as status
+    from workbench.checking import check as check
+    from workbench.ingestion import ingest as ingest
+    from workbench.splitting import split as split
+    from workbench.status_report import status as status
     from workbench.store.workspace import Workspace as Workspace
     from workbench.store.workspace import init_workspace as init_workspace
     from workbench.store.workspace import open_workspace as open_workspace
@@ -29,10 +32,10 @@ _LAZY = {
     "Workspace": "workbench.store.workspace",
     "init_workspace": "workbench.store.workspace",
     "open_workspace": "workbench.store.workspace",
-    "ingest": "workbench.ingest",
-    "split": "workbench.split",
-    "check": "workbench.check",
-    "status": "workbench.status",
+    "ingest": "workbench.ingestion",
+    "split": "workbench.splitting",
+    "check": "workbench.checking",
+    "status": "workbench.status_report",
 }
 
 

@@ -92,8 +92,8 @@ def ingest(
     json_: JsonOpt = False,
 ) -> None:
     """Ingest images and labels; re-ingesting the same files adds nothing."""
-    from workbench.ingest import IngestError
-    from workbench.ingest import ingest as run_ingest
+    from workbench.ingestion import IngestError
+    from workbench.ingestion import ingest as run_ingest
 
     ws = _open(workspace)
     try:
@@ -154,7 +154,7 @@ def split(
     json_: JsonOpt = False,
 ) -> None:
     """Split labeled images into train/val/test: per-class stratified, group-aware."""
-    from workbench.split import split as run_split
+    from workbench.splitting import split as run_split
 
     result = run_split(_open(workspace), ratios=ratios, seed=seed, group_by=group_by, reset=reset)
     if json_:
@@ -180,7 +180,7 @@ def check(
 
     Exits with status 1 when it finds a leak or a box outside its image.
     """
-    from workbench.check import check as run_check
+    from workbench.checking import check as run_check
 
     result = run_check(_open(workspace), group_by=group_by)
     if json_:
@@ -211,7 +211,7 @@ def check(
 @app.command()
 def status(workspace: WorkspaceOpt = Path("."), json_: JsonOpt = False) -> None:
     """Counts of samples and boxes per source, split, status and class."""
-    from workbench.status import status as run_status
+    from workbench.status_report import status as run_status
 
     report = run_status(_open(workspace))
     if json_:

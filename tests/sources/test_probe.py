@@ -53,3 +53,23 @@ def test_probe_many_keeps_order() -> None:
     paths = demo_images(n=80)
     infos = probe(paths)
     assert [i.sha256 for i in infos] == [hashlib.sha256(p.read_bytes()).hexdigest() for p in paths]
+
+
+@pytest.mark.parametrize(("mode", "fmt", "channels"), [
+    ("RGB", "JPEG", 3), ("L", "JPEG", 1), ("RGB", "PNG", 3), ("RGBA", "PNG", 4), ("L", "PNG", 1),
+    ("P", "PNG", 3), ("RGB", "BMP", 3),
+])
+def test_header_fast_path_agrees_with_pil(tmp_path: Path, mode: str, fmt: str,
+                                          channels: int) -> None:
+    p = tmp_path / f"x.{fmt.lower()}"
+    Image.new(mode, (37, 23)).save(p, format=fmt)
+    info = probe_file(p)
+    assert (info.width, info.height, info.num_channels, info.error) == (37, 23, channels, None)
+
+
+def test_header_fast_path_on_every_demo_image() -> None:
+    paths = sorted(Path(demo_images()[0]).parent.parent.parent.glob("*/images/*.jpg"))
+    assert len(paths) == 638
+    for info, path in zip(probe(paths), paths, strict=True):
+        with Image.open(path) as im:
+            assert (info.width, info.height) == im.size, path

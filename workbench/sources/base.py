@@ -6,6 +6,7 @@ the boxes of all images as flat arrays. It never touches the store.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +108,15 @@ class BoxTable:
         self.file.append(file)
         self.line.append(line)
 
+    def extend_rows(self, image: list[int], labels: list[str], xyxyn: list[list[float]],
+                    file: list[str], line: list[int]) -> None:
+        """Append many boxes (aligned lists)."""
+        self.image.extend(image)
+        self.label.extend(labels)
+        self.xyxyn.extend(xyxyn)
+        self.file.extend(file)
+        self.line.extend(line)
+
     def __len__(self) -> int:
         return len(self.image)
 
@@ -167,13 +177,11 @@ class SourceOptions:
 Parser = Callable[[Path, SourceOptions], SourceBatch]
 
 
-def check_boxes(batch: SourceBatch) -> npt.NDArray[np.bool_]:
+def check_boxes(batch: SourceBatch) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
     """Clip boxes within tolerance (warning), drop empty ones (warning), flag the rest (error).
 
-    Clipped coordinates are written back into ``batch.boxes``.
-
     Returns:
-        ``(M,)`` mask of the boxes to keep.
+        ``(M,)`` mask of the boxes to keep and ``(M, 4)`` clipped relative corners.
     """
     _, _, xyxyn = batch.boxes.arrays()
     result = clip_xyxyn(xyxyn)
@@ -193,19 +201,18 @@ def check_boxes(batch: SourceBatch) -> npt.NDArray[np.bool_]:
             batch.warn("box-clipped", rec.file[i],
                        f"box [{coords}] reached outside the image by less than 1%; clipped to it",
                        line, rec.image[i])
-    rec.xyxyn = [tuple(row) for row in result.boxes.tolist()]
     keep: npt.NDArray[np.bool_] = ~(result.rejected | result.degenerate)
-    return keep
+    return keep, result.boxes
 
 
 def list_images(folder: Path, recursive: bool = True) -> list[Path]:
-    """Image files under ``folder``, sorted (hidden files skipped)."""
-    pattern = "**/*" if recursive else "*"
-    return sorted(
-        p for p in folder.glob(pattern)
-        if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    )
+    """Image files under ``folder``, sorted (hidden files and folders skipped)."""
+    found: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")) if recursive else []
+        found.extend(os.path.join(dirpath, f) for f in filenames
+                     if not f.startswith(".") and os.path.splitext(f)[1].lower() in IMAGE_SUFFIXES)
+    return [Path(p) for p in sorted(found)]
 
 
 def normalize_split(name: str) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,11 +41,59 @@ class ImageInfo:
     error: str | None = None
 
 
+_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}
+
+
+def _jpeg_header(data: bytes) -> tuple[int, int, int] | None:
+    """``(width, height, channels)`` from a JPEG's start-of-frame marker, or None."""
+    pos, n = 2, len(data)
+    while pos + 4 <= n:
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            pos += 2
+            continue
+        length = int.from_bytes(data[pos + 2:pos + 4], "big")
+        if marker in _SOF:
+            if pos + 10 > n:
+                return None
+            height = int.from_bytes(data[pos + 5:pos + 7], "big")
+            width = int.from_bytes(data[pos + 7:pos + 9], "big")
+            return width, height, data[pos + 9]
+        if marker in (0xD9, 0xDA) or length < 2:
+            return None
+        pos += 2 + length
+    return None
+
+
+def _fast_header(data: bytes) -> tuple[str, int, int, int] | None:
+    """Format, size and channels of a JPEG or PNG without PIL, when well-formed."""
+    if data[:3] == b"\xff\xd8\xff":
+        found = _jpeg_header(data)
+        if found and b"\xff\xd9" in data[-1024:]:
+            return ("image/jpeg", *found)
+    elif data[:8] == _PNG_SIGNATURE and data[12:16] == b"IHDR" and b"IEND" in data[-32:]:
+        width = int.from_bytes(data[16:20], "big")
+        height = int.from_bytes(data[20:24], "big")
+        return "image/png", width, height, _PNG_CHANNELS.get(data[25], 3)
+    return None
+
+
 def probe_bytes(data: bytes) -> ImageInfo:
-    """Hash and inspect image bytes."""
+    """Hash and inspect image bytes (JPEG/PNG headers parsed directly; others with PIL)."""
     digest = hashlib.sha256(data).hexdigest()
     if not data:
         return ImageInfo(digest, 0, 0, 0, "", 0, "empty file")
+    fast = _fast_header(data)
+    if fast and fast[1] > 0 and fast[2] > 0:
+        mime, width, height, channels = fast
+        return ImageInfo(digest, width, height, len(data), mime, channels)
     try:
         with Image.open(io.BytesIO(data)) as im:
             fmt = im.format or ""
@@ -75,7 +124,7 @@ def probe_file(path: Path) -> ImageInfo:
     return probe_bytes(data)
 
 
-def probe(paths: list[Path], workers: int = 4) -> list[ImageInfo]:
+def probe(paths: list[Path], workers: int = min(4, os.cpu_count() or 2)) -> list[ImageInfo]:
     """Probe many images with a thread pool (file reads and hashing release the GIL).
 
     Args:
@@ -87,5 +136,8 @@ def probe(paths: list[Path], workers: int = 4) -> list[ImageInfo]:
     """
     if len(paths) < 64:
         return [probe_file(p) for p in paths]
+    size = -(-len(paths) // (workers * 4))
+    chunks = [paths[i:i + size] for i in range(0, len(paths), size)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(probe_file, paths, chunksize=64))
+        parts = pool.map(lambda chunk: [probe_file(p) for p in chunk], chunks)
+        return [info for part in parts for info in part]

@@ -6,9 +6,11 @@ file marks a negative (background) image; split names come from the yaml's keys.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from workbench.core.boxes import cxcywhn_to_xyxyn
@@ -104,10 +106,14 @@ def _parse_split(batch: SourceBatch, image_dir: Path, split: str | None, names: 
                  seen: dict[Path, int], options: SourceOptions, base: Path) -> None:
     label_dir = _label_dir(image_dir)
     images = list_images(image_dir)
-    stems: set[Path] = set()
+    image_prefix = str(image_dir) + os.sep
+    base_prefix = str(base.resolve()) + os.sep
+    stems: set[str] = set()
+    rows = _Rows()
     for image_path in images:
-        rel = image_path.relative_to(image_dir)
-        stems.add(rel.with_suffix(""))
+        path_str = str(image_path)
+        rel_stem = os.path.splitext(path_str[len(image_prefix):])[0]
+        stems.add(rel_stem)
         if image_path in seen:
             batch.warn("listed-twice", image_path,
                        f"image folder is listed under two splits; kept in "
@@ -115,59 +121,98 @@ def _parse_split(batch: SourceBatch, image_dir: Path, split: str | None, names: 
             continue
         index = len(batch.records)
         seen[image_path] = index
-        source_id = _relative(image_path, base)
+        source_id = path_str[len(base_prefix):] if path_str.startswith(base_prefix) else path_str
         if options.unlabeled:
             batch.records.append(ImageRecord(image_path, source_id, labeled=False, split="pool"))
             continue
         batch.records.append(ImageRecord(image_path, source_id, labeled=True, split=split))
-        label_path = label_dir / rel.with_suffix(".txt")
-        if not label_path.is_file():
+        label_path = os.path.join(label_dir, rel_stem + ".txt")
+        try:
+            with open(label_path) as fh:
+                text = fh.read()
+        except FileNotFoundError:
             batch.warn("no-label-file", label_path,
                        "no label file for this image; treated as a negative (background) image")
             continue
-        _parse_label_file(batch, label_path, index, names)
+        except (OSError, UnicodeDecodeError) as exc:
+            batch.error("unreadable-label", label_path, f"cannot read label file: {exc}",
+                        image=index)
+            continue
+        for lineno, line in enumerate(text.splitlines(), start=1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) == 5 and fields[0].isdigit():
+                rows.add(fields, index, label_path, lineno)
+            else:
+                _parse_line(batch, fields, label_path, lineno, index, names)
+    rows.flush(batch, names)
     if not options.unlabeled and label_dir != image_dir and label_dir.is_dir():
-        for label_path in sorted(label_dir.rglob("*.txt")):
-            if label_path.relative_to(label_dir).with_suffix("") not in stems:
+        label_prefix = str(label_dir) + os.sep
+        label_files = sorted(os.path.join(d, f) for d, _, files in os.walk(label_dir)
+                             for f in files if f.endswith(".txt"))
+        for label_path in label_files:
+            if os.path.splitext(label_path[len(label_prefix):])[0] not in stems:
                 batch.error("label-without-image", label_path,
                             f"label file has no image in {image_dir}; add the image or delete "
                             "the label file")
 
 
-def _parse_label_file(batch: SourceBatch, label_path: Path, index: int, names: list[str]) -> None:
-    try:
-        text = label_path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        batch.error("unreadable-label", label_path, f"cannot read label file: {exc}", image=index)
-        return
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        fields = line.split()
-        if not fields:
-            continue
-        if len(fields) != 5:
-            batch.error("bad-field-count", label_path,
-                        f"expected 5 fields 'class x_center y_center width height', got "
-                        f"{len(fields)}: {line.strip()[:80]!r}", lineno, index)
-            continue
+class _Rows:
+    """Well-shaped label lines of a whole split, converted with one numpy call."""
+
+    def __init__(self) -> None:
+        self.fields: list[list[str]] = []
+        self.image: list[int] = []
+        self.file: list[str] = []
+        self.line: list[int] = []
+
+    def add(self, fields: list[str], image: int, file: str, line: int) -> None:
+        self.fields.append(fields)
+        self.image.append(image)
+        self.file.append(file)
+        self.line.append(line)
+
+    def flush(self, batch: SourceBatch, names: list[str]) -> None:
+        """Convert all rows; rows with bad numbers or ids go through the per-line checks."""
+        if not self.fields:
+            return
         try:
-            class_id = int(fields[0])
-            coords = [float(v) for v in fields[1:]]
+            arr = np.array(self.fields, dtype=np.float64)
+            good = np.isfinite(arr).all(axis=1) & (arr[:, 0] < len(names))
         except ValueError:
-            batch.error("bad-number", label_path,
-                        f"class id must be an integer and coordinates numbers: {line.strip()!r}",
-                        lineno, index)
-            continue
-        if not 0 <= class_id < len(names):
-            batch.error("class-id-out-of-range", label_path,
-                        f"class id {class_id} is outside the class list (0..{len(names) - 1} in "
-                        "data.yaml); fix the id or add the class to 'names'", lineno, index)
-            continue
-        x1, y1, x2, y2 = cxcywhn_to_xyxyn(coords)[0]
-        batch.boxes.add(index, names[class_id], (x1, y1, x2, y2), str(label_path), lineno)
+            arr = np.zeros((len(self.fields), 5))
+            good = np.zeros(len(self.fields), dtype=bool)
+        for k in np.flatnonzero(~good).tolist():
+            _parse_line(batch, self.fields[k], self.file[k], self.line[k], self.image[k], names)
+        idx = np.flatnonzero(good)
+        labels = [names[i] for i in arr[idx, 0].astype(np.int64).tolist()]
+        batch.boxes.extend_rows([self.image[k] for k in idx.tolist()], labels,
+                                cxcywhn_to_xyxyn(arr[idx, 1:]).tolist(),
+                                [self.file[k] for k in idx.tolist()],
+                                [self.line[k] for k in idx.tolist()])
 
 
-def _relative(path: Path, base: Path) -> str:
+def _parse_line(batch: SourceBatch, fields: list[str], label_path: str, lineno: int, index: int,
+                names: list[str]) -> None:
+    line = " ".join(fields)
+    if len(fields) != 5:
+        batch.error("bad-field-count", label_path,
+                    f"expected 5 fields 'class x_center y_center width height', got "
+                    f"{len(fields)}: {line[:80]!r}", lineno, index)
+        return
     try:
-        return str(path.relative_to(base.resolve()))
+        class_id = int(fields[0])
+        coords = [float(v) for v in fields[1:]]
     except ValueError:
-        return str(path)
+        batch.error("bad-number", label_path,
+                    f"class id must be an integer and coordinates numbers: {line!r}",
+                    lineno, index)
+        return
+    if not 0 <= class_id < len(names):
+        batch.error("class-id-out-of-range", label_path,
+                    f"class id {class_id} is outside the class list (0..{len(names) - 1} in "
+                    "data.yaml); fix the id or add the class to 'names'", lineno, index)
+        return
+    x1, y1, x2, y2 = cxcywhn_to_xyxyn(coords)[0]
+    batch.boxes.add(index, names[class_id], (x1, y1, x2, y2), label_path, lineno)

@@ -34,14 +34,14 @@ def existing_hashes(ws: Any, hashes: Sequence[str]) -> set[str]:
     return found
 
 
-def detections_doc(labels: Sequence[str], xywhn: npt.NDArray[np.float64]) -> dict[str, Any]:
-    """A FiftyOne ``Detections`` document from ``(K,)`` labels and ``(K, 4)`` boxes."""
+def detections_doc(labels: Sequence[str], xywhn: Sequence[list[float]]) -> dict[str, Any]:
+    """A FiftyOne ``Detections`` document from ``K`` labels and ``K`` ``[x, y, w, h]`` boxes."""
     return {
         "_cls": "Detections",
         "detections": [
             {"_id": ObjectId(), "_cls": "Detection", "attributes": {}, "tags": [],
              "label": label, "bounding_box": box}
-            for label, box in zip(labels, xywhn.tolist(), strict=True)
+            for label, box in zip(labels, xywhn, strict=True)
         ],
     }
 
@@ -78,9 +78,9 @@ def insert_samples(
     """
     dataset_id = ws.dataset._doc.id
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    starts = np.searchsorted(box_image, batch_index, side="left")
-    ends = np.searchsorted(box_image, batch_index, side="right")
-    xywhn = xyxyn_to_xywhn(box_xyxyn)
+    starts = np.searchsorted(box_image, batch_index, side="left").tolist()
+    ends = np.searchsorted(box_image, batch_index, side="right").tolist()
+    xywhn = xyxyn_to_xywhn(box_xyxyn).tolist()
     labels = box_label.tolist()
     rand = np.random.default_rng().random(len(records)).tolist()
     docs = []
@@ -90,7 +90,7 @@ def insert_samples(
         split = rec.split if rec.labeled else "pool"
         gt = None
         if rec.labeled:
-            s, e = int(starts[k]), int(ends[k])
+            s, e = starts[k], ends[k]
             gt = detections_doc(labels[s:e], xywhn[s:e])
             boxes += e - s
         doc = {

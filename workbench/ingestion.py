@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from workbench.errors import SourceError
+from workbench.perf import paused_gc
 from workbench.sources import get_source
 from workbench.sources.base import Issue, SourceBatch, SourceOptions, check_boxes
 from workbench.sources.probe import ImageInfo, probe
@@ -133,17 +134,18 @@ def ingest(
                             images_dir=Path(images_dir).resolve() if images_dir else None,
                             workspace_root=ws.root)
     result = IngestResult(source=name, format=format)
-    batch = parser(path, options)
-    result.images_found = len(batch.records)
-    try:
-        _ingest_batch(ws, batch, result, skip_bad, add_classes, progress, started,
-                      params={"path": str(path), "format": format, "source": name,
-                              "unlabeled": unlabeled, "skip_bad": skip_bad})
-    except BaseException:
-        _remove_created_media(batch, keep=set())
-        raise
-    finally:
-        result.seconds = time.perf_counter() - started_wall
+    with paused_gc():
+        batch = parser(path, options)
+        result.images_found = len(batch.records)
+        try:
+            _ingest_batch(ws, batch, result, skip_bad, add_classes, progress, started,
+                          params={"path": str(path), "format": format, "source": name,
+                                  "unlabeled": unlabeled, "skip_bad": skip_bad})
+        except BaseException:
+            _remove_created_media(batch, keep=set())
+            raise
+        finally:
+            result.seconds = time.perf_counter() - started_wall
     return result
 
 
@@ -151,8 +153,8 @@ def _ingest_batch(ws: Workspace, batch: SourceBatch, result: IngestResult, skip_
                   add_classes: bool, progress: Progress | None, started: dt.datetime,
                   params: dict[str, Any]) -> None:
     records = batch.records
-    keep_box = check_boxes(batch)
-    box_image, box_label, xyxyn = batch.boxes.arrays()
+    keep_box, xyxyn = check_boxes(batch)
+    box_image, box_label, _ = batch.boxes.arrays()
     new_classes = _check_classes(ws, batch, box_label, add_classes)
     box_image, box_label, xyxyn = box_image[keep_box], box_label[keep_box], xyxyn[keep_box]
 
