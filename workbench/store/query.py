@@ -75,25 +75,28 @@ def set_split(ws: Any, ids: list[Any], split: str) -> int:
     return modified
 
 
-def box_arrays(ws: Any, match: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Ground-truth boxes of matching samples as flat arrays.
+def box_arrays(ws: Any, match: dict[str, Any] | None = None,
+               field: str = schema.GROUND_TRUTH) -> dict[str, Any]:
+    """Boxes of a Detections field of matching samples as flat arrays, samples sorted by id.
 
     Returns:
         ``{"sample_index": (M,), "label": (M,), "xywhn": (M, 4), "ids": [N ids],
-        "filepath": [N paths]}``.
+        "filepath": [N paths], "content_hash": [N hashes]}``.
     """
-    cursor = ws.samples.find(match or {}, {"_id": 1, "filepath": 1,
-                                           f"{schema.GROUND_TRUTH}.detections.label": 1,
-                                           f"{schema.GROUND_TRUTH}.detections.bounding_box": 1})
+    cursor = ws.samples.find(match or {}, {"_id": 1, "filepath": 1, schema.CONTENT_HASH: 1,
+                                           f"{field}.detections.label": 1,
+                                           f"{field}.detections.bounding_box": 1}).sort("_id", 1)
     ids: list[Any] = []
     paths: list[str] = []
+    hashes: list[str] = []
     index: list[int] = []
     labels: list[str] = []
     boxes: list[list[float]] = []
     for n, doc in enumerate(cursor):
         ids.append(doc["_id"])
         paths.append(doc.get("filepath", ""))
-        for d in ((doc.get(schema.GROUND_TRUTH) or {}).get("detections")) or []:
+        hashes.append(doc.get(schema.CONTENT_HASH) or "")
+        for d in ((doc.get(field) or {}).get("detections")) or []:
             index.append(n)
             labels.append(d.get("label") or "")
             bb = d.get("bounding_box") or [np.nan] * 4
@@ -101,6 +104,7 @@ def box_arrays(ws: Any, match: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "ids": ids,
         "filepath": paths,
+        "content_hash": hashes,
         "sample_index": np.asarray(index, dtype=np.int64),
         "label": np.asarray(labels, dtype=str),
         "xywhn": np.asarray(boxes, dtype=np.float64).reshape(-1, 4),

@@ -55,3 +55,45 @@ def list_runs(ws: Any, kind: str | None = None) -> list[dict[str, Any]]:
     if kind:
         query["kind"] = kind
     return list(ws.runs.find(query, {"outputs.sample_ids": 0}).sort("started_at", 1))
+
+
+def start_run(ws: Any, kind: str, run_id: str, params: dict[str, Any],
+              inputs: dict[str, Any]) -> dict[str, Any]:
+    """Insert a run in state ``running`` (for long jobs that update it as they go)."""
+    now = dt.datetime.now(dt.UTC)
+    doc = {
+        "_id": run_id, "dataset": ws.config.name, "kind": kind, "status": "running",
+        "params": params, "inputs": inputs, "outputs": {}, "epochs": [],
+        "started_at": now, "finished_at": None, "seconds": None,
+        "workbench_version": workbench.__version__,
+    }
+    ws.runs.insert_one(doc)
+    return doc
+
+
+def get_run(ws: Any, run_id: str, kind: str | None = None) -> dict[str, Any] | None:
+    """The run document, or None."""
+    query: dict[str, Any] = {"_id": run_id, "dataset": ws.config.name}
+    if kind:
+        query["kind"] = kind
+    doc: dict[str, Any] | None = ws.runs.find_one(query)
+    return doc
+
+
+def update_run(ws: Any, run_id: str, set_: dict[str, Any] | None = None,
+               push: dict[str, Any] | None = None) -> None:
+    """``$set`` / ``$push`` fields of a run."""
+    update: dict[str, Any] = {}
+    if set_:
+        update["$set"] = set_
+    if push:
+        update["$push"] = push
+    if update:
+        ws.runs.update_one({"_id": run_id}, update)
+
+
+def finish_run(ws: Any, run_id: str, status: str, outputs: dict[str, Any],
+               seconds: float) -> None:
+    """Mark a run ``completed`` / ``failed`` / ``interrupted`` with its outputs."""
+    update_run(ws, run_id, set_={"status": status, "outputs": outputs, "seconds": seconds,
+                                 "finished_at": dt.datetime.now(dt.UTC)})

@@ -1,0 +1,99 @@
+"""Matplotlib figures written as PNG (Agg backend, no fonts or network needed)."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+
+def _pyplot():  # type: ignore[no-untyped-def]
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def training_curves(results_csv: Path, out: Path) -> Path:
+    """Loss and mAP per epoch from Ultralytics' ``results.csv``; returns ``out``."""
+    with results_csv.open() as fh:
+        rows = [{k.strip(): v for k, v in r.items()} for r in csv.DictReader(fh)]
+    plt = _pyplot()
+    epochs = [float(r["epoch"]) for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for key in ("train/box_loss", "train/cls_loss", "train/dfl_loss", "val/box_loss",
+                "val/cls_loss", "val/dfl_loss"):
+        if rows and key in rows[0]:
+            axes[0].plot(epochs, [float(r[key]) for r in rows], label=key,
+                         linestyle="--" if key.startswith("val") else "-")
+    axes[0].set(title="losses", xlabel="epoch")
+    axes[0].legend(fontsize=7)
+    for key, name in (("metrics/mAP50(B)", "mAP50"), ("metrics/mAP50-95(B)", "mAP50-95")):
+        if rows and key in rows[0]:
+            axes[1].plot(epochs, [float(r[key]) for r in rows], marker="o", label=name)
+    axes[1].set(title="validation", xlabel="epoch", ylim=(0, 1))
+    axes[1].legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def pr_curves(recall: np.ndarray, precision: np.ndarray, names: Sequence[str],
+              ap: Sequence[float], out: Path, title: str) -> Path:
+    """Precision-recall curve per class.
+
+    Args:
+        recall: ``(R,)`` recall points; ``precision``: ``(K, R)`` precision per class (-1: none).
+        names: ``K`` class names; ``ap``: ``K`` average precisions for the legend.
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 5))
+    for k, name in enumerate(names):
+        p = precision[k]
+        if (p >= 0).any():
+            ax.plot(recall, np.where(p >= 0, p, np.nan), label=f"{name} {ap[k]:.3f}")
+    ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02), title=title)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def confusion(matrix: np.ndarray, labels: Sequence[str], out: Path, title: str) -> Path:
+    """A confusion matrix heatmap (rows: ground truth, columns: predicted)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(1 + 0.6 * len(labels), 1 + 0.55 * len(labels)))
+    ax.imshow(np.log1p(matrix), cmap="Blues")
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    for (i, j), v in np.ndenumerate(matrix):
+        if v:
+            ax.text(j, i, str(int(v)), ha="center", va="center", fontsize=7)
+    ax.set(xlabel="predicted", ylabel="ground truth", title=title)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def tradeoff(points: Sequence[dict[str, float]], x: str, y: str, label: str, out: Path,
+             title: str) -> Path:
+    """Scatter of ``y`` against ``x`` with each point labeled by ``label``."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    xs = [p[x] for p in points]
+    ys = [p[y] for p in points]
+    ax.plot(xs, ys, marker="o")
+    for p in points:
+        ax.annotate(str(p[label]), (p[x], p[y]), textcoords="offset points", xytext=(5, 5))
+    ax.set(xlabel=x, ylabel=y, title=title)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out

@@ -1,0 +1,1 @@
+"""Training from curated views: YOLO dataset export, Ultralytics training, size sweeps."""

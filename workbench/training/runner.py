@@ -1,0 +1,225 @@
+"""``workbench train``: train an Ultralytics detector on a curated view, recorded in the store."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import ConfigError, WorkbenchError
+from workbench.store import runs
+from workbench.store.workspace import Workspace
+from workbench.training.dataset import YoloDataset, export_yolo
+from workbench.training.models import offline_environment, resolve_model
+
+EpochCallback = Callable[[int, int, dict[str, float]], None]
+
+
+@dataclass
+class TrainConfig:
+    """Options of ``workbench train``.
+
+    Attributes:
+        view: training images (labeled ones of this view).
+        val: validation images.
+        model: model YAML / name / local ``.pt`` (see :func:`resolve_model`).
+        imgsz: input size in pixels; ``epochs``: maximum epochs; ``patience``: early stopping.
+        batch: batch size; ``device``: ``cpu`` or a CUDA index such as ``0``.
+        run: run name (default: generated); ``resume``: continue that run's last checkpoint.
+        seed: training seed; ``workers``: dataloader worker processes.
+        allow_missing_classes: train even if some classes have no box in the training view.
+    """
+
+    view: str = "split:train"
+    val: str = "split:val"
+    model: str = "yolov8n.yaml"
+    imgsz: int = 320
+    epochs: int = 50
+    patience: int = 10
+    batch: int = 16
+    device: str = "cpu"
+    run: str | None = None
+    resume: bool = False
+    seed: int = 0
+    workers: int = 2
+    allow_missing_classes: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("imgsz", "epochs", "batch"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"--{name} must be positive, got {getattr(self, name)}")
+        if self.imgsz % 32:
+            raise ConfigError(f"--imgsz must be a multiple of 32 (the model stride), got "
+                              f"{self.imgsz}")
+        if self.patience < 0:
+            raise ConfigError(f"--patience must be >= 0, got {self.patience}")
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced."""
+
+    run: str
+    weights: str
+    last: str
+    map50: float
+    map50_95: float
+    epochs: int
+    seconds: float
+    run_dir: str
+    plots: list[str] = field(default_factory=list)
+    dataset: str = ""
+    dataset_reused: bool = False
+    label_hash: str = ""
+    train_images: int = 0
+    val_images: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+def _run_dir(ws: Workspace, run: str) -> Path:
+    return ws.root / "runs" / "train" / run
+
+
+def _check_views(ds: YoloDataset, config: TrainConfig, classes: list[str]) -> None:
+    if ds.train.images == 0:
+        raise WorkbenchError(
+            f"the training view {config.view!r} has no labeled images; ingest labeled data, "
+            "run `workbench split`, or choose another --view")
+    if ds.val.images == 0:
+        raise WorkbenchError(
+            f"the validation view {config.val!r} has no labeled images; run `workbench split` "
+            "(it fills split:val) or pass --val VIEW")
+    missing = [c for c in classes if ds.train.boxes_per_class.get(c, 0) == 0]
+    if missing and not config.allow_missing_classes:
+        raise WorkbenchError(
+            f"classes without a single box in the training view {config.view!r}: {missing}. "
+            "The model cannot learn them: label some, move images with `workbench split "
+            "--reset`, or pass --allow-missing-classes to train anyway")
+
+
+def train(ws: Workspace, config: TrainConfig, on_epoch: EpochCallback | None = None) -> TrainResult:
+    """Train on ``config.view`` (or resume ``config.run``) and record the run.
+
+    Raises:
+        WorkbenchError: empty views, missing classes, bad model spec, a run that exists or
+            cannot be resumed, out of memory.
+    """
+    offline_environment()
+    classes = ws.classes
+    if not classes:
+        raise WorkbenchError("the workspace has no class list; ingest labeled data first")
+    if config.resume:
+        return _resume(ws, config, on_epoch)
+    model_arg = resolve_model(config.model)
+    run = config.run or runs.new_run_id("train")
+    if runs.get_run(ws, run) is not None:
+        raise WorkbenchError(f"a run named {run!r} exists; pass --resume to continue it or "
+                             "choose another --run")
+    ds = export_yolo(ws, config.view, config.val, classes)
+    _check_views(ds, config, classes)
+    params = {**asdict(config), "run": run, "model_resolved": model_arg, "classes": classes}
+    inputs = {"dataset": str(ds.root), "label_hash": ds.label_hash,
+              "train_ids": ds.train.ids, "val_ids": ds.val.ids,
+              "train_boxes_per_class": ds.train.boxes_per_class}
+    runs.start_run(ws, "train", run, params, inputs)
+    from ultralytics import YOLO
+
+    try:
+        model = YOLO(model_arg)
+    except Exception as exc:  # Ultralytics raises many kinds for a bad architecture file
+        runs.finish_run(ws, run, "failed", {"error": str(exc)}, 0.0)
+        raise ConfigError(f"cannot build model {config.model!r}: {exc}") from exc
+    kwargs = {"data": str(ds.yaml), "epochs": config.epochs, "imgsz": config.imgsz,
+              "batch": config.batch, "device": config.device, "patience": config.patience,
+              "project": str(ws.root / "runs" / "train"), "name": run, "exist_ok": True,
+              "plots": False, "workers": config.workers, "seed": config.seed, "verbose": False}
+    result = _fit(ws, run, model, kwargs, on_epoch)
+    result.dataset, result.dataset_reused, result.label_hash = (str(ds.root), ds.reused,
+                                                                 ds.label_hash)
+    result.train_images, result.val_images = ds.train.images, ds.val.images
+    runs.update_run(ws, run, set_={"outputs": result.to_dict()})
+    return result
+
+
+def _resume(ws: Workspace, config: TrainConfig, on_epoch: EpochCallback | None) -> TrainResult:
+    if not config.run:
+        raise WorkbenchError("--resume needs --run NAME (see `workbench status` for runs)")
+    doc = runs.get_run(ws, config.run, kind="train")
+    if doc is None:
+        raise WorkbenchError(f"no training run named {config.run!r} in this workspace")
+    if doc.get("status") == "completed":
+        raise WorkbenchError(f"run {config.run!r} has finished; nothing to resume")
+    last = _run_dir(ws, config.run) / "weights" / "last.pt"
+    if not last.is_file():
+        raise WorkbenchError(f"run {config.run!r} saved no checkpoint yet ({last}); start it "
+                             "again without --resume under a new --run name")
+    from ultralytics import YOLO
+
+    runs.update_run(ws, config.run, set_={"status": "running"})
+    result = _fit(ws, config.run, YOLO(str(last)), {"resume": True}, on_epoch)
+    inputs = doc.get("inputs", {})
+    result.dataset, result.label_hash = inputs.get("dataset", ""), inputs.get("label_hash", "")
+    result.train_images = len(inputs.get("train_ids", []))
+    result.val_images = len(inputs.get("val_ids", []))
+    runs.update_run(ws, config.run, set_={"outputs": result.to_dict()})
+    return result
+
+
+def _fit(ws: Workspace, run: str, model: Any, kwargs: dict[str, Any],
+         on_epoch: EpochCallback | None) -> TrainResult:
+    """Run Ultralytics' trainer with per-epoch recording; map failures to run states."""
+    started = time.perf_counter()
+
+    def record(trainer: Any) -> None:
+        # on_model_save fires once per epoch inside the loop, after validation; unlike
+        # on_fit_epoch_end it is not fired again by the final validation of best.pt.
+        epoch = int(trainer.epoch) + 1
+        metrics = {"epoch": epoch, "time": round(time.perf_counter() - started, 3)}
+        metrics.update({k: float(v) for k, v in
+                        trainer.label_loss_items(trainer.tloss, prefix="train").items()})
+        metrics.update({k: float(v) for k, v in (trainer.metrics or {}).items()})
+        runs.update_run(ws, run, push={"epochs": metrics})
+        if on_epoch:
+            on_epoch(epoch, int(trainer.epochs), metrics)
+
+    model.add_callback("on_model_save", record)
+    try:
+        metrics = model.train(**kwargs)
+    except KeyboardInterrupt:
+        runs.finish_run(ws, run, "interrupted", {}, time.perf_counter() - started)
+        raise
+    except (MemoryError, RuntimeError) as exc:
+        oom = isinstance(exc, MemoryError) or "out of memory" in str(exc).lower()
+        runs.finish_run(ws, run, "failed", {"error": str(exc)}, time.perf_counter() - started)
+        if oom:
+            raise WorkbenchError(
+                f"out of memory while training run {run!r}; try a smaller --batch (e.g. half) "
+                "or --imgsz, or fewer dataloader workers") from exc
+        raise
+    except Exception as exc:
+        runs.finish_run(ws, run, "failed", {"error": str(exc)}, time.perf_counter() - started)
+        raise
+    seconds = time.perf_counter() - started
+    run_dir = Path(model.trainer.save_dir)
+    values = getattr(metrics, "results_dict", {}) or {}
+    doc = runs.get_run(ws, run) or {}
+    from workbench.plots import training_curves
+
+    plots = []
+    csv = run_dir / "results.csv"
+    if csv.is_file():
+        plots.append(str(training_curves(csv, run_dir / "curves.png")))
+    result = TrainResult(
+        run=run, weights=str(run_dir / "weights" / "best.pt"),
+        last=str(run_dir / "weights" / "last.pt"),
+        map50=float(values.get("metrics/mAP50(B)", 0.0)),
+        map50_95=float(values.get("metrics/mAP50-95(B)", 0.0)),
+        epochs=len(doc.get("epochs", [])), seconds=round(seconds, 2), run_dir=str(run_dir),
+        plots=plots)
+    runs.finish_run(ws, run, "completed", result.to_dict(), seconds)
+    return result
