@@ -356,6 +356,35 @@ def _epoch_progress(quiet: bool) -> Iterator[Any]:
         yield on_epoch
 
 
+@app.command("runs")
+def runs_command(
+    kind: Annotated[str | None, typer.Option(
+        help="Only this kind: ingest, split, train, evaluate, sweep.")] = None,
+    workspace: WorkspaceOpt = Path("."),
+    json_: JsonOpt = False,
+) -> None:
+    """List the workspace's runs (ingests, splits, trainings, evaluations), oldest first."""
+    from workbench.store.runs import list_runs
+
+    docs = list_runs(_open(workspace), kind)
+    rows = [{"run": d["_id"], "kind": d["kind"], "status": d.get("status", "completed"),
+             "started_at": d.get("started_at"), "seconds": d.get("seconds"),
+             "epochs": len(d.get("epochs") or []) or None,
+             "map50": (d.get("outputs") or {}).get("map50")} for d in docs]
+    if json_:
+        _print_json(rows)
+        return
+    table = Table(title=f"runs ({len(rows)})")
+    for col in ("run", "kind", "status", "started", "seconds", "epochs", "mAP50"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["run"], r["kind"], r["status"], str(r["started_at"])[:19],
+                      f"{r['seconds']:.1f}" if r["seconds"] is not None else "",
+                      str(r["epochs"] or ""), f"{r['map50']:.3f}" if r["map50"] is not None
+                      else "")
+    out.print(table)
+
+
 @app.command("app")
 def app_command(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5151,

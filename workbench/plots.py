@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -82,7 +83,7 @@ def confusion(matrix: np.ndarray, labels: Sequence[str], out: Path, title: str) 
     return out
 
 
-def tradeoff(points: Sequence[dict[str, float]], x: str, y: str, label: str, out: Path,
+def tradeoff(points: Sequence[dict[str, Any]], x: str, y: str, label: str, out: Path,
              title: str) -> Path:
     """Scatter of ``y`` against ``x`` with each point labeled by ``label``."""
     plt = _pyplot()

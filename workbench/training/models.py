@@ -42,7 +42,8 @@ def resolve_model(spec: str) -> str:
                 "local .pt (e.g. runs/train/NAME/weights/best.pt) or a model YAML such as "
                 "yolov8n.yaml or configs/models/micro-relu.yaml to train from scratch")
         return str(path.resolve())
-    candidates = [path, REPO_CONFIGS / spec, REPO_CONFIGS / f"{spec}.yaml"]
+    candidates = [path, REPO_CONFIGS.parent.parent / spec, REPO_CONFIGS / spec,
+                  REPO_CONFIGS / f"{spec}.yaml"]
     for candidate in candidates:
         if candidate.is_file() and candidate.suffix in (".yaml", ".yml"):
             check_model_yaml(candidate)

@@ -30,6 +30,7 @@ class TrainConfig:
         run: run name (default: generated); ``resume``: continue that run's last checkpoint.
         seed: training seed; ``workers``: dataloader worker processes.
         allow_missing_classes: train even if some classes have no box in the training view.
+        overrides: further Ultralytics training arguments (e.g. ``{"mosaic": 0.0}``).
     """
 
     view: str = "split:train"
@@ -45,6 +46,7 @@ class TrainConfig:
     seed: int = 0
     workers: int = 2
     allow_missing_classes: bool = False
+    overrides: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("imgsz", "epochs", "batch"):
@@ -137,7 +139,8 @@ def train(ws: Workspace, config: TrainConfig, on_epoch: EpochCallback | None = N
     kwargs = {"data": str(ds.yaml), "epochs": config.epochs, "imgsz": config.imgsz,
               "batch": config.batch, "device": config.device, "patience": config.patience,
               "project": str(ws.root / "runs" / "train"), "name": run, "exist_ok": True,
-              "plots": False, "workers": config.workers, "seed": config.seed, "verbose": False}
+              "plots": False, "workers": config.workers, "seed": config.seed, "verbose": False,
+              **config.overrides}
     result = _fit(ws, run, model, kwargs, on_epoch)
     result.dataset, result.dataset_reused, result.label_hash = (str(ds.root), ds.reused,
                                                                  ds.label_hash)
@@ -201,6 +204,9 @@ def _fit(ws: Workspace, run: str, model: Any, kwargs: dict[str, Any],
                 f"out of memory while training run {run!r}; try a smaller --batch (e.g. half) "
                 "or --imgsz, or fewer dataloader workers") from exc
         raise
+    except SyntaxError as exc:  # Ultralytics' way of rejecting an unknown argument
+        runs.finish_run(ws, run, "failed", {"error": str(exc)}, time.perf_counter() - started)
+        raise ConfigError(f"invalid training argument: {exc}") from exc
     except Exception as exc:
         runs.finish_run(ws, run, "failed", {"error": str(exc)}, time.perf_counter() - started)
         raise

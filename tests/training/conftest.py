@@ -1,0 +1,59 @@
+"""A small real training set (demo images covering every class) and one trained run."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CLASSES, DEMO, make_yolo
+
+
+def covering_images(split: str, n: int) -> list[Path]:
+    """``n`` demo images of ``split`` that together contain every class."""
+    folder = "valid" if split == "val" else split
+    images = sorted((DEMO / folder / "images").glob("*.jpg"))
+    chosen: list[Path] = []
+    seen: set[int] = set()
+    for img in images:
+        text = (DEMO / folder / "labels" / f"{img.stem}.txt").read_text().split("\n")
+        ids = {int(line.split()[0]) for line in text if line.strip()}
+        if ids - seen:
+            chosen.append(img)
+            seen |= ids
+    for img in images:
+        if len(chosen) >= n:
+            break
+        if img not in chosen:
+            chosen.append(img)
+    assert seen == set(range(len(CLASSES)))
+    return chosen[:n]
+
+
+@pytest.fixture(scope="module")
+def small_ws(tmp_path_factory: pytest.TempPathFactory, mongo_uri: str):  # type: ignore[no-untyped-def]
+    """A workspace with 24 train and 12 val real images."""
+    from workbench.ingestion import ingest
+    from workbench.store.workspace import init_workspace
+
+    root = tmp_path_factory.mktemp("train")
+    data = make_yolo(root / "data", {"train": covering_images("train", 24),
+                                     "val": covering_images("val", 12)})
+    ws = init_workspace(root / "ws", name=f"t-{uuid.uuid4().hex[:10]}", database_uri=mongo_uri)
+    ingest(ws, data, "yolo")
+    yield ws
+    ws.dataset.delete()
+
+
+@pytest.fixture(scope="module")
+def trained(small_ws):  # type: ignore[no-untyped-def]
+    """A 2-epoch micro-relu run at 160 px."""
+    from workbench.training.runner import TrainConfig, train
+
+    epochs: list[int] = []
+    result = train(small_ws, TrainConfig(model="micro-relu", imgsz=160, epochs=2, batch=8,
+                                         run="tiny", workers=0),
+                   on_epoch=lambda e, total, m: epochs.append(e))
+    assert epochs == [1, 2]
+    return result

@@ -1,0 +1,116 @@
+"""Training and evaluation on real images, a real mongod and real Ultralytics (CPU)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from workbench.errors import ConfigError, WorkbenchError
+from workbench.store import runs
+from workbench.training.dataset import export_yolo
+from workbench.training.runner import TrainConfig, train
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+
+def test_run_is_recorded(small_ws, trained) -> None:  # type: ignore[no-untyped-def]
+    doc = runs.get_run(small_ws, "tiny", kind="train")
+    assert doc and doc["status"] == "completed"
+    assert doc["params"]["imgsz"] == 160 and doc["params"]["model_resolved"].endswith(
+        "micro-relu.yaml")
+    ds = small_ws.dataset
+    assert sorted(doc["inputs"]["train_ids"]) == sorted(ds.match({"split": "train"}).values("id"))
+    assert len(doc["inputs"]["val_ids"]) == 12 and len(doc["inputs"]["label_hash"]) == 64
+    assert [e["epoch"] for e in doc["epochs"]] == [1, 2]
+    assert {"train/box_loss", "metrics/mAP50(B)"} <= set(doc["epochs"][0])
+    assert trained.epochs == 2 and doc["seconds"] > 0
+    assert Path(trained.weights).is_file() and Path(trained.last).is_file()
+    png = Path(trained.plots[0]).read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert doc["outputs"]["map50"] == trained.map50
+
+
+def test_dataset_is_links_and_labels_match(small_ws, trained) -> None:  # type: ignore[no-untyped-def]
+    root = Path(trained.dataset)
+    images = sorted((root / "images" / "train").iterdir())
+    assert len(images) == 24 and all(p.is_symlink() for p in images)
+    sample = small_ws.dataset[os.readlink(images[0])]
+    rows = np.loadtxt(root / "labels" / "train" / f"{images[0].stem}.txt", ndmin=2)
+    got = [(small_ws.classes[int(r[0])], r[1] - r[3] / 2, r[2] - r[4] / 2) for r in rows]
+    want = [(d.label, d.bounding_box[0], d.bounding_box[1])
+            for d in sample.ground_truth.detections]
+    assert [g[0] for g in got] == [w[0] for w in want]
+    np.testing.assert_allclose([g[1:] for g in got], [w[1:] for w in want], atol=1e-7)
+
+
+def test_export_reused_until_labels_change(small_ws, trained) -> None:  # type: ignore[no-untyped-def]
+    again = export_yolo(small_ws, "split:train", "split:val", small_ws.classes)
+    assert again.reused and str(again.root) == trained.dataset
+    ds = small_ws.dataset
+    s = ds.match({"split": "train", "ground_truth.detections.0": {"$exists": True}}).first()
+    old = s.ground_truth.detections[0].bounding_box
+    s.ground_truth.detections[0].bounding_box = [old[0], old[1], old[2] * 0.9, old[3]]
+    s.save()
+    try:
+        changed = export_yolo(small_ws, "split:train", "split:val", small_ws.classes)
+        assert not changed.reused and changed.label_hash != again.label_hash
+    finally:
+        s.ground_truth.detections[0].bounding_box = old
+        s.save()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"view": "tag:nothing"}, WorkbenchError, "has no labeled images"),
+        ({"val": "tag:nothing"}, WorkbenchError, "run `workbench split`"),
+        ({"run": "tiny"}, WorkbenchError, "exists; pass --resume"),
+        ({"model": "nothing.yaml"}, ConfigError, "not found"),
+        ({"resume": True, "run": "tiny"}, WorkbenchError, "nothing to resume"),
+        ({"resume": True, "run": "ghost"}, WorkbenchError, "no training run named"),
+        ({"overrides": {"not_an_arg": 1}}, ConfigError, "invalid training argument"),
+    ],
+)
+def test_training_errors(small_ws, trained, kwargs: dict, error: type, message: str) -> None:  # type: ignore[no-untyped-def]
+    cfg = {"model": "micro-relu", "imgsz": 96, "epochs": 1, "batch": 4, "workers": 0, **kwargs}
+    with pytest.raises(error, match=message):
+        train(small_ws, TrainConfig(**cfg))
+
+
+def test_missing_classes_error(small_ws) -> None:  # type: ignore[no-untyped-def]
+    from fiftyone import ViewField as F
+
+    ds = small_ws.dataset
+    fish_only = ds.match({"split": "train"}).filter_labels("ground_truth", F("label") == "fish")
+    ids = [i for i, n in zip(*fish_only.values(["id", "ground_truth.detections"]), strict=True)
+           if n]
+    ds.select(ids).tag_samples("fishy")
+    with pytest.raises(WorkbenchError, match=r"classes without a single box.*--allow-missing"):
+        train(small_ws, TrainConfig(view="tag:fishy", model="micro-relu", imgsz=96, epochs=1))
+
+
+def test_evaluate_stores_tp_fp_fn_and_report(small_ws, trained) -> None:  # type: ignore[no-untyped-def]
+    from workbench.evaluation import evaluate
+
+    rep = evaluate(small_ws, "tiny", split="val")
+    ds = small_ws.dataset
+    val = ds.match({"split": "val"})
+    schema = ds.get_field_schema()
+    for suffix in ("_tp", "_fp", "_fn"):
+        assert rep.eval_key + suffix in schema
+    assert rep.pred_field in schema
+    gt_flags = {f for fl in val.values(f"ground_truth.detections.{rep.eval_key}") for f in fl}
+    assert gt_flags <= {"tp", "fn"} and gt_flags
+    n_gt = sum(len(d) for d in val.values("ground_truth.detections"))
+    assert sum(v["support"] for v in rep.per_class.values()) == n_gt
+    assert sum(val.values(f"{rep.eval_key}_fn")) + sum(val.values(f"{rep.eval_key}_tp")) == n_gt
+    assert 0.0 <= rep.map50_95 <= rep.map50 <= 1.0
+    for name in ("report.json", "pr_curves.png", "confusion.png"):
+        assert (Path(rep.report_dir) / name).is_file()
+    matrix = np.asarray(rep.confusion["matrix"])
+    assert matrix[:-1].sum() == n_gt  # every ground-truth box lands in one row
+    doc = runs.get_run(small_ws, "tiny")
+    assert doc and doc["evaluations"]["val"]["map50"] == rep.map50
