@@ -21,9 +21,12 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from workbench.checking import check as check
+    from workbench.evaluation import evaluate as evaluate
     from workbench.ingestion import ingest as ingest
     from workbench.splitting import split as split
     from workbench.status_report import status as status
+    from workbench.training.runner import TrainConfig as TrainConfig
+    from workbench.training.runner import train as train
     from workbench.store.workspace import Workspace as Workspace
     from workbench.store.workspace import init_workspace as init_workspace
     from workbench.store.workspace import open_workspace as open_workspace
@@ -36,6 +39,9 @@ _LAZY = {
     "split": "workbench.splitting",
     "check": "workbench.checking",
     "status": "workbench.status_report",
+    "train": "workbench.training.runner",
+    "TrainConfig": "workbench.training.runner",
+    "evaluate": "workbench.evaluation",
 }
 
 

@@ -114,3 +114,20 @@ def test_evaluate_stores_tp_fp_fn_and_report(small_ws, trained) -> None:  # type
     assert matrix[:-1].sum() == n_gt  # every ground-truth box lands in one row
     doc = runs.get_run(small_ws, "tiny")
     assert doc and doc["evaluations"]["val"]["map50"] == rep.map50
+
+
+def test_size_sweep_report(small_ws) -> None:  # type: ignore[no-untyped-def]
+    from workbench.training.sweep import SCORE_FORMULA, sweep
+
+    report = sweep(small_ws, TrainConfig(model="micro-relu", epochs=1, batch=8, workers=0,
+                                         run="sw"), [64, 96], latency_images=4)
+    assert [r["imgsz"] for r in report["sizes"]] == [64, 96]
+    for row in report["sizes"]:
+        assert row["latency_ms_p50"] > 0 and row["params"] > 100_000
+        assert row["peak_rss_mb"] > 50 and row["model_bytes"] > 0
+        assert {"map50", "map50_95", "score"} <= set(row)
+    assert report["best"]["score"] == max(r["score"] for r in report["sizes"])
+    md = Path(report["markdown"]).read_text()
+    assert SCORE_FORMULA in md and "| 96 |" in md
+    assert Path(report["plot"]).read_bytes()[:4] == b"\x89PNG"
+    assert runs.get_run(small_ws, "sw-64", kind="train")["status"] == "completed"

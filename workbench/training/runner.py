@@ -104,13 +104,18 @@ def _check_views(ds: YoloDataset, config: TrainConfig, classes: list[str]) -> No
             "--reset`, or pass --allow-missing-classes to train anyway")
 
 
-def train(ws: Workspace, config: TrainConfig, on_epoch: EpochCallback | None = None) -> TrainResult:
+def train(ws: Workspace, config: TrainConfig | None = None,
+          on_epoch: EpochCallback | None = None, **options: Any) -> TrainResult:
     """Train on ``config.view`` (or resume ``config.run``) and record the run.
+
+    ``wb.train(ws, model="micro-relu", imgsz=224, epochs=30)`` builds the
+    :class:`TrainConfig` from keyword options.
 
     Raises:
         WorkbenchError: empty views, missing classes, bad model spec, a run that exists or
             cannot be resumed, out of memory.
     """
+    config = config or TrainConfig(**options)
     offline_environment()
     classes = ws.classes
     if not classes:
