@@ -25,11 +25,11 @@ if TYPE_CHECKING:
     from workbench.ingestion import ingest as ingest
     from workbench.splitting import split as split
     from workbench.status_report import status as status
-    from workbench.training.runner import TrainConfig as TrainConfig
-    from workbench.training.runner import train as train
     from workbench.store.workspace import Workspace as Workspace
     from workbench.store.workspace import init_workspace as init_workspace
     from workbench.store.workspace import open_workspace as open_workspace
+    from workbench.training.runner import TrainConfig as TrainConfig
+    from workbench.training.runner import train as train
 
 _LAZY = {
     "Workspace": "workbench.store.workspace",
