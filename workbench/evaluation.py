@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench.core.boxes import xyxyn_to_xywhn
+from workbench.core.types import Predictions
 from workbench.errors import WorkbenchError
 from workbench.store import predictions, query, runs, schema
 from workbench.store.workspace import Workspace
@@ -52,18 +52,26 @@ class EvalResult:
         return asdict(self)
 
 
-def predict_with_ultralytics(weights: str, paths: list[str], imgsz: int, device: str = "cpu",
-                             conf: float = 0.001, iou: float = 0.7, batch: int = 16,
-                             max_det: int = 300) -> tuple[np.ndarray, list[str], np.ndarray,
-                                                          np.ndarray]:
-    """Run Ultralytics prediction; return flat ``(image_index, labels, xywhn, confidence)``."""
+def predict_with_ultralytics(weights: str, paths: list[str], imgsz: int, classes: list[str],
+                             device: str = "cpu", conf: float = 0.001, iou: float = 0.7,
+                             batch: int = 16, max_det: int = 300) -> Predictions:
+    """Run Ultralytics prediction over image files; class ids follow ``classes`` (by name).
+
+    Raises:
+        WorkbenchError: the model knows classes that ``classes`` does not.
+    """
     offline_environment()
     from ultralytics import YOLO
 
     model = YOLO(weights)
-    names = model.names
+    names = dict(model.names)
+    unknown = sorted(set(names.values()) - set(classes))
+    if unknown:
+        raise WorkbenchError(f"the model {weights} predicts classes outside the workspace "
+                             f"list: {unknown}")
+    to_ws = np.array([classes.index(names[i]) for i in range(len(names))], dtype=np.int64)
     index: list[np.ndarray] = []
-    labels: list[str] = []
+    cls: list[np.ndarray] = []
     boxes: list[np.ndarray] = []
     confs: list[np.ndarray] = []
     for start in range(0, len(paths), batch):
@@ -72,15 +80,14 @@ def predict_with_ultralytics(weights: str, paths: list[str], imgsz: int, device:
                                             max_det=max_det, device=device, verbose=False,
                                             batch=len(chunk))):
             b: Any = getattr(r, "boxes")  # noqa: B009  (Results; typed as a union)
-            n = len(b)
-            index.append(np.full(n, start + k, dtype=np.int64))
-            labels.extend(names[int(c)] for c in b.cls.tolist())
+            index.append(np.full(len(b), start + k, dtype=np.int64))
+            cls.append(to_ws[b.cls.cpu().numpy().astype(np.int64)])
             boxes.append(b.xyxyn.cpu().numpy().astype(np.float64))
             confs.append(b.conf.cpu().numpy().astype(np.float64))
+    if not index:
+        return Predictions.empty()
     cat = np.concatenate
-    return (cat(index) if index else np.zeros(0, np.int64), labels,
-            xyxyn_to_xywhn(cat(boxes)) if boxes else np.zeros((0, 4)),
-            cat(confs) if confs else np.zeros(0))
+    return Predictions(cat(boxes), cat(confs), cat(cls), cat(index))
 
 
 def evaluate(ws: Workspace, run: str, split: str = "val", iou: float = 0.5,
@@ -108,12 +115,9 @@ def evaluate(ws: Workspace, run: str, split: str = "val", iou: float = 0.5,
     if not gt["ids"]:
         raise WorkbenchError(f"split {split!r} has no labeled images to evaluate on")
     imgsz = int(doc["params"].get("imgsz", 320))
-    index, labels, xywhn, conf = predict_with_ultralytics(weights, gt["filepath"], imgsz, device)
-    unknown = sorted(set(labels) - set(ws.classes))
-    if unknown:
-        raise WorkbenchError(f"the model predicts classes outside the workspace list: {unknown}")
-    pred_field = predictions.field_name("pred", run)
-    predictions.write_predictions(ws, pred_field, gt["ids"], index, labels, xywhn, conf)
+    preds = predict_with_ultralytics(weights, gt["filepath"], imgsz, ws.classes, device)
+    pred_field = predictions.write_predictions(ws, run, gt["ids"], preds, ws.classes,
+                                               with_scores=False)["field"]
     eval_key = predictions.field_name("eval", f"{run}_{split}")
     ds = ws.dataset
     if eval_key in ds.list_evaluations():

@@ -68,3 +68,11 @@ def test_second_database_in_one_process_is_refused(workspace, tmp_path: Path) ->
 def test_config_validation(data: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         WorkspaceConfig.from_dict(data)
+
+
+def test_samples_added_through_fiftyone_do_not_collide(workspace) -> None:  # type: ignore[no-untyped-def]
+    import fiftyone as fo
+
+    ds = workspace.dataset
+    ds.add_samples([fo.Sample(filepath="/tmp/a.jpg"), fo.Sample(filepath="/tmp/b.jpg")])
+    assert len(ds) == 2

@@ -1,4 +1,10 @@
-"""Write model predictions into ``pred_<run>`` fields in bulk (plain documents, no fo objects)."""
+"""Write model predictions into ``pred_<run>`` fields in bulk, with per-image scores.
+
+Boxes are plain FiftyOne documents (no ``fo.Detection`` objects) carrying ``confidence`` and,
+when known, the full ``class_probs`` vector. Alongside, ``scores_<run>`` holds the per-image
+scores of the built-in strategies (computed once, here, with numpy) so that selection is a
+sort on an indexed field.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,17 @@ import re
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 from bson import ObjectId
 from pymongo import UpdateOne
 
+from workbench.core import scoring
+from workbench.core.boxes import xyxyn_to_xywhn
+from workbench.core.types import Predictions
+
 _FIELD_RE = re.compile(r"[^A-Za-z0-9_]")
+#: Strategy name -> key inside ``scores_<run>`` (built-in strategies, aggregated with max).
+SCORE_KEYS = {"least-confidence": "least_confidence", "margin": "margin", "entropy": "entropy"}
+_CHUNK = 5000
 
 
 def field_name(prefix: str, run: str) -> str:
@@ -26,39 +38,80 @@ def ensure_detections_field(dataset: Any, name: str) -> None:
         dataset.add_sample_field(name, fo.EmbeddedDocumentField, embedded_doc_type=fo.Detections)
 
 
-def write_predictions(
-    ws: Any,
-    field: str,
-    sample_ids: list[Any],
-    image_index: npt.NDArray[np.int64],
-    labels: list[str],
-    xywhn: npt.NDArray[np.float64],
-    confidence: npt.NDArray[np.float64],
-) -> int:
-    """Set ``field`` on each sample from flat box arrays in one ``bulk_write``.
+def image_scores(preds: Predictions, n_images: int, empty: float = 1.0) -> dict[str, np.ndarray]:
+    """Per-image scores of the built-in strategies (max over boxes) plus box stats.
+
+    Returns:
+        ``{"least_confidence", "margin", "entropy", "max_conf", "n_boxes"}``, each ``(N,)``.
+    """
+    idx = preds.image_index
+    out: dict[str, np.ndarray] = {}
+    for strategy, key in SCORE_KEYS.items():
+        if preds.class_probs is not None and preds.class_probs.shape[1] > 0:
+            per_box = scoring.BOX_SCORES[strategy](preds.class_probs)
+        else:
+            per_box = scoring.confidence_uncertainty(preds.confidence)
+        out[key] = scoring.aggregate(per_box, idx, n_images, "max", empty=empty)
+    out["max_conf"] = scoring.aggregate(preds.confidence, idx, n_images, "max", empty=0.0)
+    out["n_boxes"] = np.bincount(idx, minlength=n_images).astype(np.float64)
+    return out
+
+
+def write_predictions(ws: Any, run: str, sample_ids: list[Any], preds: Predictions,
+                      classes: list[str], with_scores: bool = True) -> dict[str, Any]:
+    """Set ``pred_<run>`` (and ``scores_<run>``) on the given samples with ``bulk_write``.
 
     Args:
         ws: the workspace.
-        field: the Detections field (declared with :func:`ensure_detections_field`).
-        sample_ids: ``N`` sample ObjectIds.
-        image_index: ``(M,)`` index into ``sample_ids`` of each box, ascending.
-        labels: ``M`` class names; ``xywhn``: ``(M, 4)``; ``confidence``: ``(M,)``.
+        run: the prediction run name.
+        sample_ids: ``N`` sample ObjectIds; ``preds.image_index`` indexes this list.
+        preds: the boxes.
+        classes: class names, indexed by ``preds.class_id``.
+        with_scores: also write ``scores_<run>`` and index its keys.
 
     Returns:
-        The number of boxes written.
+        ``{"field", "scores_field", "samples", "boxes"}``.
     """
-    ensure_detections_field(ws.dataset, field)
-    starts = np.searchsorted(image_index, np.arange(len(sample_ids)), side="left").tolist()
-    ends = np.searchsorted(image_index, np.arange(len(sample_ids)), side="right").tolist()
-    boxes = xywhn.tolist()
-    conf = confidence.tolist()
-    ops = []
-    for n, sid in enumerate(sample_ids):
-        dets = [{"_id": ObjectId(), "_cls": "Detection", "attributes": {}, "tags": [],
-                 "label": labels[k], "bounding_box": boxes[k], "confidence": conf[k]}
-                for k in range(starts[n], ends[n])]
-        ops.append(UpdateOne({"_id": sid},
-                             {"$set": {field: {"_cls": "Detections", "detections": dets}}}))
-    if ops:
-        ws.samples.bulk_write(ops, ordered=False)
-    return len(labels)
+    import fiftyone as fo
+
+    field = field_name("pred", run)
+    scores_field = field_name("scores", run)
+    ds = ws.dataset
+    ensure_detections_field(ds, field)
+    if with_scores and scores_field not in ds.get_field_schema():
+        ds.add_sample_field(scores_field, fo.DictField)
+    n = len(sample_ids)
+    starts = np.searchsorted(preds.image_index, np.arange(n), side="left").tolist()
+    ends = np.searchsorted(preds.image_index, np.arange(n), side="right").tolist()
+    boxes = xyxyn_to_xywhn(preds.xyxy).tolist()
+    conf = preds.confidence.tolist()
+    labels = [classes[c] for c in preds.class_id.tolist()]
+    probs = preds.class_probs.tolist() if preds.class_probs is not None else None
+    scores = image_scores(preds, n) if with_scores else {}
+    score_rows = [dict(zip(scores, vals, strict=True))
+                  for vals in zip(*(v.tolist() for v in scores.values()), strict=True)]
+    from workbench.perf import paused_gc
+
+    with paused_gc():
+        for start in range(0, n, _CHUNK):
+            ops = []
+            for i in range(start, min(start + _CHUNK, n)):
+                dets = []
+                for k in range(starts[i], ends[i]):
+                    det = {"_id": ObjectId(), "_cls": "Detection", "attributes": {}, "tags": [],
+                           "label": labels[k], "bounding_box": boxes[k], "confidence": conf[k]}
+                    if probs is not None:
+                        det["class_probs"] = probs[k]
+                    dets.append(det)
+                update: dict[str, Any] = {field: {"_cls": "Detections", "detections": dets}}
+                if with_scores:
+                    update[scores_field] = score_rows[i]
+                ops.append(UpdateOne({"_id": sample_ids[i]}, {"$set": update}))
+            if ops:
+                ws.samples.bulk_write(ops, ordered=False)
+    if with_scores:
+        existing = set(ds.list_indexes())
+        for key in SCORE_KEYS.values():
+            if f"{scores_field}.{key}" not in existing:
+                ws.samples.create_index([(f"{scores_field}.{key}", -1)])
+    return {"field": field, "scores_field": scores_field, "samples": n, "boxes": len(preds)}

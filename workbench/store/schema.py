@@ -50,4 +50,8 @@ def ensure_schema(dataset: Any, extra: dict[str, str] | None = None) -> None:
     existing = set(dataset.list_indexes())
     for name, unique in INDEXED:
         if name not in existing:
-            dataset.create_index(name, unique=unique)
+            # Unique only among samples that have the field: samples added through FiftyOne
+            # itself (no content hash) must not collide on null.
+            extra: dict[str, Any] = (
+                {"partialFilterExpression": {name: {"$type": "string"}}} if unique else {})
+            dataset.create_index(name, unique=unique, **extra)
