@@ -52,6 +52,6 @@ def ensure_schema(dataset: Any, extra: dict[str, str] | None = None) -> None:
         if name not in existing:
             # Unique only among samples that have the field: samples added through FiftyOne
             # itself (no content hash) must not collide on null.
-            extra: dict[str, Any] = (
+            options: dict[str, Any] = (
                 {"partialFilterExpression": {name: {"$type": "string"}}} if unique else {})
-            dataset.create_index(name, unique=unique, **extra)
+            dataset.create_index(name, unique=unique, **options)
