@@ -38,6 +38,16 @@ def ensure_detections_field(dataset: Any, name: str) -> None:
         dataset.add_sample_field(name, fo.EmbeddedDocumentField, embedded_doc_type=fo.Detections)
 
 
+def score_index(scores_field: str, key: str) -> list[tuple[str, int]]:
+    """The compound index that answers "pool images by descending score" with an index walk."""
+    return [("status", 1), ("split", 1), (f"{scores_field}.{key}", -1), ("_id", 1)]
+
+
+def score_index_name(scores_field: str, key: str) -> str:
+    """Name of :func:`score_index`."""
+    return f"wb_{scores_field}_{key}"
+
+
 def image_scores(preds: Predictions, n_images: int, empty: float = 1.0) -> dict[str, np.ndarray]:
     """Per-image scores of the built-in strategies (max over boxes) plus box stats.
 
@@ -110,8 +120,7 @@ def write_predictions(ws: Any, run: str, sample_ids: list[Any], preds: Predictio
             if ops:
                 ws.samples.bulk_write(ops, ordered=False)
     if with_scores:
-        existing = set(ds.list_indexes())
         for key in SCORE_KEYS.values():
-            if f"{scores_field}.{key}" not in existing:
-                ws.samples.create_index([(f"{scores_field}.{key}", -1)])
+            ws.samples.create_index(score_index(scores_field, key),
+                                    name=score_index_name(scores_field, key))
     return {"field": field, "scores_field": scores_field, "samples": n, "boxes": len(preds)}
