@@ -356,6 +356,51 @@ def _epoch_progress(quiet: bool) -> Iterator[Any]:
         yield on_epoch
 
 
+@app.command()
+def predict(
+    model: Annotated[str, typer.Option(
+        help="A .pt or .onnx file, or the name of a finished training run.")],
+    run: Annotated[str | None, typer.Option(help="Prediction run name (default: generated).")]
+    = None,
+    view: Annotated[str, typer.Option(
+        help="pool | all | split:NAME | tag:NAME | status:NAME | round:NAME")] = "pool",
+    backend: Annotated[str, typer.Option(help="onnxruntime (default) | ultralytics")]
+    = "onnxruntime",
+    imgsz: Annotated[int | None, typer.Option(help="Input size (default: the model's).")] = None,
+    batch: Annotated[int, typer.Option(help="Images per forward pass.")] = 16,
+    conf: Annotated[float, typer.Option(help="Minimum best-class score of a box.")] = 0.1,
+    iou: Annotated[float, typer.Option(help="NMS IoU threshold.")] = 0.7,
+    embeddings: Annotated[bool, typer.Option(
+        help="Also store a pooled backbone feature per image as emb_RUN.")] = False,
+    device: Annotated[str, typer.Option(help="cpu, or a CUDA index (ultralytics backend).")]
+    = "cpu",
+    replace: Annotated[bool, typer.Option(help="Overwrite a run of the same name.")] = False,
+    workspace: WorkspaceOpt = Path("."),
+    json_: JsonOpt = False,
+) -> None:
+    """Predict a view and store pred_RUN with per-box class vectors (and scores for select)."""
+    from rich.progress import Progress
+
+    from workbench.console import stdout_to_stderr
+    from workbench.prediction import predict as run_predict
+
+    ws = _open(workspace)
+    with stdout_to_stderr(), Progress(console=err, disable=json_) as bar:
+        task = bar.add_task("predicting", total=None)
+        result = run_predict(ws, model, run=run, view=view, backend=backend, imgsz=imgsz,
+                             batch=batch, embeddings=embeddings, conf=conf, iou=iou,
+                             device=device, replace=replace,
+                             progress=lambda done, total: bar.update(task, completed=done,
+                                                                     total=total))
+    if json_:
+        _print_json(result.to_dict())
+        return
+    out.print(f"[green]predicted[/] {result.samples} images ({result.boxes} boxes) with "
+              f"{result.backend} at {result.images_per_s:.1f} images/s as run "
+              f"[bold]{result.run}[/] -> {result.field}")
+    out.print(f"next: workbench select --uncertain N --run {result.run} -w {workspace}")
+
+
 predictions_app = typer.Typer(help="Predictions made elsewhere (another machine, a device).",
                               no_args_is_help=True)
 app.add_typer(predictions_app, name="predictions")

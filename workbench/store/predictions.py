@@ -68,7 +68,8 @@ def image_scores(preds: Predictions, n_images: int, empty: float = 1.0) -> dict[
 
 
 def write_predictions(ws: Any, run: str, sample_ids: list[Any], preds: Predictions,
-                      classes: list[str], with_scores: bool = True) -> dict[str, Any]:
+                      classes: list[str], with_scores: bool = True,
+                      embeddings: np.ndarray | None = None) -> dict[str, Any]:
     """Set ``pred_<run>`` (and ``scores_<run>``) on the given samples with ``bulk_write``.
 
     Args:
@@ -78,6 +79,7 @@ def write_predictions(ws: Any, run: str, sample_ids: list[Any], preds: Predictio
         preds: the boxes.
         classes: class names, indexed by ``preds.class_id``.
         with_scores: also write ``scores_<run>`` and index its keys.
+        embeddings: ``(N, D)`` image embeddings to store as ``emb_<run>``.
 
     Returns:
         ``{"field", "scores_field", "samples", "boxes"}``.
@@ -88,8 +90,13 @@ def write_predictions(ws: Any, run: str, sample_ids: list[Any], preds: Predictio
     scores_field = field_name("scores", run)
     ds = ws.dataset
     ensure_detections_field(ds, field)
-    if with_scores and scores_field not in ds.get_field_schema():
+    emb_field = field_name("emb", run)
+    schema = ds.get_field_schema()
+    if with_scores and scores_field not in schema:
         ds.add_sample_field(scores_field, fo.DictField)
+    if embeddings is not None and emb_field not in schema:
+        ds.add_sample_field(emb_field, fo.VectorField)
+    emb_rows = embeddings.astype(np.float64).tolist() if embeddings is not None else None
     n = len(sample_ids)
     starts = np.searchsorted(preds.image_index, np.arange(n), side="left").tolist()
     ends = np.searchsorted(preds.image_index, np.arange(n), side="right").tolist()
@@ -116,6 +123,8 @@ def write_predictions(ws: Any, run: str, sample_ids: list[Any], preds: Predictio
                 update: dict[str, Any] = {field: {"_cls": "Detections", "detections": dets}}
                 if with_scores:
                     update[scores_field] = score_rows[i]
+                if emb_rows is not None:
+                    update[emb_field] = emb_rows[i]
                 ops.append(UpdateOne({"_id": sample_ids[i]}, {"$set": update}))
             if ops:
                 ws.samples.bulk_write(ops, ordered=False)
@@ -123,4 +132,5 @@ def write_predictions(ws: Any, run: str, sample_ids: list[Any], preds: Predictio
         for key in SCORE_KEYS.values():
             ws.samples.create_index(score_index(scores_field, key),
                                     name=score_index_name(scores_field, key))
-    return {"field": field, "scores_field": scores_field, "samples": n, "boxes": len(preds)}
+    return {"field": field, "scores_field": scores_field, "samples": n, "boxes": len(preds),
+            "embeddings_field": emb_field if embeddings is not None else None}

@@ -1,0 +1,43 @@
+"""Image loading and letterboxing exactly as Ultralytics does it at inference.
+
+``cv2.imread`` (BGR) -> resize with ``INTER_LINEAR`` -> pad with 114 -> RGB -> CHW float32 / 255.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from workbench.core.letterbox import Letterbox
+from workbench.errors import WorkbenchError
+
+
+def load_letterboxed(path: str, size: int) -> tuple[np.ndarray, Letterbox, int, int]:
+    """One image as a ``(3, size, size)`` float32 array, its letterbox, width and height."""
+    import cv2
+
+    img = cv2.imread(path, cv2.IMREAD_COLOR)
+    if img is None:
+        raise WorkbenchError(f"cannot read image {path}; is the file missing or corrupt?")
+    h, w = img.shape[:2]
+    box = Letterbox.fit(w, h, size)
+    if (box.new_w, box.new_h) != (w, h):
+        img = cv2.resize(img, (box.new_w, box.new_h), interpolation=cv2.INTER_LINEAR)
+    bottom = size - box.new_h - box.top
+    right = size - box.new_w - box.left
+    img = cv2.copyMakeBorder(img, box.top, bottom, box.left, right, cv2.BORDER_CONSTANT,
+                             value=(114, 114, 114))
+    chw = np.ascontiguousarray(img[:, :, ::-1].transpose(2, 0, 1), dtype=np.float32) / 255.0
+    return chw, box, w, h
+
+
+def load_batch(paths: list[str], size: int, workers: int = 2) -> tuple[np.ndarray, list[Letterbox],
+                                                                        list[tuple[int, int]]]:
+    """``(B, 3, size, size)`` float32 batch, letterboxes and ``(width, height)`` per image."""
+    if len(paths) > 1 and workers > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            items = list(pool.map(lambda p: load_letterboxed(p, size), paths))
+    else:
+        items = [load_letterboxed(p, size) for p in paths]
+    return (np.stack([i[0] for i in items]), [i[1] for i in items], [(i[2], i[3]) for i in items])
