@@ -302,8 +302,12 @@ def train(
 
 @app.command()
 def evaluate(
-    run: Annotated[str, typer.Option(help="Training run whose best weights to evaluate.")],
+    run: Annotated[str | None, typer.Option(
+        help="Training run whose best weights to evaluate.")] = None,
+    model: Annotated[str | None, typer.Option(
+        help="Evaluate this local .pt instead of a run's weights.")] = None,
     split: Annotated[str, typer.Option(help="Split to evaluate on.")] = "val",
+    conf: Annotated[float, typer.Option(help="Minimum confidence of evaluated boxes.")] = 0.01,
     iou: Annotated[float, typer.Option(help="IoU for the per-box TP/FP/FN fields.")] = 0.5,
     device: Annotated[str, typer.Option(help="cpu, or a CUDA device index.")] = "cpu",
     workspace: WorkspaceOpt = Path("."),
@@ -316,14 +320,17 @@ def evaluate(
     ws = _open(workspace)
     with stdout_to_stderr():
         if json_:
-            report = run_evaluate(ws, run, split=split, iou=iou, device=device)
+            report = run_evaluate(ws, run, split=split, iou=iou, device=device, model=model,
+                                  conf=conf)
         else:
-            with err.status(f"evaluating {run} on {split} ..."):
-                report = run_evaluate(ws, run, split=split, iou=iou, device=device)
+            with err.status(f"evaluating {run or model} on {split} ..."):
+                report = run_evaluate(ws, run, split=split, iou=iou, device=device, model=model,
+                                      conf=conf)
     if json_:
         _print_json(report.to_dict())
         return
-    table = Table(title=f"{run} on {split} ({report.images} images): mAP50 {report.map50:.3f}, "
+    table = Table(title=f"{report.run} on {split} ({report.images} images): mAP50 "
+                        f"{report.map50:.3f}, "
                         f"mAP50-95 {report.map50_95:.3f}")
     for col in ("class", "AP50", "AP50-95", "support"):
         table.add_column(col, justify="left" if col == "class" else "right")

@@ -25,6 +25,11 @@ from workbench.training.models import offline_environment
 
 #: Confidence threshold for precision/recall and the confusion matrix (a typical deploy one).
 DEPLOY_CONF = 0.25
+#: Boxes below this confidence are not evaluated (Ultralytics' val uses 0.001 and 300 boxes
+#: per image; FiftyOne's per-object matching then takes minutes for a weak model's hundreds
+#: of near-zero boxes per image, which barely move mAP).
+EVAL_CONF = 0.01
+EVAL_MAX_DET = 100
 
 
 @dataclass
@@ -90,9 +95,42 @@ def predict_with_ultralytics(weights: str, paths: list[str], imgsz: int, classes
     return Predictions(cat(boxes), cat(confs), cat(cls), cat(index))
 
 
-def evaluate(ws: Workspace, run: str, split: str = "val", iou: float = 0.5,
-             device: str = "cpu") -> EvalResult:
-    """Predict ``split`` with ``run``'s best weights, evaluate, store and report.
+def _weights_of(ws: Workspace, run: str | None, model: str | None) -> tuple[str, str, int]:
+    """``(name, weights, imgsz)`` from a training run or a local ``.pt``."""
+    if model:
+        path = Path(model).expanduser()
+        if not path.is_file() or path.suffix != ".pt":
+            raise WorkbenchError(f"--model {model!r} is not a local .pt file")
+        offline_environment()
+        import torch
+
+        ckpt = torch.load(str(path), map_location="cpu", weights_only=False)
+        imgsz = int((ckpt.get("train_args") or {}).get("imgsz", 640))
+        return run or path.stem, str(path.resolve()), imgsz
+    if not run:
+        raise WorkbenchError("give --run NAME (a training run) or --model PATH.pt")
+    doc = runs.get_run(ws, run, kind="train")
+    if doc is None:
+        raise WorkbenchError(f"no training run named {run!r}; `workbench runs` lists them")
+    weights = (doc.get("outputs") or {}).get("weights")
+    if doc.get("status") != "completed" or not weights or not Path(weights).is_file():
+        raise WorkbenchError(f"run {run!r} has no finished weights (status "
+                             f"{doc.get('status')!r}); finish it with `workbench train --resume "
+                             f"--run {run}`")
+    return run, str(weights), int(doc["params"].get("imgsz", 320))
+
+
+def evaluate(ws: Workspace, run: str | None = None, split: str = "val", iou: float = 0.5,
+             device: str = "cpu", model: str | None = None, conf: float = EVAL_CONF,
+             max_det: int = EVAL_MAX_DET) -> EvalResult:
+    """Predict ``split`` with a run's best weights (or a local ``.pt``), evaluate, store, report.
+
+    Args:
+        ws: the workspace.
+        run: a finished training run (or, with ``model``, the name to store results under).
+        split: the split to evaluate on; ``iou``: IoU of the per-box TP/FP/FN fields.
+        model: evaluate this ``.pt`` instead of a run's weights.
+        conf: minimum confidence of evaluated boxes; ``max_det``: boxes per image.
 
     Raises:
         WorkbenchError: unknown or unfinished run, empty split, model classes that are not
@@ -100,22 +138,15 @@ def evaluate(ws: Workspace, run: str, split: str = "val", iou: float = 0.5,
     """
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.UTC)
-    doc = runs.get_run(ws, run, kind="train")
-    if doc is None:
-        raise WorkbenchError(f"no training run named {run!r}; `workbench status` lists runs")
-    weights = (doc.get("outputs") or {}).get("weights")
-    if doc.get("status") != "completed" or not weights or not Path(weights).is_file():
-        raise WorkbenchError(f"run {run!r} has no finished weights (status "
-                             f"{doc.get('status')!r}); finish it with `workbench train --resume "
-                             f"--run {run}`")
+    run, weights, imgsz = _weights_of(ws, run, model)
     if not 0.0 < iou < 1.0:
         raise WorkbenchError(f"--iou must be between 0 and 1, got {iou}")
     match = {schema.SPLIT: split, schema.STATUS: "labeled"}
     gt = query.box_arrays(ws, match)
     if not gt["ids"]:
         raise WorkbenchError(f"split {split!r} has no labeled images to evaluate on")
-    imgsz = int(doc["params"].get("imgsz", 320))
-    preds = predict_with_ultralytics(weights, gt["filepath"], imgsz, ws.classes, device)
+    preds = predict_with_ultralytics(weights, gt["filepath"], imgsz, ws.classes, device,
+                                     conf=conf, max_det=max_det)
     pred_field = predictions.write_predictions(ws, run, gt["ids"], preds, ws.classes,
                                                with_scores=False)["field"]
     eval_key = predictions.field_name("eval", f"{run}_{split}")
@@ -134,12 +165,13 @@ def evaluate(ws: Workspace, run: str, split: str = "val", iou: float = 0.5,
     report.plots = _plots(results, report, out_dir, ws.classes)
     (out_dir / "report.json").write_text(json.dumps(report.to_dict(), indent=2))
     eval_run = runs.new_run_id("evaluate")
-    runs.record_run(ws, "evaluate", eval_run, {"run": run, "split": split, "iou": iou},
+    runs.record_run(ws, "evaluate", eval_run, {"run": run, "model": weights, "split": split,
+                                               "iou": iou, "conf": conf, "max_det": max_det},
                     {k: v for k, v in report.to_dict().items() if k != "confusion"},
                     started_at)
-    runs.update_run(ws, run, set_={f"evaluations.{split}": {"map50": report.map50,
-                                                            "map50_95": report.map50_95,
-                                                            "eval_key": eval_key}})
+    if not model:
+        runs.update_run(ws, run, set_={f"evaluations.{split}": {
+            "map50": report.map50, "map50_95": report.map50_95, "eval_key": eval_key}})
     return report
 
 

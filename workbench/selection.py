@@ -252,8 +252,8 @@ def _scored(ws: Workspace, config: SelectConfig, run: str,
         chosen = ranking.class_balanced(per_image, top, len(ws.classes), config.n, rng)
     elif config.diversity != "none":
         chosen = _diverse(per_image, emb, config, rng)
-    else:
-        chosen = ranking.top_n(per_image, config.n, rng)
+    else:  # ties by sample id, exactly like the indexed fast path
+        chosen = np.argsort(-per_image, kind="stable")[:config.n]
     return [ids[i] for i in chosen], per_image[chosen].tolist(), len(ids)
 
 

@@ -91,10 +91,23 @@ def test_names_as_mapping_and_errors(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="without gaps"):
         parse(root, SourceOptions())
     (root / "data.yaml").write_text("train: nowhere/images\nnames: [a]\n")
-    with pytest.raises(SourceError, match="is not a folder"):
+    with pytest.raises(SourceError, match=r"neither a folder nor a \.txt list"):
         parse(root, SourceOptions())
 
 
 def test_missing_path() -> None:
     with pytest.raises(SourceError, match="no such file or folder"):
         parse(Path("/nonexistent/data"), SourceOptions())
+
+
+def test_txt_image_lists(tmp_path: Path) -> None:
+    imgs = demo_images(n=4)
+    root = make_yolo(tmp_path, {"train": imgs})
+    (root / "some.txt").write_text("\n".join(f"./train/images/{p.name}" for p in imgs[:3]))
+    (root / "list.yaml").write_text(f"train: some.txt\nnames: {CLASSES}\n")
+    batch = parse(root / "list.yaml", SourceOptions())
+    assert [r.path.name for r in batch.records] == [p.name for p in imgs[:3]]
+    assert len(batch.boxes) > 0 and batch.issues == []
+    (root / "some.txt").write_text("./train/images/missing.jpg\n")
+    with pytest.raises(SourceError, match=r"some.txt:1: image .* not found"):
+        parse(root / "list.yaml", SourceOptions())

@@ -92,27 +92,54 @@ def parse(path: Path, options: SourceOptions) -> SourceBatch:
         if not entries:
             continue
         for entry in entries if isinstance(entries, list) else [entries]:
-            image_dir = (base / str(entry)).resolve()
-            if not image_dir.is_dir():
-                raise SourceError(f"{yaml_path}: {key}: {entry} -> {image_dir} is not a folder")
+            target = (base / str(entry)).resolve()
+            if target.is_file() and target.suffix == ".txt":
+                images = _read_list(target, yaml_path, key)
+                check_orphans = None
+            elif target.is_dir():
+                images = list_images(target)
+                check_orphans = target
+            else:
+                raise SourceError(f"{yaml_path}: {key}: {entry} -> {target} is neither a folder "
+                                  "nor a .txt list of images")
             found_any = True
-            _parse_split(batch, image_dir, normalize_split(key), names, seen, options, base)
+            _parse_split(batch, images, check_orphans, normalize_split(key), names, seen,
+                         options, base)
     if not found_any:
         raise SourceError(f"{yaml_path}: lists no train/val/test image folders")
     return batch
 
 
-def _parse_split(batch: SourceBatch, image_dir: Path, split: str | None, names: list[str],
-                 seen: dict[Path, int], options: SourceOptions, base: Path) -> None:
-    label_dir = _label_dir(image_dir)
-    images = list_images(image_dir)
-    image_prefix = str(image_dir) + os.sep
+def _read_list(path: Path, yaml_path: Path, key: str) -> list[Path]:
+    """Images of an Ultralytics ``.txt`` list (one path per line, relative to the list)."""
+    images = []
+    for lineno, line in enumerate(path.read_text().splitlines(), start=1):
+        entry = line.strip()
+        if not entry:
+            continue
+        image = (path.parent / entry).resolve()
+        if not image.is_file():
+            raise SourceError(f"{path}:{lineno}: image {entry!r} (listed for {key} in "
+                              f"{yaml_path.name}) not found")
+        images.append(image)
+    return images
+
+
+def _parse_split(batch: SourceBatch, images: list[Path], image_dir: Path | None,
+                 split: str | None, names: list[str], seen: dict[Path, int],
+                 options: SourceOptions, base: Path) -> None:
+    """Parse one split's images; ``image_dir`` (a folder entry) also gets the orphan check."""
     base_prefix = str(base.resolve()) + os.sep
     stems: set[str] = set()
     rows = _Rows()
     for image_path in images:
         path_str = str(image_path)
-        rel_stem = os.path.splitext(path_str[len(image_prefix):])[0]
+        image_folder = image_path.parent
+        label_dir = _label_dir(image_folder)
+        rel_stem = image_path.stem
+        if image_dir is not None:
+            rel_stem = os.path.splitext(path_str[len(str(image_dir)) + 1:])[0]
+            label_dir = _label_dir(image_dir)
         stems.add(rel_stem)
         if image_path in seen:
             batch.warn("listed-twice", image_path,
@@ -147,7 +174,10 @@ def _parse_split(batch: SourceBatch, image_dir: Path, split: str | None, names: 
             else:
                 _parse_line(batch, fields, label_path, lineno, index, names)
     rows.flush(batch, names)
-    if not options.unlabeled and label_dir != image_dir and label_dir.is_dir():
+    if image_dir is None or options.unlabeled:
+        return
+    label_dir = _label_dir(image_dir)
+    if label_dir != image_dir and label_dir.is_dir():
         label_prefix = str(label_dir) + os.sep
         label_files = sorted(os.path.join(d, f) for d, _, files in os.walk(label_dir)
                              for f in files if f.endswith(".txt"))

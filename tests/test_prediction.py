@@ -1,0 +1,70 @@
+"""workbench predict on real demo images with the shipped checkpoint, both backends."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import CLASSES, DEMO, demo_images
+from workbench.errors import ConfigError, WorkbenchError
+from workbench.ingestion import ingest
+from workbench.models.base import PredictOptions
+from workbench.models.onnx_backend import OnnxPredictor, export_onnx
+from workbench.models.torch_backend import TorchPredictor
+from workbench.prediction import predict
+from workbench.selection import SelectConfig, select
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+CHECKPOINT = str(DEMO / "weights" / "yolov8n-224.pt")
+
+
+def test_backends_give_the_same_boxes(tmp_path: Path) -> None:
+    paths = [str(p) for p in demo_images("valid", n=24)]
+    onnx_path = export_onnx(CHECKPOINT, tmp_path / "m.onnx", batch=8)
+    options = PredictOptions(conf=0.05, batch=8)
+    a, ea = TorchPredictor(CHECKPOINT).predict(paths, options, embeddings=True)
+    b, eb = OnnxPredictor(str(onnx_path)).predict(paths, options, embeddings=True)
+    assert len(a) > 20 and len(a) == len(b)
+    np.testing.assert_array_equal(a.image_index, b.image_index)
+    np.testing.assert_array_equal(a.class_id, b.class_id)
+    np.testing.assert_allclose(a.xyxy, b.xyxy, atol=1e-4)
+    np.testing.assert_allclose(a.confidence, b.confidence, atol=1e-4)
+    assert a.class_probs is not None and b.class_probs is not None
+    assert a.class_probs.shape == (len(a), len(CLASSES))
+    np.testing.assert_allclose(a.class_probs, b.class_probs, atol=1e-4)
+    assert (a.class_probs.argmax(axis=1) == a.class_id).all()
+    assert ea is not None and eb is not None and ea.shape[0] == 24
+    np.testing.assert_allclose(ea, eb, atol=1e-3)
+
+
+def test_predict_pool_then_select(workspace, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    workspace.add_classes(CLASSES)
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    for p in demo_images("test", n=20):
+        shutil.copy(p, pool / p.name)
+    ingest(workspace, pool, "images")
+    res = predict(workspace, CHECKPOINT, run="p", embeddings=True, batch=8)
+    assert res.samples == 20 and res.boxes > 0 and res.embeddings_field == "emb_p"
+    ds = workspace.dataset
+    det = ds.match({"pred_p.detections.0": {"$exists": True}}).first().pred_p.detections[0]
+    assert len(det.class_probs) == len(CLASSES) and 0 < det.confidence <= 1
+    assert CLASSES[int(np.argmax(det.class_probs))] == det.label
+    fast = select(workspace, SelectConfig(n=5, strategy="margin", round="r1", dry_run=True))
+    slow = select(workspace, SelectConfig(n=5, strategy="margin", aggregate="max",
+                                          class_weights={"fish": 1.0}, dry_run=True))
+    assert fast.sample_ids == slow.sample_ids
+    div = select(workspace, SelectConfig(n=5, diversity="coreset", embeddings="emb_p",
+                                         round="r1"))
+    assert div.selected == 5
+    assert len(ds.match({"status": "queued"})) == 5
+    with pytest.raises(WorkbenchError, match="exists"):
+        predict(workspace, CHECKPOINT, run="p")
+    with pytest.raises(ConfigError, match="neither a file nor a finished training run"):
+        predict(workspace, "no-such-model", run="q")
+    with pytest.raises(ConfigError, match=r"needs a \.pt"):
+        predict(workspace, str(next((workspace.root / ".workbench" / "onnx").glob("*.onnx"))),
+                run="q", backend="ultralytics")
