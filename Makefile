@@ -4,13 +4,15 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 DEMO_WS ?= .demo-workspace
+DEMO_EPOCHS ?= 10
 WB := .venv/bin/workbench
 PY := .venv/bin/python
 
 .PHONY: help env demo test lint typecheck pytest bench clean
 
 help:
-	@echo "make demo   - set up, then init + ingest + split + check + status on datasets/aquarium-mini"
+	@echo "make demo   - set up, then a first active-learning round on datasets/aquarium-mini:"
+	@echo "              ingest seed + pool, split, check, train, evaluate, predict the pool, select"
 	@echo "make test   - set up, then ruff, mypy and pytest"
 	@echo "make env    - only set up .venv (cached in \$$WORKBENCH_CACHE or ~/.cache/workbench)"
 	@echo "make bench  - run the benchmarks in benchmarks/"
@@ -22,10 +24,15 @@ demo: env
 	@if [ -d $(DEMO_WS)/.fiftyone-db ]; then $(PY) -m workbench.store.mongod --stop $(DEMO_WS)/.fiftyone-db; fi
 	rm -rf $(DEMO_WS)
 	$(WB) init $(DEMO_WS) --name aquarium-demo
-	$(WB) ingest datasets/aquarium-mini --format yolo --source aquarium-mini -w $(DEMO_WS)
+	$(WB) ingest datasets/aquarium-mini/demo/seed.yaml --format yolo --source aquarium-seed -w $(DEMO_WS)
+	$(WB) ingest datasets/aquarium-mini/demo/pool.yaml --format yolo --unlabeled --source aquarium-pool -w $(DEMO_WS)
 	$(WB) split -w $(DEMO_WS)
 	$(WB) check -w $(DEMO_WS)
 	$(WB) status -w $(DEMO_WS)
+	$(WB) train --model micro-relu --imgsz 224 --epochs $(DEMO_EPOCHS) --batch 16 --run demo -w $(DEMO_WS)
+	$(WB) evaluate --run demo -w $(DEMO_WS)
+	$(WB) predict --model demo --run demo-pool --embeddings -w $(DEMO_WS)
+	$(WB) select --uncertain 50 --strategy entropy --round round-1 -w $(DEMO_WS)
 	@echo
 	@echo "Browse it in the FiftyOne App:  $(WB) app -w $(DEMO_WS)"
 
@@ -42,6 +49,10 @@ test: env lint typecheck pytest
 
 bench: env
 	$(PY) benchmarks/bench_ingest.py
+	$(PY) benchmarks/bench_predictions.py
+	$(PY) benchmarks/bench_select.py
+	$(PY) benchmarks/bench_predict.py
+	$(PY) benchmarks/bench_train.py
 
 clean:
 	rm -rf .venv $(DEMO_WS) .pytest_cache .mypy_cache .ruff_cache

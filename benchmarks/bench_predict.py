@@ -26,6 +26,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=300)
     parser.add_argument("--imgsz", type=int, default=224)
     parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--conf", type=float, default=0.01)
     parser.add_argument("--model", default=str(CHECKPOINT))
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -54,7 +55,7 @@ def main() -> None:
 
         t0 = time.perf_counter()
         ours = predict(ws, args.model, run="bench", backend="onnxruntime", imgsz=args.imgsz,
-                       batch=args.batch)
+                       batch=args.batch, conf=args.conf)
         t_ours = time.perf_counter() - t0
 
         model = YOLO(args.model)
@@ -64,7 +65,8 @@ def main() -> None:
         n = 0
         for start in range(0, len(paths), args.batch):
             n += len(model.predict(paths[start:start + args.batch], imgsz=args.imgsz,
-                                   conf=0.1, iou=0.7, verbose=False, batch=args.batch))
+                                   conf=args.conf, iou=0.7, verbose=False,
+                                   batch=args.batch))
         t_base = time.perf_counter() - t0
         assert n == len(paths) == ours.samples
 
@@ -78,7 +80,8 @@ def main() -> None:
             json.dump(figures, sys.stdout, indent=2)
             print()
         else:
-            print(f"{len(paths)} demo images at {args.imgsz} px, batch {args.batch}, CPU")
+            print(f"{len(paths)} demo images at {args.imgsz} px, batch {args.batch}, conf "
+                  f"{args.conf}, CPU")
             print(f"workbench predict (onnxruntime, writes incl.): {t_ours:6.2f} s "
                   f"{figures['workbench_images_per_s']:7.1f} images/s")
             print(f"ultralytics model.predict:                     {t_base:6.2f} s "

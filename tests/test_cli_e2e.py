@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -147,7 +146,8 @@ def test_app_serves_with_plugins(tmp_path: Path) -> None:
                 assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
                 time.sleep(1)
         plugins = json.loads(body)["plugins"]
-        assert any(p["name"] == "@workbench/workbench" and "workspace_status" in p["operators"]
+        assert any(p["name"] == "@workbench/workbench"
+                   and {"workspace_status", "select_round"} <= set(p["operators"])
                    for p in plugins)
     finally:
         proc.terminate()
@@ -156,13 +156,19 @@ def test_app_serves_with_plugins(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_make_demo(tmp_path: Path) -> None:
-    """The README's first command, into a temporary workspace folder."""
+    """The README's first command, into a temporary workspace folder (2 training epochs)."""
     env = cli_env()
-    env["DEMO_WS"] = str(tmp_path / "demo")
-    proc = subprocess.run(["make", "demo", f"DEMO_WS={tmp_path / 'demo'}"], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "ingested 638 new images, 4815 boxes" in proc.stdout
+    demo = tmp_path / "demo"
+    proc = subprocess.run(["make", "demo", f"DEMO_WS={demo}", "DEMO_EPOCHS=2"], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "ingested 340 new images, 2551 boxes" in proc.stdout
+    assert "ingested 298 new images, 0 boxes" in proc.stdout
     assert "ok: no leaks" in proc.stdout
-    assert f"workbench app -w {tmp_path / 'demo'}" in proc.stdout
-    assert os.path.isfile(tmp_path / "demo" / "workbench.yaml")
+    assert "trained run demo" in proc.stdout and "mAP50" in proc.stdout
+    assert "predicted 298 images" in proc.stdout
+    assert "selected 50 of 298 pool images by entropy" in proc.stdout
+    assert f"workbench app -w {demo}" in proc.stdout
+    st = json.loads(wb("status", "-w", str(demo), "--json").stdout)
+    assert st["status"]["queued"]["samples"] == 50
+    assert st["rounds"] == {"round-1": {"samples": 50, "boxes": 0}}

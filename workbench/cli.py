@@ -375,7 +375,9 @@ def predict(
     = "onnxruntime",
     imgsz: Annotated[int | None, typer.Option(help="Input size (default: the model's).")] = None,
     batch: Annotated[int, typer.Option(help="Images per forward pass.")] = 16,
-    conf: Annotated[float, typer.Option(help="Minimum best-class score of a box.")] = 0.1,
+    conf: Annotated[float, typer.Option(
+        help="Minimum best-class score of a box (low on purpose: unsure boxes are what "
+             "uncertainty sampling looks for).")] = 0.01,
     iou: Annotated[float, typer.Option(help="NMS IoU threshold.")] = 0.7,
     embeddings: Annotated[bool, typer.Option(
         help="Also store a pooled backbone feature per image as emb_RUN.")] = False,

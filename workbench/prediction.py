@@ -89,7 +89,7 @@ def make_predictor(ws: Workspace, weights: str, backend: str, imgsz: int | None,
 
 def predict(ws: Workspace, model: str, run: str | None = None, view: str = "pool",
             backend: str = "onnxruntime", imgsz: int | None = None, batch: int = 16,
-            embeddings: bool = False, conf: float = 0.1, iou: float = 0.7, device: str = "cpu",
+            embeddings: bool = False, conf: float = 0.01, iou: float = 0.7, device: str = "cpu",
             replace: bool = False, progress: Progress | None = None,
             chunk: int = 512) -> PredictResult:
     """Predict every image of ``view`` and store the results as run ``run``.

@@ -191,10 +191,8 @@ def _fast(ws: Workspace, config: SelectConfig, scores_field: str) -> tuple[list[
             break
         picked.append(doc["_id"])
         scores.append(float(value))
-    if len(picked) < config.n:
-        query = {**CANDIDATES, key: {"$ne": None}}
-        return picked, scores, ws.samples.count_documents(query, hint=index)
-    return picked, scores, len(picked)
+    query = {**CANDIDATES, key: {"$ne": None}}
+    return picked, scores, ws.samples.count_documents(query, hint=index)
 
 
 def _scored(ws: Workspace, config: SelectConfig, run: str,

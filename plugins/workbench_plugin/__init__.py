@@ -42,6 +42,43 @@ class WorkspaceStatus(foo.Operator):
         return types.Property(outputs)
 
 
+class SelectRound(foo.Operator):
+    """Queue the most uncertain pool images as a new round (``workbench select``)."""
+
+    @property
+    def config(self) -> foo.OperatorConfig:
+        return foo.OperatorConfig(name="select_round", label="Workbench: select a round",
+                                  dynamic=False)
+
+    def resolve_input(self, ctx: Any) -> types.Property:
+        inputs = types.Object()
+        inputs.int("n", label="Images to select", default=100, required=True)
+        inputs.enum("strategy", ["entropy", "margin", "least-confidence", "random"],
+                    default="entropy", label="Strategy")
+        inputs.str("run", label="Prediction run (default: latest)", required=False)
+        inputs.str("round", label="Round name (default: round-K)", required=False)
+        return types.Property(inputs)
+
+    def execute(self, ctx: Any) -> dict[str, Any]:
+        from workbench.selection import SelectConfig, select
+
+        p = ctx.params
+        result = select(_workspace(ctx), SelectConfig(
+            n=int(p["n"]), strategy=p.get("strategy", "entropy"), run=p.get("run") or None,
+            round=p.get("round") or None))
+        ctx.trigger("reload_dataset")
+        return {"round": result.round, "selected": result.selected,
+                "warnings": "; ".join(result.warnings)}
+
+    def resolve_output(self, ctx: Any) -> types.Property:
+        outputs = types.Object()
+        outputs.str("round", label="Round")
+        outputs.int("selected", label="Selected")
+        outputs.str("warnings", label="Warnings")
+        return types.Property(outputs)
+
+
 def register(plugin: Any) -> None:
     """FiftyOne's plugin entry point."""
     plugin.register(WorkspaceStatus)
+    plugin.register(SelectRound)

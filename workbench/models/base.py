@@ -21,7 +21,7 @@ class PredictOptions:
         batch: images per forward pass.
     """
 
-    conf: float = 0.1
+    conf: float = 0.01
     iou: float = 0.7
     max_det: int = 300
     batch: int = 16
