@@ -94,24 +94,12 @@ def ingest(
     json_: JsonOpt = False,
 ) -> None:
     """Ingest images and labels; re-ingesting the same files adds nothing."""
-    from workbench.ingestion import IngestError
     from workbench.ingestion import ingest as run_ingest
 
     ws = _open(workspace)
-    try:
-        if json_:
-            result = run_ingest(ws, path, format, source=source, unlabeled=unlabeled,
-                                skip_bad=skip_bad, add_classes=add_classes, images_dir=images)
-        else:
-            with err.status(f"ingesting {path} ({format}) ..."):
-                result = run_ingest(ws, path, format, source=source, unlabeled=unlabeled,
-                                    skip_bad=skip_bad, add_classes=add_classes, images_dir=images)
-    except IngestError as exc:
-        if json_:
-            _print_json(exc.result.to_dict())
-        else:
-            _print_issues(exc.result.issues)
-        raise
+    with _input_report(json_), _spinner(json_, f"ingesting {path} ({format}) ..."):
+        result = run_ingest(ws, path, format, source=source, unlabeled=unlabeled,
+                            skip_bad=skip_bad, add_classes=add_classes, images_dir=images)
     if json_:
         _print_json(result.to_dict())
         return
@@ -123,6 +111,26 @@ def ingest(
         f"as bad) in {result.seconds:.1f}s" + (f"; run {result.run}" if result.run else ""))
     if result.classes_added:
         out.print(f"classes added to the workspace: {', '.join(result.classes_added)}")
+
+
+@contextlib.contextmanager
+def _input_report(json_: bool) -> Iterator[None]:
+    """On a validation failure, print its full report (JSON or issue list), then re-raise."""
+    from workbench.errors import InputReportError
+
+    try:
+        yield
+    except InputReportError as exc:
+        if json_:
+            _print_json(exc.result.to_dict())
+        else:
+            _print_issues(exc.result.issues)
+        raise
+
+
+def _spinner(json_: bool, message: str) -> contextlib.AbstractContextManager[Any]:
+    """A status spinner on stderr, or nothing with --json."""
+    return contextlib.nullcontext() if json_ else err.status(message)
 
 
 def _print_issues(issues: list[Any], per_kind: int = 5) -> None:
@@ -318,14 +326,9 @@ def evaluate(
     from workbench.evaluation import evaluate as run_evaluate
 
     ws = _open(workspace)
-    with stdout_to_stderr():
-        if json_:
-            report = run_evaluate(ws, run, split=split, iou=iou, device=device, model=model,
-                                  conf=conf)
-        else:
-            with err.status(f"evaluating {run or model} on {split} ..."):
-                report = run_evaluate(ws, run, split=split, iou=iou, device=device, model=model,
-                                      conf=conf)
+    with stdout_to_stderr(), _spinner(json_, f"evaluating {run or model} on {split} ..."):
+        report = run_evaluate(ws, run, split=split, iou=iou, device=device, model=model,
+                              conf=conf)
     if json_:
         _print_json(report.to_dict())
         return
@@ -426,17 +429,11 @@ def predictions_import(
     json_: JsonOpt = False,
 ) -> None:
     """Import predictions from JSONL into pred_RUN (validated; all or nothing)."""
-    from workbench.prediction_import import PredictionImportError, import_predictions
+    from workbench.prediction_import import import_predictions
 
     ws = _open(workspace)
-    try:
+    with _input_report(json_), _spinner(json_, f"importing {file} ..."):
         result = import_predictions(ws, file, run, skip_bad=skip_bad, replace=replace)
-    except PredictionImportError as exc:
-        if json_:
-            _print_json(exc.result.to_dict())
-        else:
-            _print_issues(exc.result.issues)
-        raise
     if json_:
         _print_json(result.to_dict())
         return

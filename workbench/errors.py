@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class WorkbenchError(Exception):
     """Base class of every error a user can cause (bad input, wrong workspace, ...).
@@ -32,6 +34,17 @@ class UnknownNameError(ConfigError):
 
 class SourceError(WorkbenchError):
     """Input files (images, labels, manifests) are unreadable or invalid."""
+
+
+class InputReportError(SourceError):
+    """Validation found problems in the input and nothing was written.
+
+    ``result`` carries the full report (``to_dict()`` and ``issues``) for the CLI to print.
+    """
+
+    def __init__(self, message: str, result: Any) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 class ClassListError(SourceError):

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench.errors import SourceError
+from workbench.errors import InputReportError
 from workbench.perf import paused_gc
 from workbench.sources import get_source
 from workbench.sources.base import Issue, SourceBatch, SourceOptions, check_boxes
@@ -80,7 +80,7 @@ class IngestResult:
         }
 
 
-class IngestError(SourceError):
+class IngestError(InputReportError):
     """The input has errors; nothing was written. ``result`` holds the full report."""
 
     def __init__(self, result: IngestResult) -> None:
@@ -89,9 +89,7 @@ class IngestError(SourceError):
         super().__init__(
             f"{n} error(s) in the input ({bad_images} image(s) affected); nothing was written. "
             "Fix the files listed above, or re-run with --skip-bad to ingest the valid images "
-            "and leave the bad ones out"
-        )
-        self.result = result
+            "and leave the bad ones out", result)
 
 
 def ingest(

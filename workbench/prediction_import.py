@@ -19,7 +19,7 @@ import numpy as np
 
 from workbench.core.boxes import CLIP_TOLERANCE, xywhn_to_xyxyn
 from workbench.core.types import Predictions
-from workbench.errors import SourceError, WorkbenchError
+from workbench.errors import InputReportError, SourceError, WorkbenchError
 from workbench.perf import paused_gc
 from workbench.sources.base import Issue
 from workbench.store import predictions, runs
@@ -48,13 +48,13 @@ class ImportResult:
                 "seconds": round(self.seconds, 3)}
 
 
-class PredictionImportError(SourceError):
+class PredictionImportError(InputReportError):
     """The file has invalid lines; nothing was written."""
 
     def __init__(self, result: ImportResult) -> None:
         super().__init__(f"{len(result.issues)} invalid line(s) in the predictions file; nothing "
-                         "was written. Fix them or re-run with --skip-bad to import the rest")
-        self.result = result
+                         "was written. Fix them or re-run with --skip-bad to import the rest",
+                         result)
 
 
 def import_predictions(ws: Workspace, path: str | Path, run: str, skip_bad: bool = False,
