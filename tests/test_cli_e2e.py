@@ -162,7 +162,7 @@ def test_make_demo(tmp_path: Path) -> None:
     proc = subprocess.run(["make", "demo", f"DEMO_WS={demo}", "DEMO_EPOCHS=2"], cwd=REPO,
                           env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "ingested 340 new images, 2551 boxes" in proc.stdout
+    assert "ingested 340 new images, 2732 boxes" in proc.stdout
     assert "ingested 298 new images, 0 boxes" in proc.stdout
     assert "ok: no leaks" in proc.stdout
     assert "trained run demo" in proc.stdout and "mAP50" in proc.stdout
