@@ -68,3 +68,32 @@ def test_predict_pool_then_select(workspace, tmp_path: Path) -> None:  # type: i
     with pytest.raises(ConfigError, match=r"needs a \.pt"):
         predict(workspace, str(next((workspace.root / ".workbench" / "onnx").glob("*.onnx"))),
                 run="q", backend="ultralytics")
+
+
+def test_tta_and_ensemble_disagreement(workspace, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    workspace.add_classes(CLASSES)
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    for p in demo_images("valid", n=12):
+        shutil.copy(p, pool / p.name)
+    ingest(workspace, pool, "images")
+    res = predict(workspace, CHECKPOINT, run="t", tta=True, batch=4)
+    ds = workspace.dataset
+    passes = {p for ps in ds.values("pred_t_tta.detections.tta_pass") for p in ps}
+    assert passes == {0, 1, 2, 3}
+    n_main = sum(len(d) for d in ds.values("pred_t.detections"))
+    n_pass0 = sum(1 for ps in ds.values("pred_t_tta.detections.tta_pass") for p in ps if p == 0)
+    assert n_main == n_pass0 == res.boxes
+    dis = [s["tta_disagreement"] for s in ds.values("scores_t")]
+    assert all(0.0 <= d <= 1.0 for d in dis) and max(dis) > 0
+    sel = select(workspace, SelectConfig(n=3, strategy="tta-disagreement", run="t",
+                                         dry_run=True))
+    assert sel.scores == sorted(dis, reverse=True)[:3]
+    predict(workspace, CHECKPOINT, run="u", backend="ultralytics", conf=0.05, batch=4)
+    with pytest.raises(WorkbenchError, match="no TTA passes"):
+        select(workspace, SelectConfig(n=3, strategy="tta-disagreement", run="u", dry_run=True))
+    ens = select(workspace, SelectConfig(n=4, strategy="ensemble-disagreement", run="t,u",
+                                         dry_run=True))
+    assert ens.selected == 4 and all(0.0 <= s <= 1.0 for s in ens.scores)
+    with pytest.raises(ConfigError, match="needs --run A,B"):
+        SelectConfig(n=2, strategy="ensemble-disagreement", run="t")

@@ -384,6 +384,9 @@ def predict(
     iou: Annotated[float, typer.Option(help="NMS IoU threshold.")] = 0.7,
     embeddings: Annotated[bool, typer.Option(
         help="Also store a pooled backbone feature per image as emb_RUN.")] = False,
+    tta: Annotated[bool, typer.Option(
+        help="Add flip and 0.83x/1.17x-scale passes; store them and their disagreement.")]
+    = False,
     device: Annotated[str, typer.Option(help="cpu, or a CUDA index (ultralytics backend).")]
     = "cpu",
     replace: Annotated[bool, typer.Option(help="Overwrite a run of the same name.")] = False,
@@ -401,7 +404,7 @@ def predict(
         task = bar.add_task("predicting", total=None)
         result = run_predict(ws, model, run=run, view=view, backend=backend, imgsz=imgsz,
                              batch=batch, embeddings=embeddings, conf=conf, iou=iou,
-                             device=device, replace=replace,
+                             device=device, replace=replace, tta=tta,
                              progress=lambda done, total: bar.update(task, completed=done,
                                                                      total=total))
     if json_:
@@ -450,7 +453,8 @@ def select(
     run: Annotated[str | None, typer.Option(help="Prediction run to score (default: latest).")]
     = None,
     strategy: Annotated[str, typer.Option(
-        help="least-confidence | margin | entropy")] = "entropy",
+        help="least-confidence | margin | entropy | tta-disagreement (predict --tta) | "
+             "ensemble-disagreement (--run A,B,...)")] = "entropy",
     aggregate: Annotated[str, typer.Option(help="Per image: max | mean | sum | topk:K")] = "max",
     diversity: Annotated[str, typer.Option(help="none | coreset | cluster")] = "none",
     embeddings: Annotated[str | None, typer.Option(help="Embedding field for diversity.")] = None,

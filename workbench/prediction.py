@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from workbench.core.types import Predictions
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.models.base import PredictOptions, Predictor
 from workbench.store import predictions, runs
@@ -91,8 +92,12 @@ def predict(ws: Workspace, model: str, run: str | None = None, view: str = "pool
             backend: str = "onnxruntime", imgsz: int | None = None, batch: int = 16,
             embeddings: bool = False, conf: float = 0.01, iou: float = 0.7, device: str = "cpu",
             replace: bool = False, progress: Progress | None = None,
-            chunk: int = 512) -> PredictResult:
+            chunk: int = 512, tta: bool = False) -> PredictResult:
     """Predict every image of ``view`` and store the results as run ``run``.
+
+    With ``tta``, three more passes run (horizontal flip; inputs 0.83x and 1.17x the size,
+    multiples of 32); their boxes are stored as ``pred_<run>_tta`` and the per-image
+    disagreement between passes as ``scores_<run>.tta_disagreement``.
 
     Raises:
         ConfigError: unknown backend or model; WorkbenchError: empty view, existing run,
@@ -116,6 +121,16 @@ def predict(ws: Workspace, model: str, run: str | None = None, view: str = "pool
                              f"{unknown}; workspace classes: {ws.classes}")
     lut = np.asarray([ws.classes.index(n) for n in predictor.names], dtype=np.int64)
     options = PredictOptions(conf=conf, iou=iou, batch=batch)
+    passes: list[tuple[Predictor, bool]] = []
+    if tta:
+        passes.append((predictor, True))
+        base = predictor.imgsz
+        for factor in (0.83, 1.17):
+            size = max(32, round(base * factor / 32) * 32)
+            if size != base:
+                if backend == "onnxruntime" and not weights.endswith(".pt"):
+                    continue  # a fixed-size .onnx cannot change its input size
+                passes.append((make_predictor(ws, weights, backend, size, batch, device), False))
     total_boxes = 0
     written: dict[str, Any] = {}
     for start in range(0, len(docs), chunk):
@@ -126,8 +141,9 @@ def predict(ws: Workspace, model: str, run: str | None = None, view: str = "pool
             full = np.zeros((len(preds), len(ws.classes)))
             full[:, lut] = preds.class_probs
             preds.class_probs = full
+        tta_data = _tta(part, preds, passes, options, lut) if tta else None
         written = predictions.write_predictions(ws, run, [d["_id"] for d in part], preds,
-                                                ws.classes, embeddings=emb)
+                                                ws.classes, embeddings=emb, tta=tta_data)
         total_boxes += len(preds)
         if progress:
             progress(min(start + chunk, len(docs)), len(docs))
@@ -140,7 +156,29 @@ def predict(ws: Workspace, model: str, run: str | None = None, view: str = "pool
         ws.runs.delete_one({"_id": run})
     runs.record_run(ws, "predict", run, {"model": weights, "view": view, "backend": backend,
                                          "imgsz": predictor.imgsz, "conf": conf, "iou": iou,
-                                         "embeddings": embeddings},
+                                         "embeddings": embeddings, "tta": tta,
+                                         "tta_sizes": [p.imgsz for p, _ in passes]},
                     result.to_dict() | {"scores_field": written.get("scores_field")},
                     started_at)
     return result
+
+
+def _tta(part: list[dict[str, Any]], reference: Predictions, passes: list[tuple[Predictor, bool]],
+         options: PredictOptions, lut: np.ndarray) -> tuple[Predictions, np.ndarray, np.ndarray]:
+    """Run the extra passes; return all passes' boxes, their pass ids and the disagreement."""
+    from workbench.core.agreement import disagreement
+
+    paths = [d["filepath"] for d in part]
+    results = [reference]
+    for predictor, flip in passes:
+        preds, _ = predictor.predict(paths, options, flip=flip)
+        preds.class_id = lut[preds.class_id]
+        results.append(preds)
+    scores = disagreement([(p.xyxy, p.class_id, p.image_index) for p in results], len(part))
+    pass_id = np.concatenate([np.full(len(p), k, dtype=np.int64) for k, p in enumerate(results)])
+    order = np.argsort(np.concatenate([p.image_index for p in results]), kind="stable")
+    merged = Predictions(np.concatenate([p.xyxy for p in results])[order],
+                         np.concatenate([p.confidence for p in results])[order],
+                         np.concatenate([p.class_id for p in results])[order],
+                         np.concatenate([p.image_index for p in results])[order])
+    return merged, pass_id[order], scores

@@ -23,6 +23,8 @@ from workbench.store import predictions, runs, schema
 from workbench.store.workspace import Workspace
 
 STRATEGIES = ("least-confidence", "margin", "entropy")
+#: Per-image strategies: no per-box scores to aggregate, weight or balance.
+IMAGE_STRATEGIES = ("tta-disagreement", "ensemble-disagreement")
 DIVERSITY = ("none", "coreset", "cluster")
 CANDIDATES = {schema.STATUS: "unlabeled", schema.SPLIT: "pool"}
 
@@ -64,9 +66,18 @@ class SelectConfig:
     def __post_init__(self) -> None:
         if self.n <= 0:
             raise ConfigError(f"select needs a positive number of images, got {self.n}")
-        if self.strategy not in (*STRATEGIES, "random"):
-            raise ConfigError(f"unknown strategy {self.strategy!r}; valid: "
-                              f"{', '.join((*STRATEGIES, 'random'))}")
+        valid = (*STRATEGIES, *IMAGE_STRATEGIES, "random")
+        if self.strategy not in valid:
+            raise ConfigError(f"unknown strategy {self.strategy!r}; valid: {', '.join(valid)}")
+        if self.strategy in IMAGE_STRATEGIES and (
+                self.class_balance or self.class_weights or self.conf_band
+                or self.diversity != "none" or self.aggregate != "max"):
+            raise ConfigError(f"--strategy {self.strategy} scores whole images; it does not "
+                              "combine with --aggregate, --class-weight, --conf-band, "
+                              "--class-balance or --diversity")
+        if self.strategy == "ensemble-disagreement" and len((self.run or "").split(",")) < 2:
+            raise ConfigError("--strategy ensemble-disagreement needs --run A,B[,C...]: the "
+                              "prediction runs of the ensemble members")
         if self.diversity not in DIVERSITY:
             raise ConfigError(f"unknown diversity {self.diversity!r}; valid: "
                               f"{', '.join(DIVERSITY)}")
@@ -83,6 +94,8 @@ class SelectConfig:
     @property
     def fast(self) -> bool:
         """Whether the precomputed, indexed per-image scores answer this selection."""
+        if self.strategy == "tta-disagreement":
+            return True
         return (self.strategy in STRATEGIES and self.aggregate == "max"
                 and self.diversity == "none" and not self.class_balance
                 and not self.class_weights and self.conf_band is None and self.empty_score == 1.0)
@@ -137,11 +150,18 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
         ids = [d["_id"] for d in ws.samples.find(CANDIDATES, {"_id": 1}).sort("_id", 1)]
         chosen = ranking.random_n(len(ids), config.n, rng)
         picked, scores, n_candidates = [ids[i] for i in chosen], [0.0] * len(chosen), len(ids)
+    elif config.strategy == "ensemble-disagreement":
+        members = [r.strip() for r in (config.run or "").split(",")]
+        picked, scores, n_candidates = _ensemble(ws, config, members)
+        run = ",".join(members)
     else:
         run = config.run or latest_prediction_run(ws)
         scores_field = predictions.field_name("scores", run)
         if scores_field not in ws.dataset.get_field_schema():
             raise WorkbenchError(f"run {run!r} stored no predictions in this workspace")
+        if config.strategy == "tta-disagreement" and not ws.samples.find_one(
+                {f"{scores_field}.{predictions.TTA_KEY}": {"$exists": True}}, {"_id": 1}):
+            raise WorkbenchError(f"run {run!r} has no TTA passes; predict with --tta first")
         if config.fast:
             picked, scores, n_candidates = _fast(ws, config, scores_field)
         else:
@@ -177,7 +197,7 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
 
 def _fast(ws: Workspace, config: SelectConfig, scores_field: str) -> tuple[list[Any], list[float],
                                                                            int]:
-    name = predictions.SCORE_KEYS[config.strategy]
+    name = predictions.SCORE_KEYS.get(config.strategy, predictions.TTA_KEY)
     key = f"{scores_field}.{name}"
     index = predictions.score_index_name(scores_field, name)
     # Equality on status/split, then the score in index order: a walk of n index entries.
@@ -252,6 +272,37 @@ def _scored(ws: Workspace, config: SelectConfig, run: str,
         chosen = _diverse(per_image, emb, config, rng)
     else:  # ties by sample id, exactly like the indexed fast path
         chosen = np.argsort(-per_image, kind="stable")[:config.n]
+    return [ids[i] for i in chosen], per_image[chosen].tolist(), len(ids)
+
+
+def _ensemble(ws: Workspace, config: SelectConfig,
+              members: list[str]) -> tuple[list[Any], list[float], int]:
+    """Per-image disagreement between the ensemble members' prediction runs."""
+    from workbench.core.agreement import disagreement
+
+    fields = [predictions.field_name("pred", m) for m in members]
+    schema_fields = ws.dataset.get_field_schema()
+    missing = [m for m, f in zip(members, fields, strict=True) if f not in schema_fields]
+    if missing:
+        raise WorkbenchError(f"no stored predictions for runs {missing}")
+    projection = {"_id": 1, **{f"{f}.detections.bounding_box": 1 for f in fields},
+                  **{f"{f}.detections.label": 1 for f in fields}}
+    query = {**CANDIDATES, "$and": [{f: {"$exists": True}} for f in fields]}
+    class_index = {c: i for i, c in enumerate(ws.classes)}
+    ids: list[Any] = []
+    per_run: list[tuple[list[list[float]], list[int], list[int]]] = [([], [], []) for _ in fields]
+    for n, doc in enumerate(ws.samples.find(query, projection).sort("_id", 1)):
+        ids.append(doc["_id"])
+        for (boxes, cls, idx), f in zip(per_run, fields, strict=True):
+            for d in (doc.get(f) or {}).get("detections") or []:
+                x, y, w, h = d["bounding_box"]
+                boxes.append([x, y, x + w, y + h])
+                cls.append(class_index.get(d.get("label"), -1))
+                idx.append(n)
+    passes = [(np.asarray(b, dtype=np.float64).reshape(-1, 4), np.asarray(c), np.asarray(i))
+              for b, c, i in per_run]
+    per_image = disagreement(passes, len(ids))
+    chosen = np.argsort(-per_image, kind="stable")[:config.n]
     return [ids[i] for i in chosen], per_image[chosen].tolist(), len(ids)
 
 

@@ -122,3 +122,37 @@ def test_cluster_pick_takes_most_uncertain_per_cluster() -> None:
     for p in picks.tolist():
         group = range((p // 10) * 10, (p // 10) * 10 + 10)
         assert s[p] == max(s[g] for g in group)
+
+
+def test_disagreement_table() -> None:
+    from workbench.core.agreement import disagreement, pass_agreement
+
+    box = [[0.1, 0.1, 0.3, 0.3]]
+    assert pass_agreement(box, [0], box, [0]) == 1.0
+    assert pass_agreement(box, [0], box, [1]) == 0.0  # relabeled
+    assert pass_agreement(box, [0], [], []) == 0.0  # missed
+    assert pass_agreement([], [], [], []) == 1.0
+    shifted = [[0.1, 0.1, 0.3, 0.4]]  # IoU 0.04/0.06
+    assert pass_agreement(box, [0], shifted, [0]) == pytest.approx(2 / 3)
+    two = [[0.1, 0.1, 0.3, 0.3], [0.6, 0.6, 0.8, 0.8]]
+    assert pass_agreement(box, [0], two, [0, 0]) == pytest.approx(0.5)  # an extra box
+    ref = (np.array(box * 2), np.array([0, 0]), np.array([0, 1]))
+    same = (np.array(box * 2), np.array([0, 0]), np.array([0, 1]))
+    other = (np.array(box), np.array([0]), np.array([0]))  # image 1 lost its box
+    np.testing.assert_allclose(disagreement([ref, same, other], 3), [0.0, 0.5, 0.0])
+
+
+@settings(deadline=None, max_examples=30)
+@given(st.integers(0, 1000))
+def test_disagreement_range(seed: int) -> None:
+    from workbench.core.agreement import disagreement
+
+    rng = np.random.default_rng(seed)
+    passes = []
+    for _ in range(3):
+        m = int(rng.integers(0, 12))
+        xy = rng.random((m, 2)) * 0.7
+        passes.append((np.c_[xy, xy + 0.2], rng.integers(0, 3, m), rng.integers(0, 5, m)))
+    d = disagreement(passes, 5)
+    assert ((d >= 0) & (d <= 1 + 1e-12)).all()
+    np.testing.assert_allclose(disagreement([passes[0], passes[0]], 5), 0.0)

@@ -39,9 +39,15 @@ class Predictor(ABC):
     def forward(self, batch: np.ndarray, embeddings: bool) -> tuple[np.ndarray, np.ndarray | None]:
         """Raw head output ``(B, 4 + C, A)`` and, if asked, pooled features ``(B, D)``."""
 
-    def predict(self, paths: list[str], options: PredictOptions,
-                embeddings: bool = False) -> tuple[Predictions, np.ndarray | None]:
+    def predict(self, paths: list[str], options: PredictOptions, embeddings: bool = False,
+                flip: bool = False) -> tuple[Predictions, np.ndarray | None]:
         """Detect on image files; boxes relative to each image, class vectors kept.
+
+        Args:
+            paths: image files.
+            options: post-processing settings.
+            embeddings: also return pooled features.
+            flip: run on horizontally mirrored inputs (a TTA pass); boxes are mapped back.
 
         Returns:
             The predictions (``image_index`` into ``paths``) and ``(N, D)`` embeddings or None.
@@ -50,11 +56,15 @@ class Predictor(ABC):
         for start in range(0, len(paths), options.batch):
             chunk = paths[start:start + options.batch]
             x, boxes, sizes = load_batch(chunk, self.imgsz)
+            if flip:
+                x = np.ascontiguousarray(x[..., ::-1])
             out, feats = self.forward(x, embeddings)
             if feats is not None:
                 emb.append(feats)
             for k in range(len(chunk)):
                 b, c, k_cls, p = decode_yolo(out[k], options.conf, options.iou, options.max_det)
+                if flip:
+                    b = np.c_[self.imgsz - b[:, 2], b[:, 1], self.imgsz - b[:, 0], b[:, 3]]
                 w, h = sizes[k]
                 xyxy.append(boxes[k].to_image(b, w, h))
                 conf.append(c)

@@ -22,6 +22,8 @@ from workbench.core.types import Predictions
 _FIELD_RE = re.compile(r"[^A-Za-z0-9_]")
 #: Strategy name -> key inside ``scores_<run>`` (built-in strategies, aggregated with max).
 SCORE_KEYS = {"least-confidence": "least_confidence", "margin": "margin", "entropy": "entropy"}
+#: Written only by ``predict --tta``.
+TTA_KEY = "tta_disagreement"
 _CHUNK = 5000
 
 
@@ -69,7 +71,9 @@ def image_scores(preds: Predictions, n_images: int, empty: float = 1.0) -> dict[
 
 def write_predictions(ws: Any, run: str, sample_ids: list[Any], preds: Predictions,
                       classes: list[str], with_scores: bool = True,
-                      embeddings: np.ndarray | None = None) -> dict[str, Any]:
+                      embeddings: np.ndarray | None = None,
+                      tta: tuple[Predictions, np.ndarray, np.ndarray] | None = None,
+                      ) -> dict[str, Any]:
     """Set ``pred_<run>`` (and ``scores_<run>``) on the given samples with ``bulk_write``.
 
     Args:
@@ -80,6 +84,9 @@ def write_predictions(ws: Any, run: str, sample_ids: list[Any], preds: Predictio
         classes: class names, indexed by ``preds.class_id``.
         with_scores: also write ``scores_<run>`` and index its keys.
         embeddings: ``(N, D)`` image embeddings to store as ``emb_<run>``.
+        tta: ``(boxes of all passes, (M',) pass id per box, (N,) disagreement per image)``:
+            stored as ``pred_<run>_tta`` (boxes with ``tta_pass``) and
+            ``scores_<run>.tta_disagreement``.
 
     Returns:
         ``{"field", "scores_field", "samples", "boxes"}``.
@@ -105,6 +112,17 @@ def write_predictions(ws: Any, run: str, sample_ids: list[Any], preds: Predictio
     labels = [classes[c] for c in preds.class_id.tolist()]
     probs = preds.class_probs.tolist() if preds.class_probs is not None else None
     scores = image_scores(preds, n) if with_scores else {}
+    tta_field = f"{field}_tta"
+    if tta is not None:
+        ensure_detections_field(ds, tta_field)
+        tta_preds, tta_pass, tta_scores = tta
+        scores["tta_disagreement"] = tta_scores
+        t_starts = np.searchsorted(tta_preds.image_index, np.arange(n), side="left").tolist()
+        t_ends = np.searchsorted(tta_preds.image_index, np.arange(n), side="right").tolist()
+        t_boxes = xyxyn_to_xywhn(tta_preds.xyxy).tolist()
+        t_conf = tta_preds.confidence.tolist()
+        t_labels = [classes[c] for c in tta_preds.class_id.tolist()]
+        t_pass = tta_pass.tolist()
     score_rows = [dict(zip(scores, vals, strict=True))
                   for vals in zip(*(v.tolist() for v in scores.values()), strict=True)]
     from workbench.perf import paused_gc
@@ -125,11 +143,17 @@ def write_predictions(ws: Any, run: str, sample_ids: list[Any], preds: Predictio
                     update[scores_field] = score_rows[i]
                 if emb_rows is not None:
                     update[emb_field] = emb_rows[i]
+                if tta is not None:
+                    update[tta_field] = {"_cls": "Detections", "detections": [
+                        {"_id": ObjectId(), "_cls": "Detection", "attributes": {}, "tags": [],
+                         "label": t_labels[k], "bounding_box": t_boxes[k],
+                         "confidence": t_conf[k], "tta_pass": t_pass[k]}
+                        for k in range(t_starts[i], t_ends[i])]}
                 ops.append(UpdateOne({"_id": sample_ids[i]}, {"$set": update}))
             if ops:
                 ws.samples.bulk_write(ops, ordered=False)
     if with_scores:
-        for key in SCORE_KEYS.values():
+        for key in [*SCORE_KEYS.values(), *(["tta_disagreement"] if tta is not None else [])]:
             ws.samples.create_index(score_index(scores_field, key),
                                     name=score_index_name(scores_field, key))
     return {"field": field, "scores_field": scores_field, "samples": n, "boxes": len(preds),
