@@ -131,3 +131,28 @@ def test_size_sweep_report(small_ws) -> None:  # type: ignore[no-untyped-def]
     assert SCORE_FORMULA in md and "| 96 |" in md
     assert Path(report["plot"]).read_bytes()[:4] == b"\x89PNG"
     assert runs.get_run(small_ws, "sw-64", kind="train")["status"] == "completed"
+
+
+def test_predict_and_select_with_the_fixture_model(small_ws, trained, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The loop's middle on the fixture's tiny YAML-built model: predict the pool, select."""
+    import shutil
+
+    from tests.conftest import demo_images
+    from workbench.ingestion import ingest
+    from workbench.prediction import predict
+    from workbench.selection import SelectConfig, select
+
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    for p in demo_images("test", n=10):
+        shutil.copy(p, pool / p.name)
+    ingest(small_ws, pool, "images")
+    res = predict(small_ws, "tiny", run="tiny-pool", conf=0.001, batch=5)
+    assert res.samples == 10 and res.field == "pred_tiny_pool"
+    chosen = select(small_ws, SelectConfig(n=4, strategy="margin", run="tiny-pool",
+                                           round="fixture-round"))
+    assert chosen.selected == 4
+    ds = small_ws.dataset
+    queued = ds.match({"round_selected": "fixture-round"})
+    assert len(queued) == 4 and set(queued.distinct("split")) == {"pool"}
+    assert not set(chosen.sample_ids) & set(ds.match({"status": "labeled"}).values("id"))
