@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 DEMO_WS ?= .demo-workspace
-DEMO_EPOCHS ?= 10
+DEMO_EPOCHS ?= 3
 WB := .venv/bin/workbench
 PY := .venv/bin/python
 
@@ -29,7 +29,7 @@ demo: env
 	$(WB) split -w $(DEMO_WS)
 	$(WB) check -w $(DEMO_WS)
 	$(WB) status -w $(DEMO_WS)
-	$(WB) train --model micro-relu --imgsz 224 --epochs $(DEMO_EPOCHS) --batch 16 --run demo -w $(DEMO_WS)
+	$(WB) train --model datasets/aquarium-mini/weights/yolov8n-224-seed.pt --imgsz 224 --epochs $(DEMO_EPOCHS) --batch 16 --run demo -w $(DEMO_WS)
 	$(WB) evaluate --run demo -w $(DEMO_WS)
 	$(WB) predict --model demo --run demo-pool --embeddings -w $(DEMO_WS)
 	$(WB) select --uncertain 50 --strategy entropy --round round-1 -w $(DEMO_WS)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
 import uuid
 from typing import Any
 
@@ -63,12 +65,33 @@ def start_run(ws: Any, kind: str, run_id: str, params: dict[str, Any],
     now = dt.datetime.now(dt.UTC)
     doc = {
         "_id": run_id, "dataset": ws.config.name, "kind": kind, "status": "running",
+        "pid": os.getpid(), "host": socket.gethostname(),
         "params": params, "inputs": inputs, "outputs": {}, "epochs": [],
         "started_at": now, "finished_at": None, "seconds": None,
         "workbench_version": workbench.__version__,
     }
     ws.runs.insert_one(doc)
     return doc
+
+
+def still_running(doc: dict[str, Any]) -> bool:
+    """Whether a ``running`` run's process is alive on this host (it may be writing to it)."""
+    if doc.get("status") != "running" or doc.get("host") != socket.gethostname():
+        return False
+    pid = doc.get("pid")
+    if not isinstance(pid, int) or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split()[2] != "Z"
+    except OSError:
+        return True
 
 
 def get_run(ws: Any, run_id: str, kind: str | None = None) -> dict[str, Any] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -162,13 +163,16 @@ def _resume(ws: Workspace, config: TrainConfig, on_epoch: EpochCallback | None) 
         raise WorkbenchError(f"no training run named {config.run!r} in this workspace")
     if doc.get("status") == "completed":
         raise WorkbenchError(f"run {config.run!r} has finished; nothing to resume")
+    if runs.still_running(doc):
+        raise WorkbenchError(f"run {config.run!r} is still training in process {doc['pid']}; "
+                             "wait for it, or stop it (Ctrl-C) and then resume")
     last = _run_dir(ws, config.run) / "weights" / "last.pt"
     if not last.is_file():
         raise WorkbenchError(f"run {config.run!r} saved no checkpoint yet ({last}); start it "
                              "again without --resume under a new --run name")
     from ultralytics import YOLO
 
-    runs.update_run(ws, config.run, set_={"status": "running"})
+    runs.update_run(ws, config.run, set_={"status": "running", "pid": os.getpid()})
     result = _fit(ws, config.run, YOLO(str(last)), {"resume": True}, on_epoch)
     inputs = doc.get("inputs", {})
     result.dataset, result.label_hash = inputs.get("dataset", ""), inputs.get("label_hash", "")
