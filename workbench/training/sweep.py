@@ -8,6 +8,7 @@ latency)`` — accuracy, discounted by the square root of how much slower than t
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import resource
 import subprocess
@@ -89,8 +90,6 @@ def sweep(ws: Workspace, config: TrainConfig, sizes: list[int],
     """Train one model per size and write the trade-off report (JSON, Markdown, PNG)."""
     base = config.run or runs.new_run_id("sweep")
     started = time.perf_counter()
-    import datetime as dt
-
     started_at = dt.datetime.now(dt.UTC)
     match = view_match(config.val)
     labeled = {schema.STATUS: "labeled"}
