@@ -45,7 +45,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -117,7 +118,7 @@ def ensure_running(dbdir: Path, register: bool = True) -> str:
     dbdir.mkdir(parents=True, exist_ok=True)
     with _locked(dbdir):
         state = _read_state(dbdir)
-        if not (state and _pid_alive(state["pid"]) and _serves(state["port"], dbdir)):
+        if not (state and pid_alive(state["pid"]) and _serves(state["port"], dbdir)):
             state = _start(dbdir)
         if register:
             _register(dbdir)
@@ -167,12 +168,12 @@ def _register(dbdir: Path) -> None:
 def stop(dbdir: Path, timeout: float = 60) -> bool:
     """Stop the workspace's mongod if it runs; return whether one was stopped."""
     state = _read_state(dbdir)
-    if not state or not _pid_alive(state["pid"]):
+    if not state or not pid_alive(state["pid"]):
         return False
     with contextlib.suppress(ProcessLookupError):
         os.kill(state["pid"], signal.SIGTERM)
     deadline = time.time() + timeout
-    while _pid_alive(state["pid"]) and time.time() < deadline:
+    while pid_alive(state["pid"]) and time.time() < deadline:
         time.sleep(0.1)
     (dbdir / STATE_FILE).unlink(missing_ok=True)
     return True
@@ -182,11 +183,11 @@ def _watch(dbdir: Path, pid: int, idle: float) -> None:
     """Stop mongod ``pid`` after ``idle`` seconds without a live registered client."""
     clients = dbdir / CLIENTS_DIR
     last_seen = time.time()
-    while _pid_alive(pid):
+    while pid_alive(pid):
         live = False
         for marker in list(clients.glob("*")) if clients.is_dir() else []:
             try:
-                alive = _pid_alive(int(marker.name))
+                alive = pid_alive(int(marker.name))
             except ValueError:
                 alive = False
             if alive:

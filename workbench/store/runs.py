@@ -81,17 +81,9 @@ def still_running(doc: dict[str, Any]) -> bool:
     pid = doc.get("pid")
     if not isinstance(pid, int) or pid == os.getpid():
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split()[2] != "Z"
-    except OSError:
-        return True
+    from workbench.store.mongod import pid_alive
+
+    return pid_alive(pid)
 
 
 def get_run(ws: Any, run_id: str, kind: str | None = None) -> dict[str, Any] | None:
