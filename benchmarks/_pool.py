@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 from bson import ObjectId
 
+from workbench.core.segments import segments
+
 
 def make_workspace(classes: list[str]) -> tuple[Any, Path]:
     """A new embedded-mongod workspace in a temporary folder."""
@@ -60,8 +62,7 @@ def write_jsonl(path: Path, filepaths: list[str], preds: dict[str, Any],
     probs = np.round(preds["probs"], 6).tolist()
     cls = preds["class_id"].tolist()
     idx = preds["image_index"]
-    starts = np.searchsorted(idx, np.arange(len(filepaths)), side="left").tolist()
-    ends = np.searchsorted(idx, np.arange(len(filepaths)), side="right").tolist()
+    starts, ends = segments(idx, np.arange(len(filepaths)))
     with path.open("w") as fh:
         for i, fp in enumerate(filepaths):
             dets = [{"label": classes[cls[k]], "box": boxes[k], "confidence": conf[k],

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DEMO, REPO, cli_env, demo_images, make_yolo
+from tests.conftest import DEMO, REPO, _free_port, cli_env, demo_images, make_yolo
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("stop_mongods")]
 
@@ -114,12 +113,6 @@ def test_check_exits_nonzero_on_leak(tmp_path: Path) -> None:
     wb("ingest", str(tmp_path / "m.jsonl"), "-f", "jsonl", "-w", ws)
     proc = wb("check", "-w", ws, check=False)
     assert proc.returncode == 1 and "group 'g1' spans test, train" in proc.stderr
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_app_serves_with_plugins(tmp_path: Path) -> None:

@@ -21,6 +21,16 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration]
 CHECKPOINT = str(DEMO / "weights" / "yolov8n-224.pt")
 
 
+def _ingest_pool(ws, tmp_path: Path, split: str, n: int) -> None:  # type: ignore[no-untyped-def]
+    """``n`` real demo images of ``split`` as the workspace's unlabeled pool."""
+    ws.add_classes(CLASSES)
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    for p in demo_images(split, n=n):
+        shutil.copy(p, pool / p.name)
+    ingest(ws, pool, "images")
+
+
 def test_backends_give_the_same_boxes(tmp_path: Path) -> None:
     paths = [str(p) for p in demo_images("valid", n=24)]
     onnx_path = export_onnx(CHECKPOINT, tmp_path / "m.onnx", batch=8)
@@ -41,12 +51,7 @@ def test_backends_give_the_same_boxes(tmp_path: Path) -> None:
 
 
 def test_predict_pool_then_select(workspace, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    workspace.add_classes(CLASSES)
-    pool = tmp_path / "pool"
-    pool.mkdir()
-    for p in demo_images("test", n=20):
-        shutil.copy(p, pool / p.name)
-    ingest(workspace, pool, "images")
+    _ingest_pool(workspace, tmp_path, "test", 20)
     res = predict(workspace, CHECKPOINT, run="p", embeddings=True, batch=8)
     assert res.samples == 20 and res.boxes > 0 and res.embeddings_field == "emb_p"
     ds = workspace.dataset
@@ -71,12 +76,7 @@ def test_predict_pool_then_select(workspace, tmp_path: Path) -> None:  # type: i
 
 
 def test_tta_and_ensemble_disagreement(workspace, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    workspace.add_classes(CLASSES)
-    pool = tmp_path / "pool"
-    pool.mkdir()
-    for p in demo_images("valid", n=12):
-        shutil.copy(p, pool / p.name)
-    ingest(workspace, pool, "images")
+    _ingest_pool(workspace, tmp_path, "valid", 12)
     res = predict(workspace, CHECKPOINT, run="t", tta=True, batch=4)
     ds = workspace.dataset
     passes = {p for ps in ds.values("pred_t_tta.detections.tta_pass") for p in ps}

@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 
 from workbench.core import diversity, ranking, scoring
+from workbench.core.boxes import xywhn_to_xyxyn
 from workbench.errors import ConfigError, WorkbenchError
-from workbench.store import predictions, runs, schema
+from workbench.store import predictions, query, runs, schema
 from workbench.store.workspace import Workspace
 
 STRATEGIES = ("least-confidence", "margin", "entropy")
@@ -285,22 +286,15 @@ def _ensemble(ws: Workspace, config: SelectConfig,
     missing = [m for m, f in zip(members, fields, strict=True) if f not in schema_fields]
     if missing:
         raise WorkbenchError(f"no stored predictions for runs {missing}")
-    projection = {"_id": 1, **{f"{f}.detections.bounding_box": 1 for f in fields},
-                  **{f"{f}.detections.label": 1 for f in fields}}
-    query = {**CANDIDATES, "$and": [{f: {"$exists": True}} for f in fields]}
+    match = {**CANDIDATES, "$and": [{f: {"$exists": True}} for f in fields]}
     class_index = {c: i for i, c in enumerate(ws.classes)}
+    passes = []
     ids: list[Any] = []
-    per_run: list[tuple[list[list[float]], list[int], list[int]]] = [([], [], []) for _ in fields]
-    for n, doc in enumerate(ws.samples.find(query, projection).sort("_id", 1)):
-        ids.append(doc["_id"])
-        for (boxes, cls, idx), f in zip(per_run, fields, strict=True):
-            for d in (doc.get(f) or {}).get("detections") or []:
-                x, y, w, h = d["bounding_box"]
-                boxes.append([x, y, x + w, y + h])
-                cls.append(class_index.get(d.get("label"), -1))
-                idx.append(n)
-    passes = [(np.asarray(b, dtype=np.float64).reshape(-1, 4), np.asarray(c), np.asarray(i))
-              for b, c, i in per_run]
+    for f in fields:  # same filter, same sort by id: every member lists the same samples
+        data = query.box_arrays(ws, match, field=f)
+        ids = data["ids"]
+        cls = np.array([class_index.get(str(x), -1) for x in data["label"]], dtype=np.int64)
+        passes.append((xywhn_to_xyxyn(data["xywhn"]), cls, data["sample_index"]))
     per_image = disagreement(passes, len(ids))
     chosen = np.argsort(-per_image, kind="stable")[:config.n]
     return [ids[i] for i in chosen], per_image[chosen].tolist(), len(ids)
@@ -322,25 +316,16 @@ def _diverse(per_image: np.ndarray, emb: list[Any], config: SelectConfig,
 
 
 def _queue(ws: Workspace, ids: list[Any], round_name: str) -> None:
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    keep = {"$filter": {"input": {"$ifNull": ["$tags", []]},
-                        "cond": {"$not": [{"$in": ["$$this", list(schema.STATUSES)]}]}}}
-    for start in range(0, len(ids), 50_000):
-        ws.samples.update_many(
-            {"_id": {"$in": ids[start:start + 50_000]}},
-            [{"$set": {schema.STATUS: "queued", schema.ROUND_SELECTED: round_name,
-                       "last_modified_at": now,
-                       "tags": {"$setUnion": [keep, ["queued", round_name]]}}}])
+    query.update_ids(ws, ids, [{"$set": {
+        schema.STATUS: "queued", schema.ROUND_SELECTED: round_name,
+        "last_modified_at": query.now(),
+        "tags": query.retag(list(schema.STATUSES), ["queued", round_name])}}])
 
 
 def _release(ws: Workspace, round_name: str) -> None:
     """Put a replaced round's still-queued images back into the unlabeled pool."""
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     ws.samples.update_many(
         {schema.ROUND_SELECTED: round_name, schema.STATUS: "queued"},
         [{"$set": {schema.STATUS: "unlabeled", schema.ROUND_SELECTED: None,
-                   "last_modified_at": now,
-                   "tags": {"$setUnion": [{"$filter": {
-                       "input": {"$ifNull": ["$tags", []]},
-                       "cond": {"$not": [{"$in": ["$$this", ["queued", round_name]]}]}}},
-                       ["unlabeled"]]}}}])
+                   "last_modified_at": query.now(),
+                   "tags": query.retag(["queued", round_name], ["unlabeled"])}}])

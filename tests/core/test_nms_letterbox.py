@@ -55,3 +55,10 @@ def test_letterbox_fits(w: int, h: int, size: int) -> None:
     lb = Letterbox.fit(w, h, size)
     assert lb.new_w <= size and lb.new_h <= size
     assert lb.left + lb.new_w <= size and lb.top + lb.new_h <= size
+
+
+def test_segments() -> None:
+    from workbench.core.segments import segments
+
+    assert segments([0, 0, 2, 2, 2, 5], [0, 1, 2, 5]) == ([0, 2, 2, 5], [2, 2, 5, 6])
+    assert segments([], [0, 1]) == ([0, 0], [0, 0])

@@ -15,6 +15,7 @@ import numpy.typing as npt
 from bson import ObjectId
 
 from workbench.core.boxes import xyxyn_to_xywhn
+from workbench.core.segments import segments
 from workbench.errors import WorkbenchError
 from workbench.sources.base import ImageRecord
 from workbench.sources.probe import ImageInfo
@@ -34,16 +35,21 @@ def existing_hashes(ws: Any, hashes: Sequence[str]) -> set[str]:
     return found
 
 
-def detections_doc(labels: Sequence[str], xywhn: Sequence[list[float]]) -> dict[str, Any]:
-    """A FiftyOne ``Detections`` document from ``K`` labels and ``K`` ``[x, y, w, h]`` boxes."""
-    return {
-        "_cls": "Detections",
-        "detections": [
-            {"_id": ObjectId(), "_cls": "Detection", "attributes": {}, "tags": [],
-             "label": label, "bounding_box": box}
-            for label, box in zip(labels, xywhn, strict=True)
-        ],
-    }
+def detections_doc(labels: Sequence[str], xywhn: Sequence[list[float]],
+                   **per_box: Sequence[Any]) -> dict[str, Any]:
+    """A FiftyOne ``Detections`` document from ``K`` labels and ``K`` ``[x, y, w, h]`` boxes.
+
+    ``per_box`` adds one attribute per box from ``K``-long columns (``confidence=...``,
+    ``class_probs=...``).
+    """
+    dets = []
+    for k, (label, box) in enumerate(zip(labels, xywhn, strict=True)):
+        det = {"_id": ObjectId(), "_cls": "Detection", "attributes": {}, "tags": [],
+               "label": label, "bounding_box": box}
+        for key, column in per_box.items():
+            det[key] = column[k]
+        dets.append(det)
+    return {"_cls": "Detections", "detections": dets}
 
 
 def sample_tags(split: str | None, status: str) -> list[str]:
@@ -78,8 +84,7 @@ def insert_samples(
     """
     dataset_id = ws.dataset._doc.id
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    starts = np.searchsorted(box_image, batch_index, side="left").tolist()
-    ends = np.searchsorted(box_image, batch_index, side="right").tolist()
+    starts, ends = segments(box_image, batch_index)
     xywhn = xyxyn_to_xywhn(box_xyxyn).tolist()
     labels = box_label.tolist()
     rand = np.random.default_rng().random(len(records)).tolist()

@@ -12,12 +12,14 @@ import re
 from typing import Any
 
 import numpy as np
-from bson import ObjectId
 from pymongo import UpdateOne
 
 from workbench.core import scoring
 from workbench.core.boxes import xyxyn_to_xywhn
+from workbench.core.segments import segments
 from workbench.core.types import Predictions
+from workbench.store.bulk import detections_doc
+from workbench.store.schema import ensure_detections_field
 
 _FIELD_RE = re.compile(r"[^A-Za-z0-9_]")
 #: Strategy name -> key inside ``scores_<run>`` (built-in strategies, aggregated with max).
@@ -30,14 +32,6 @@ _CHUNK = 5000
 def field_name(prefix: str, run: str) -> str:
     """A valid sample field name such as ``pred_train_20261123``."""
     return f"{prefix}_{_FIELD_RE.sub('_', run)}"
-
-
-def ensure_detections_field(dataset: Any, name: str) -> None:
-    """Declare ``name`` as a Detections field (idempotent)."""
-    import fiftyone as fo
-
-    if name not in dataset.get_field_schema():
-        dataset.add_sample_field(name, fo.EmbeddedDocumentField, embedded_doc_type=fo.Detections)
 
 
 def score_index(scores_field: str, key: str) -> list[tuple[str, int]]:
@@ -105,24 +99,17 @@ def write_predictions(ws: Any, run: str, sample_ids: list[Any], preds: Predictio
         ds.add_sample_field(emb_field, fo.VectorField)
     emb_rows = embeddings.astype(np.float64).tolist() if embeddings is not None else None
     n = len(sample_ids)
-    starts = np.searchsorted(preds.image_index, np.arange(n), side="left").tolist()
-    ends = np.searchsorted(preds.image_index, np.arange(n), side="right").tolist()
-    boxes = xyxyn_to_xywhn(preds.xyxy).tolist()
-    conf = preds.confidence.tolist()
-    labels = [classes[c] for c in preds.class_id.tolist()]
-    probs = preds.class_probs.tolist() if preds.class_probs is not None else None
+    main = _columns(preds, classes, n)
+    if preds.class_probs is not None:
+        main["per_box"]["class_probs"] = preds.class_probs.tolist()
     scores = image_scores(preds, n) if with_scores else {}
     tta_field = f"{field}_tta"
     if tta is not None:
         ensure_detections_field(ds, tta_field)
         tta_preds, tta_pass, tta_scores = tta
-        scores["tta_disagreement"] = tta_scores
-        t_starts = np.searchsorted(tta_preds.image_index, np.arange(n), side="left").tolist()
-        t_ends = np.searchsorted(tta_preds.image_index, np.arange(n), side="right").tolist()
-        t_boxes = xyxyn_to_xywhn(tta_preds.xyxy).tolist()
-        t_conf = tta_preds.confidence.tolist()
-        t_labels = [classes[c] for c in tta_preds.class_id.tolist()]
-        t_pass = tta_pass.tolist()
+        scores[TTA_KEY] = tta_scores
+        passes = _columns(tta_preds, classes, n)
+        passes["per_box"]["tta_pass"] = tta_pass.tolist()
     score_rows = [dict(zip(scores, vals, strict=True))
                   for vals in zip(*(v.tolist() for v in scores.values()), strict=True)]
     from workbench.perf import paused_gc
@@ -131,30 +118,33 @@ def write_predictions(ws: Any, run: str, sample_ids: list[Any], preds: Predictio
         for start in range(0, n, _CHUNK):
             ops = []
             for i in range(start, min(start + _CHUNK, n)):
-                dets = []
-                for k in range(starts[i], ends[i]):
-                    det = {"_id": ObjectId(), "_cls": "Detection", "attributes": {}, "tags": [],
-                           "label": labels[k], "bounding_box": boxes[k], "confidence": conf[k]}
-                    if probs is not None:
-                        det["class_probs"] = probs[k]
-                    dets.append(det)
-                update: dict[str, Any] = {field: {"_cls": "Detections", "detections": dets}}
+                update: dict[str, Any] = {field: _detections(main, i)}
                 if with_scores:
                     update[scores_field] = score_rows[i]
                 if emb_rows is not None:
                     update[emb_field] = emb_rows[i]
                 if tta is not None:
-                    update[tta_field] = {"_cls": "Detections", "detections": [
-                        {"_id": ObjectId(), "_cls": "Detection", "attributes": {}, "tags": [],
-                         "label": t_labels[k], "bounding_box": t_boxes[k],
-                         "confidence": t_conf[k], "tta_pass": t_pass[k]}
-                        for k in range(t_starts[i], t_ends[i])]}
+                    update[tta_field] = _detections(passes, i)
                 ops.append(UpdateOne({"_id": sample_ids[i]}, {"$set": update}))
             if ops:
                 ws.samples.bulk_write(ops, ordered=False)
     if with_scores:
-        for key in [*SCORE_KEYS.values(), *(["tta_disagreement"] if tta is not None else [])]:
+        for key in [*SCORE_KEYS.values(), *([TTA_KEY] if tta is not None else [])]:
             ws.samples.create_index(score_index(scores_field, key),
                                     name=score_index_name(scores_field, key))
     return {"field": field, "scores_field": scores_field, "samples": n, "boxes": len(preds),
             "embeddings_field": emb_field if embeddings is not None else None}
+
+
+def _columns(preds: Predictions, classes: list[str], n: int) -> dict[str, Any]:
+    """Python-list columns of ``preds`` and each image's box range, for building documents."""
+    starts, ends = segments(preds.image_index, np.arange(n))
+    return {"starts": starts, "ends": ends, "labels": [classes[c] for c in preds.class_id.tolist()],
+            "boxes": xyxyn_to_xywhn(preds.xyxy).tolist(),
+            "per_box": {"confidence": preds.confidence.tolist()}}
+
+
+def _detections(cols: dict[str, Any], i: int) -> dict[str, Any]:
+    s, e = cols["starts"][i], cols["ends"][i]
+    return detections_doc(cols["labels"][s:e], cols["boxes"][s:e],
+                          **{k: v[s:e] for k, v in cols["per_box"].items()})

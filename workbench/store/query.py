@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,22 +58,31 @@ def labeled_table(ws: Any, class_names: list[str], group_by: str = schema.GROUP)
     return LabeledTable(ids, np.asarray(splits, dtype=str), np.asarray(groups, dtype=str), matrix)
 
 
-def set_split(ws: Any, ids: list[Any], split: str) -> int:
-    """Set ``split`` on samples and make their split tag mirror it (one update)."""
-    if not ids:
-        return 0
-    import datetime as dt
+def retag(remove: list[str], add: list[str]) -> dict[str, Any]:
+    """Update-pipeline expression: the sample's tags without ``remove``, plus ``add``."""
+    kept = {"$filter": {"input": {"$ifNull": ["$tags", []]},
+                        "cond": {"$not": [{"$in": ["$$this", remove]}]}}}
+    return {"$setUnion": [kept, add]}
 
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    keep_tags = {"$filter": {"input": {"$ifNull": ["$tags", []]},
-                             "cond": {"$not": [{"$in": ["$$this", list(SPLIT_NAMES)]}]}}}
-    update = [{"$set": {schema.SPLIT: split, "last_modified_at": now,
-                        "tags": {"$concatArrays": [[split], keep_tags]}}}]
+
+def now() -> dt.datetime:
+    """The timestamp FiftyOne stores in ``last_modified_at`` (naive UTC)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def update_ids(ws: Any, ids: list[Any], update: Any, chunk: int = 50_000) -> int:
+    """``update_many`` over samples by id, in chunks that keep each query small."""
     modified = 0
-    for start in range(0, len(ids), 50_000):
-        res = ws.samples.update_many({"_id": {"$in": ids[start:start + 50_000]}}, update)
+    for start in range(0, len(ids), chunk):
+        res = ws.samples.update_many({"_id": {"$in": ids[start:start + chunk]}}, update)
         modified += int(res.modified_count)
     return modified
+
+
+def set_split(ws: Any, ids: list[Any], split: str) -> int:
+    """Set ``split`` on samples and make their split tag mirror it (one update)."""
+    return update_ids(ws, ids, [{"$set": {schema.SPLIT: split, "last_modified_at": now(),
+                                          "tags": retag(list(SPLIT_NAMES), [split])}}])
 
 
 def box_arrays(ws: Any, match: dict[str, Any] | None = None,

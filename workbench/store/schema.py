@@ -21,6 +21,14 @@ _STRING_FIELDS = (SOURCE, SOURCE_ID, CONTENT_HASH, GROUP, SPLIT, STATUS, ROUND_S
 INDEXED = ((CONTENT_HASH, True), (SPLIT, False), (STATUS, False), (GROUP, False))
 
 
+def ensure_detections_field(dataset: Any, name: str) -> None:
+    """Declare ``name`` as a Detections field (idempotent)."""
+    import fiftyone as fo
+
+    if name not in dataset.get_field_schema():
+        dataset.add_sample_field(name, fo.EmbeddedDocumentField, embedded_doc_type=fo.Detections)
+
+
 def ensure_schema(dataset: Any, extra: dict[str, str] | None = None) -> None:
     """Declare the workbench fields and indexes on ``dataset`` (idempotent).
 
@@ -34,10 +42,7 @@ def ensure_schema(dataset: Any, extra: dict[str, str] | None = None) -> None:
     for name in _STRING_FIELDS:
         if name not in schema:
             dataset.add_sample_field(name, fo.StringField)
-    if GROUND_TRUTH not in schema:
-        dataset.add_sample_field(
-            GROUND_TRUTH, fo.EmbeddedDocumentField, embedded_doc_type=fo.Detections
-        )
+    ensure_detections_field(dataset, GROUND_TRUTH)
     kinds: dict[str, tuple[Any, dict[str, Any]]] = {
         "float": (fo.FloatField, {}),
         "string": (fo.StringField, {}),

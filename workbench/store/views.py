@@ -47,9 +47,8 @@ def view_match(spec: str) -> dict[str, Any]:
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
-def resolve_view(ws: Any, spec: str) -> Any:
-    """The FiftyOne view of a spec over the workspace's dataset."""
+def labeled_match(spec: str) -> dict[str, Any]:
+    """The filter of a view spec restricted to ``status=labeled`` samples."""
     match = view_match(spec)
-    ds = ws.dataset
-    return ds.match(match) if match else ds.view()
-
+    labeled = {schema.STATUS: "labeled"}
+    return {"$and": [match, labeled]} if match else labeled

@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 
 from workbench.core.boxes import xywhn_to_xyxyn
+from workbench.core.segments import segments
 from workbench.errors import WorkbenchError
-from workbench.store import query, schema
-from workbench.store.views import view_match
+from workbench.store import query
+from workbench.store.views import labeled_match
 
 
 @dataclass
@@ -59,9 +60,7 @@ class YoloDataset:
 
 
 def _read(ws: Any, spec: str) -> dict[str, Any]:
-    match = view_match(spec)
-    labeled = {schema.STATUS: "labeled"}
-    return query.box_arrays(ws, {"$and": [match, labeled]} if match else labeled)
+    return query.box_arrays(ws, labeled_match(spec))
 
 
 def _split_hash(data: dict[str, Any], class_index: dict[str, int]) -> str:
@@ -130,8 +129,7 @@ def _write_split(root: Path, name: str, data: dict[str, Any], class_index: dict[
                     data["xywhn"][:, 2], data["xywhn"][:, 3]].tolist()
     cls = [class_index[str(x)] for x in data["label"]]
     index = np.asarray(data["sample_index"], dtype=np.int64)
-    starts = np.searchsorted(index, np.arange(len(data["ids"])), side="left").tolist()
-    ends = np.searchsorted(index, np.arange(len(data["ids"])), side="right").tolist()
+    starts, ends = segments(index, np.arange(len(data["ids"])))
     for n, (sid, path) in enumerate(zip(data["ids"], data["filepath"], strict=True)):
         ext = os.path.splitext(path)[1].lower() or ".jpg"
         os.symlink(path, images / f"{sid}{ext}")

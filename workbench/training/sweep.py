@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from workbench.errors import ConfigError, WorkbenchError
-from workbench.store import query, runs, schema
-from workbench.store.views import view_match
+from workbench.store import query, runs
+from workbench.store.views import labeled_match
 from workbench.store.workspace import Workspace
 from workbench.training.runner import EpochCallback, TrainConfig, train
 
@@ -91,9 +91,7 @@ def sweep(ws: Workspace, config: TrainConfig, sizes: list[int],
     base = config.run or runs.new_run_id("sweep")
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.UTC)
-    match = view_match(config.val)
-    labeled = {schema.STATUS: "labeled"}
-    val = query.box_arrays(ws, {"$and": [match, labeled]} if match else labeled)
+    val = query.box_arrays(ws, labeled_match(config.val))
     images = val["filepath"][:latency_images]
     rows: list[dict[str, Any]] = []
     for size in sizes:
