@@ -45,7 +45,8 @@ def test_interrupted_run_resumes_to_the_end(tmp_path: Path) -> None:
     assert "Traceback" not in stderr
     runs = {r["run"]: r for r in json.loads(wb("runs", "--kind", "train", "-w", ws,
                                                "--json").stdout)}
-    assert runs["r"]["status"] == "interrupted" and runs["r"]["epochs"] < 6
+    # the interrupt may land after last.pt is written but before that epoch is recorded
+    assert runs["r"]["status"] == "interrupted" and (runs["r"]["epochs"] or 0) < 6
     out = json.loads(wb("train", "--resume", "--run", "r", "-w", ws, "--json").stdout)
     for key in ("run", "weights", "map50", "epochs", "seconds"):
         assert key in out

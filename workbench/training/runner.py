@@ -222,6 +222,9 @@ def _fit(ws: Workspace, run: str, model: Any, kwargs: dict[str, Any],
     seconds = time.perf_counter() - started
     run_dir = Path(model.trainer.save_dir)
     values = getattr(metrics, "results_dict", {}) or {}
+    csv_epochs = _epochs_from_csv(run_dir / "results.csv")
+    if csv_epochs:  # authoritative: an interrupt can fall between saving and our callback
+        runs.update_run(ws, run, set_={"epochs": csv_epochs})
     doc = runs.get_run(ws, run) or {}
     from workbench.plots import training_curves
 
@@ -238,3 +241,22 @@ def _fit(ws: Workspace, run: str, model: Any, kwargs: dict[str, Any],
         plots=plots)
     runs.finish_run(ws, run, "completed", result.to_dict(), seconds)
     return result
+
+
+def _epochs_from_csv(path: Path) -> list[dict[str, float]]:
+    """Per-epoch metrics from Ultralytics' ``results.csv`` (one row per finished epoch)."""
+    import csv
+
+    if not path.is_file():
+        return []
+    rows: dict[int, dict[str, float]] = {}
+    with path.open() as fh:
+        for row in csv.DictReader(fh):
+            try:
+                values = {k.strip(): float(v) for k, v in row.items() if k and v not in (None, "")}
+            except ValueError:
+                continue
+            if "epoch" in values:
+                values["epoch"] = int(values["epoch"])
+                rows[int(values["epoch"])] = values
+    return [rows[e] for e in sorted(rows)]
