@@ -63,7 +63,7 @@ def kmeans(embeddings: npt.ArrayLike, k: int, rng: np.random.Generator,
         j = int(rng.choice(n, p=d2 / total)) if total > 0 else int(rng.integers(n))
         centers[i] = x[j]
         d2 = np.minimum(d2, ((x - centers[i]) ** 2).sum(axis=1))
-    labels = np.zeros(n, dtype=np.int64)
+    labels: npt.NDArray[np.int64] = np.zeros(n, dtype=np.int64)
     for _ in range(iterations):
         dots = x @ centers.T
         new = np.asarray(dots.argmax(axis=1), dtype=np.int64)

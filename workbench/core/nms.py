@@ -35,7 +35,7 @@ def nms(boxes: npt.ArrayLike, scores: npt.ArrayLike, iou: float,
     Returns:
         Indices of kept boxes, by descending score.
     """
-    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    b: npt.NDArray[np.float64] = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     s = np.asarray(scores, dtype=np.float64)
     if classes is not None:  # offset boxes per class so different classes never overlap
         c = np.asarray(classes, dtype=np.float64)

@@ -97,7 +97,7 @@ def write_predictions(ws: Any, run: str, sample_ids: list[Any], preds: Predictio
         ds.add_sample_field(scores_field, fo.DictField)
     if embeddings is not None and emb_field not in schema:
         ds.add_sample_field(emb_field, fo.VectorField)
-    emb_rows = embeddings.astype(np.float64).tolist() if embeddings is not None else None
+    emb_rows: Any = embeddings.astype(np.float64).tolist() if embeddings is not None else None
     n = len(sample_ids)
     main = _columns(preds, classes, n)
     if preds.class_probs is not None:

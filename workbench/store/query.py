@@ -86,22 +86,32 @@ def set_split(ws: Any, ids: list[Any], split: str) -> int:
 
 
 def box_arrays(ws: Any, match: dict[str, Any] | None = None,
-               field: str = schema.GROUND_TRUTH) -> dict[str, Any]:
+               field: str = schema.GROUND_TRUTH, attrs: tuple[str, ...] = ()) -> dict[str, Any]:
     """Boxes of a Detections field of matching samples as flat arrays, samples sorted by id.
+
+    Args:
+        ws: the workspace.
+        match: sample filter.
+        field: the Detections field.
+        attrs: numeric per-box attributes to read as well (``("confidence",)``); missing
+            values are NaN.
 
     Returns:
         ``{"sample_index": (M,), "label": (M,), "xywhn": (M, 4), "ids": [N ids],
-        "filepath": [N paths], "content_hash": [N hashes]}``.
+        "filepath": [N paths], "content_hash": [N hashes]}`` plus ``(M,)`` per attribute.
     """
     cursor = ws.samples.find(match or {}, {"_id": 1, "filepath": 1, schema.CONTENT_HASH: 1,
                                            f"{field}.detections.label": 1,
-                                           f"{field}.detections.bounding_box": 1}).sort("_id", 1)
+                                           f"{field}.detections.bounding_box": 1,
+                                           **{f"{field}.detections.{a}": 1 for a in attrs}}
+                             ).sort("_id", 1)
     ids: list[Any] = []
     paths: list[str] = []
     hashes: list[str] = []
     index: list[int] = []
     labels: list[str] = []
     boxes: list[list[float]] = []
+    extra: dict[str, list[float]] = {a: [] for a in attrs}
     for n, doc in enumerate(cursor):
         ids.append(doc["_id"])
         paths.append(doc.get("filepath", ""))
@@ -111,7 +121,11 @@ def box_arrays(ws: Any, match: dict[str, Any] | None = None,
             labels.append(d.get("label") or "")
             bb = d.get("bounding_box") or [np.nan] * 4
             boxes.append(bb if len(bb) == 4 else [np.nan] * 4)
+            for a, values in extra.items():
+                v = d.get(a)
+                values.append(np.nan if v is None else float(v))
     return {
+        **{a: np.asarray(v, dtype=np.float64) for a, v in extra.items()},
         "ids": ids,
         "filepath": paths,
         "content_hash": hashes,

@@ -1,0 +1,1 @@
+"""Annotation round-trips: packages out, validated labels back in, Label Studio."""

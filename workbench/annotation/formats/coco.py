@@ -1,0 +1,83 @@
+"""COCO detection JSON (``images``, ``annotations`` with pixel ``[x, y, w, h]``, ``categories``).
+
+Entries with a ``score`` are predictions and are refused, as is the package's own
+``predictions.coco.json`` renamed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workbench.annotation.bundle import Bundle, read_json
+from workbench.annotation.formats.base import Collector, Returned
+from workbench.annotation.manifest import Manifest
+from workbench.errors import SourceError
+
+
+def is_coco(doc: Any) -> bool:
+    """Whether a JSON document looks like COCO detection."""
+    return isinstance(doc, dict) and isinstance(doc.get("images"), list)
+
+
+def parse(bundle: Bundle, members: list[str], manifest: Manifest) -> Returned:
+    """Parse one COCO JSON member."""
+    jsons = [m for m in members if m.endswith(".json")]
+    if len(jsons) != 1:
+        raise SourceError(f"{bundle.label}: expected one COCO .json, found {len(jsons)} "
+                          f"({', '.join(jsons[:5])}); pass the file itself")
+    member = jsons[0]
+    doc = read_json(bundle, member)
+    if not is_coco(doc):
+        raise SourceError(f"{bundle.label}: {member} is not COCO detection (no 'images' list)")
+    col = Collector(manifest, bundle.label)
+    where = col.where(member)
+    info = doc.get("info") if isinstance(doc.get("info"), dict) else {}
+    if info.get("workbench_kind") == "predictions":
+        col.prediction(where, "the file is the package's predictions.coco.json")
+        return Returned("coco", col.batch, [member])
+    categories: dict[Any, str] = {}
+    for cat in doc.get("categories") or []:
+        if not isinstance(cat, dict) or "id" not in cat or "name" not in cat:
+            raise SourceError(f"{where}: every category needs 'id' and 'name': {cat!r}"[:300])
+        categories[cat["id"]] = str(cat["name"])
+    record_of: dict[Any, int] = {}
+    for n, img in enumerate(doc["images"]):
+        at = f"{where} images[{n}]"
+        if not isinstance(img, dict) or "id" not in img or "file_name" not in img:
+            col.batch.error("bad-image-entry", at, "needs 'id' and 'file_name'")
+            continue
+        declared = None
+        if isinstance(img.get("width"), int) and isinstance(img.get("height"), int):
+            declared = (int(img["width"]), int(img["height"]))
+        k = col.image(str(img["file_name"]), at, declared)
+        if k is not None:
+            record_of[img["id"]] = k
+    scored = 0
+    for n, ann in enumerate(doc.get("annotations") or []):
+        at = f"{where} annotations[{n}]"
+        if not isinstance(ann, dict):
+            col.batch.error("bad-annotation", at, "not an object")
+            continue
+        if "score" in ann:
+            scored += 1
+            continue
+        k = record_of.get(ann.get("image_id"))
+        if k is None:
+            col.batch.error("unknown-image-id", at,
+                            f"image_id {ann.get('image_id')!r} is not a package image in "
+                            "'images'")
+            continue
+        if ann.get("category_id") not in categories:
+            col.batch.error("unknown-category", at,
+                            f"category_id {ann.get('category_id')!r} is not in 'categories'")
+            continue
+        bbox = ann.get("bbox")
+        if (not isinstance(bbox, list) or len(bbox) != 4
+                or not all(isinstance(v, int | float) for v in bbox)):
+            col.batch.error("bad-bbox", at, f"'bbox' must be [x, y, width, height]: {bbox!r}")
+            continue
+        x, y, w, h = (float(v) for v in bbox)
+        col.box_px(k, categories[ann["category_id"]], (x, y, x + w, y + h), at)
+    if scored:
+        col.prediction(where, f"{scored} annotations carry a 'score'")
+    return Returned("coco", col.batch, [member])

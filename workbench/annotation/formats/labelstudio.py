@@ -1,0 +1,108 @@
+"""Label Studio JSON export: a list of tasks with ``annotations`` (and maybe ``predictions``).
+
+Only ``annotations`` are read, never ``predictions``. A task's latest submitted (not
+cancelled) annotation counts; ``rectanglelabels`` values are percentages of the image.
+The image is found by ``data.sample_id`` / ``data.file_name`` (written by workbench) or
+the ``data.image`` URL. The ``JSON_MIN`` export (``label`` lists) is read too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workbench.annotation.bundle import Bundle, read_json
+from workbench.annotation.formats.base import Collector, Returned
+from workbench.annotation.manifest import Manifest
+from workbench.errors import SourceError
+
+
+def is_labelstudio(doc: Any) -> bool:
+    """Whether a JSON document looks like a Label Studio export."""
+    return isinstance(doc, list) and all(
+        isinstance(t, dict) and ("data" in t or "image" in t) for t in doc[:10])
+
+
+def _task_name(task: dict[str, Any]) -> str | None:
+    data: dict[str, Any] = task["data"] if isinstance(task.get("data"), dict) else task
+    for key in ("file_name", "image"):
+        if isinstance(data.get(key), str):
+            return str(data[key])
+    if isinstance(data.get("sample_id"), str):
+        return f"{data['sample_id']}.img"
+    return None
+
+
+def _latest(annotations: list[Any]) -> dict[str, Any] | None:
+    done = [a for a in annotations if isinstance(a, dict) and not a.get("was_cancelled")]
+    if not done:
+        return None
+    return max(done, key=lambda a: (str(a.get("updated_at") or a.get("created_at") or ""),
+                                    a.get("id") or 0))
+
+
+def _add_result(col: Collector, k: int, item: dict[str, Any], at: str) -> None:
+    value: dict[str, Any] = item["value"] if isinstance(item.get("value"), dict) else item
+    labels = value.get("rectanglelabels")
+    if not isinstance(labels, list) or len(labels) != 1:
+        col.batch.error("bad-result", at, f"each box needs exactly one label in "
+                                          f"'rectanglelabels', got {labels!r}")
+        return
+    try:
+        x, y, w, h = (float(value[key]) for key in ("x", "y", "width", "height"))
+    except (KeyError, TypeError, ValueError):
+        col.batch.error("bad-result", at, "a rectangle needs numeric x, y, width, height")
+        return
+    if abs(float(value.get("rotation") or 0.0)) > 1e-9:
+        col.batch.error("rotated-box", at, f"box rotated by {value.get('rotation')} degrees; "
+                                           "only axis-aligned boxes can be imported: set the "
+                                           "rotation to 0 in Label Studio")
+        return
+    ow, oh = item.get("original_width"), item.get("original_height")
+    im = col.manifest.images[col.batch.records[k].fields["package_index"]]
+    if isinstance(ow, int) and isinstance(oh, int) and (ow, oh) != (im.width, im.height):
+        col.batch.error("size-mismatch", at, f"annotated at {ow}x{oh} but {im.file_name} is "
+                                             f"{im.width}x{im.height}")
+        return
+    col.box_rel(k, str(labels[0]), (x / 100, y / 100, (x + w) / 100, (y + h) / 100), at)
+
+
+def parse(bundle: Bundle, members: list[str], manifest: Manifest) -> Returned:
+    """Parse one Label Studio JSON export member."""
+    jsons = [m for m in members if m.endswith(".json")]
+    if len(jsons) != 1:
+        raise SourceError(f"{bundle.label}: expected one Label Studio .json export, found "
+                          f"{len(jsons)}; pass the file itself")
+    member = jsons[0]
+    doc = read_json(bundle, member)
+    if not is_labelstudio(doc):
+        raise SourceError(f"{bundle.label}: {member} is not a Label Studio JSON export "
+                          "(a list of tasks)")
+    col = Collector(manifest, bundle.label)
+    where = col.where(member)
+    with_predictions = 0
+    for n, task in enumerate(doc):
+        at = f"{where} [task {task.get('id', n)}]"
+        name = _task_name(task)
+        if name is None:
+            col.batch.error("no-image", at, "the task has no data.image / data.file_name")
+            continue
+        if "label" in task and "annotations" not in task:  # JSON_MIN
+            k = col.image(name, at)
+            for item in task.get("label") or []:
+                if k is not None and isinstance(item, dict):
+                    _add_result(col, k, item, at)
+            continue
+        annotation = _latest(task.get("annotations") or [])
+        if annotation is None:
+            with_predictions += bool(task.get("predictions"))
+            continue
+        k = col.image(name, at)
+        if k is None:
+            continue
+        for item in annotation.get("result") or []:
+            if isinstance(item, dict) and item.get("type", "rectanglelabels") == "rectanglelabels":
+                _add_result(col, k, item, at)
+    if not col.batch.records and with_predictions:
+        col.prediction(where, f"{with_predictions} tasks carry predictions and none has a "
+                              "submitted annotation")
+    return Returned("labelstudio", col.batch, [member])

@@ -1,0 +1,323 @@
+"""``workbench annotate export``: one self-contained zip for an annotation team.
+
+Layout: ``manifest.json``, ``images/<sample_id><ext>`` (original bytes), optional
+``predictions.coco.json`` and the same as ``labelstudio_tasks.json`` (pre-annotations,
+always marked as predictions), ``guidelines.md`` with example crops in ``guidelines/``, and
+``thumbnails/``. The zip is written beside its destination and renamed into place, then the
+exported images become ``in_annotation`` and the package is recorded as a run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import os
+import re
+import time
+import zipfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import workbench
+from workbench.annotation import lsjson
+from workbench.annotation.manifest import MANIFEST, Manifest, PackageImage, classes_hash
+from workbench.errors import ConfigError, SourceError, WorkbenchError
+from workbench.store import predictions, query, runs, schema, views
+from workbench.store.workspace import Workspace
+
+KIND = "annotate-export"
+THUMB_SIZE = 256
+CROP_SIZE = 160
+#: Default image URL prefix in labelstudio_tasks.json: Label Studio's local-files serving
+#: with the unzipped package folder as its document root.
+LS_LOCAL_PREFIX = "/data/local-files/?d=images/"
+Progress = Callable[[str, int, int], None]
+
+RULES = """\
+## Labeling rules
+
+1. Draw one tight, axis-aligned box around every visible object of a listed class: the box
+   touches the object's outermost visible pixels on all four sides.
+2. Box only the visible part of a partly hidden object; skip an object when less than about
+   a fifth of it is visible or when you cannot tell its class.
+3. Use only the class names listed here, spelled exactly as listed. Objects of other kinds get
+   no box.
+4. An image with no object of a listed class is a valid answer: submit it with no boxes
+   (do not skip it).
+5. Pre-annotations are a model's guesses. Check every box: fix its extent and class, delete
+   wrong ones, and add what the model missed.
+6. Do not rename, resize, rotate or re-encode the images: annotations are matched to images
+   by file name and checked against their content.
+"""
+
+
+@dataclass
+class ExportConfig:
+    """Options of ``workbench annotate export``.
+
+    Attributes:
+        out: the zip to write.
+        round: a selection round to export (default: the latest round, when no view).
+        view: a view spec instead of a round.
+        pre_annotations: a prediction run whose boxes ship as pre-annotations.
+        guidelines: a Markdown file appended to the generated guidelines.
+        thumbnails: write ``thumbnails/``.
+        examples_per_class: example crops per class in the guidelines.
+        image_prefix: URL prefix of images in ``labelstudio_tasks.json``.
+    """
+
+    out: Path
+    round: str | None = None
+    view: str | None = None
+    pre_annotations: str | None = None
+    guidelines: Path | None = None
+    thumbnails: bool = True
+    examples_per_class: int = 3
+    image_prefix: str = LS_LOCAL_PREFIX
+
+
+def resolve_match(ws: Workspace, cfg: ExportConfig) -> tuple[dict[str, Any], str | None]:
+    if cfg.round and cfg.view:
+        raise ConfigError("give --round or --view, not both")
+    if cfg.view:
+        return views.view_match(cfg.view), None
+    name = cfg.round
+    if name is None:
+        rounds = runs.list_runs(ws, "select")
+        if not rounds:
+            raise ConfigError("no selection round yet: run `workbench select` first, or pass "
+                              "--view (e.g. --view status:unlabeled)")
+        name = str(rounds[-1]["_id"])
+    return {schema.ROUND_SELECTED: name}, name
+
+
+def _file_name(sample_id: str, filepath: str) -> str:
+    ext = os.path.splitext(filepath)[1].lower()
+    if not re.fullmatch(r"\.[a-z0-9]{1,5}", ext):
+        ext = ".img"
+    return sample_id + ext
+
+
+def _thumbnail(path: str) -> bytes:
+    from PIL import Image
+
+    with Image.open(path) as src:
+        src.draft("RGB", (THUMB_SIZE, THUMB_SIZE))
+        im = src.convert("RGB")
+        im.thumbnail((THUMB_SIZE, THUMB_SIZE))
+        buf = io.BytesIO()
+        im.save(buf, "JPEG", quality=80)
+    return buf.getvalue()
+
+
+def _crop(path: str, xywhn: list[float]) -> bytes:
+    from PIL import Image
+
+    with Image.open(path) as src:
+        im = src.convert("RGB")
+        w, h = im.size
+        x, y, bw, bh = xywhn
+        pad = 0.1
+        box = (max(0, int((x - pad * bw) * w)), max(0, int((y - pad * bh) * h)),
+               min(w, int((x + bw * (1 + pad)) * w) + 1), min(h, int((y + bh * (1 + pad)) * h) + 1))
+        crop = im.crop(box)
+        crop.thumbnail((CROP_SIZE, CROP_SIZE))
+        buf = io.BytesIO()
+        crop.save(buf, "JPEG", quality=85)
+    return buf.getvalue()
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or "class"
+
+
+def _guidelines(ws: Workspace, cfg: ExportConfig) -> tuple[str, dict[str, bytes]]:
+    """``guidelines.md`` and its example crops (largest labeled train boxes per class)."""
+    boxes = query.box_arrays(ws, views.labeled_match("split:train"))
+    area = boxes["xywhn"][:, 2] * boxes["xywhn"][:, 3]
+    lines = ["# Annotation guidelines", "",
+             f"Dataset `{ws.config.name}`. Label every object of these "
+             f"{len(ws.classes)} classes:", ""]
+    crops: dict[str, bytes] = {}
+    for cls in ws.classes:
+        idx = np.flatnonzero(boxes["label"] == cls)
+        idx = idx[np.argsort(-area[idx], kind="stable")]
+        picked: list[int] = []
+        seen: set[int] = set()
+        for i in idx.tolist():
+            img = int(boxes["sample_index"][i])
+            if img not in seen:
+                picked.append(i)
+                seen.add(img)
+            if len(picked) == cfg.examples_per_class:
+                break
+        lines.append(f"### {cls}")
+        refs = []
+        for j, i in enumerate(picked):
+            path = boxes["filepath"][int(boxes["sample_index"][i])]
+            try:
+                name = f"guidelines/{_slug(cls)}-{j + 1}.jpg"
+                crops[name] = _crop(path, boxes["xywhn"][i].tolist())
+                refs.append(f"![{cls} example {j + 1}]({name})")
+            except OSError:
+                continue
+        lines.append(" ".join(refs) if refs else "_(no labeled example yet)_")
+        lines.append("")
+    lines.append(RULES)
+    if cfg.guidelines is not None:
+        if not cfg.guidelines.is_file():
+            raise SourceError(f"--guidelines {cfg.guidelines}: no such file")
+        lines += ["## Project rules", "", cfg.guidelines.read_text(encoding="utf-8")]
+    return "\n".join(lines) + "\n", crops
+
+
+def pre_annotations(ws: Workspace, run: str, match: dict[str, Any], images: list[PackageImage],
+                     prefix: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """``predictions.coco.json`` and the Label Studio tasks with the run's boxes."""
+    field = predictions.field_name("pred", run)
+    if field not in ws.dataset.get_field_schema():
+        raise ConfigError(f"--pre-annotations {run}: no prediction run of that name (field "
+                          f"{field}); see `workbench runs`")
+    boxes = query.box_arrays(ws, match, field, attrs=("confidence",))
+    pos = {str(sid): k for k, sid in enumerate(boxes["ids"])}
+    cat = {c: k + 1 for k, c in enumerate(ws.classes)}
+    starts = np.searchsorted(boxes["sample_index"], np.arange(len(boxes["ids"])), side="left")
+    ends = np.searchsorted(boxes["sample_index"], np.arange(len(boxes["ids"])), side="right")
+    labels = boxes["label"].tolist()
+    xywhn = boxes["xywhn"].tolist()
+    conf = np.nan_to_num(boxes["confidence"], nan=0.0).tolist()
+    coco_images: list[dict[str, Any]] = []
+    anns: list[dict[str, Any]] = []
+    tasks: list[dict[str, Any]] = []
+    for n, im in enumerate(images, start=1):
+        coco_images.append({"id": n, "file_name": im.file_name, "width": im.width,
+                            "height": im.height, "sample_id": im.sample_id})
+        k = pos[im.sample_id]
+        s, e = int(starts[k]), int(ends[k])
+        for i in range(s, e):
+            x, y, w, h = xywhn[i]
+            anns.append({"id": len(anns) + 1, "image_id": n, "category_id": cat.get(labels[i], 0),
+                         "bbox": [x * im.width, y * im.height, w * im.width, h * im.height],
+                         "area": w * im.width * h * im.height, "iscrowd": 0,
+                         "score": conf[i], "workbench_prediction": True})
+        results = lsjson.rect_results(labels[s:e], xywhn[s:e], im.width, im.height)
+        tasks.append(lsjson.task(prefix + im.file_name, im.sample_id, im.file_name,
+                                 lsjson.prediction(run, results, conf[s:e])))
+    coco = {"info": {"workbench_kind": "predictions", "run": run,
+                     "description": "model predictions (pre-annotations), not ground truth"},
+            "images": coco_images, "annotations": anns,
+            "categories": [{"id": v, "name": c} for c, v in cat.items()]}
+    return coco, tasks
+
+
+def package_images(ws: Workspace, match: dict[str, Any]) -> tuple[list[PackageImage], list[str],
+                                                                 list[Any]]:
+    """The package entries, file paths and raw ids of the samples matching ``match``."""
+    docs = list(ws.samples.find(match, {"filepath": 1, schema.CONTENT_HASH: 1,
+                                        "metadata.width": 1, "metadata.height": 1}).sort("_id", 1))
+    images, paths = [], []
+    for d in docs:
+        meta = d.get("metadata") or {}
+        sid = str(d["_id"])
+        images.append(PackageImage(sid, _file_name(sid, d["filepath"]),
+                                   d.get(schema.CONTENT_HASH) or "", int(meta.get("width") or 0),
+                                   int(meta.get("height") or 0)))
+        paths.append(d["filepath"])
+    return images, paths, [d["_id"] for d in docs]
+
+
+def mark_in_annotation(ws: Workspace, ids: list[Any]) -> None:
+    """Unlabeled and queued samples become ``in_annotation``; labeled ones stay labeled
+    (they are being reviewed, and keep training until new labels are imported)."""
+    labeled = {"$eq": ["$" + schema.STATUS, "labeled"]}
+    query.update_ids(ws, ids, [{"$set": {
+        schema.STATUS: {"$cond": [labeled, "labeled", "in_annotation"]},
+        "last_modified_at": query.now(),
+        "tags": {"$cond": [labeled, "$tags",
+                           query.retag(list(schema.STATUSES), ["in_annotation"])]}}}])
+
+
+def export_package(ws: Workspace, cfg: ExportConfig, progress: Progress | None = None
+                   ) -> dict[str, Any]:
+    """Write the package; see the module docstring.
+
+    Returns:
+        ``{"package_id", "path", "images", "boxes_pre_annotated", "round", "size_bytes",
+        "seconds"}``.
+    """
+    t0 = time.perf_counter()
+    started = dt.datetime.now(dt.UTC)
+    match, round_name = resolve_match(ws, cfg)
+    images, paths, ids = package_images(ws, match)
+    if not images:
+        raise ConfigError(f"nothing to export: no samples match {cfg.view or round_name!r}")
+    missing = [p for p in paths if not os.path.isfile(p)]
+    if missing:
+        raise SourceError(f"{len(missing)} image files are missing (e.g. {missing[0]}); restore "
+                          "them or leave those samples out of the view")
+    unsized = [im.sample_id for im in images if not (im.width and im.height)]
+    if unsized:
+        raise WorkbenchError(f"{len(unsized)} samples have no image size (e.g. {unsized[0]}); "
+                             "re-ingest them")
+    if not ws.classes:
+        raise ConfigError("the workspace has no class list yet; set classes in workbench.yaml")
+    package_id = runs.new_run_id("package")
+    manifest = Manifest(
+        package_id=package_id,
+        workspace={"name": ws.config.name, "dataset_id": str(ws.dataset._doc.id),
+                   "root": str(ws.root)},
+        round=round_name, view=cfg.view, created_at=started.isoformat(),
+        workbench_version=workbench.__version__, classes=ws.classes,
+        classes_hash=classes_hash(ws.classes), pre_annotations=cfg.pre_annotations,
+        images=images)
+    coco = tasks = None
+    if cfg.pre_annotations:
+        coco, tasks = pre_annotations(ws, cfg.pre_annotations, match, images, cfg.image_prefix)
+    else:
+        tasks = [lsjson.task(cfg.image_prefix + im.file_name, im.sample_id, im.file_name, None)
+                 for im in images]
+    guidelines, crops = _guidelines(ws, cfg)
+    out = cfg.out.expanduser().resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.partial")
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr(MANIFEST, json.dumps(manifest.to_dict(), indent=1))
+            if coco is not None:
+                zf.writestr("predictions.coco.json", json.dumps(coco))
+            zf.writestr("labelstudio_tasks.json", json.dumps(tasks))
+            zf.writestr("guidelines.md", guidelines)
+            for name, data in crops.items():
+                zf.writestr(name, data, compress_type=zipfile.ZIP_STORED)
+            for k, (im, path) in enumerate(zip(images, paths, strict=True)):
+                zf.write(path, f"images/{im.file_name}", compress_type=zipfile.ZIP_STORED)
+                if progress and k % 100 == 0:
+                    progress("images", k, len(images))
+            if cfg.thumbnails:
+                with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 2)) as pool:
+                    for k, (im, data) in enumerate(zip(images, pool.map(_thumbnail, paths),
+                                                       strict=True)):
+                        zf.writestr(f"thumbnails/{im.sample_id}.jpg", data,
+                                    compress_type=zipfile.ZIP_STORED)
+                        if progress and k % 100 == 0:
+                            progress("thumbnails", k, len(images))
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    mark_in_annotation(ws, ids)
+    n_boxes = len(coco["annotations"]) if coco else 0
+    outputs = {"package_id": package_id, "path": str(out), "images": len(images),
+               "boxes_pre_annotated": n_boxes, "round": round_name,
+               "size_bytes": out.stat().st_size, "seconds": round(time.perf_counter() - t0, 3)}
+    runs.record_run(ws, KIND, package_id,
+                    {"round": round_name, "view": cfg.view, "pre_annotations": cfg.pre_annotations,
+                     "thumbnails": cfg.thumbnails, "out": str(out)},
+                    {**outputs, "sample_ids": ids}, started)
+    return outputs
