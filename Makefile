@@ -12,7 +12,8 @@ PY := .venv/bin/python
 
 help:
 	@echo "make demo   - set up, then a first active-learning round on datasets/aquarium-mini:"
-	@echo "              ingest seed + pool, split, check, train, evaluate, predict the pool, select"
+	@echo "              ingest seed + pool, split, check, train, evaluate, predict the pool, select,"
+	@echo "              write the round's annotation package"
 	@echo "make test   - set up, then ruff, mypy and pytest"
 	@echo "make env    - only set up .venv (cached in \$$WORKBENCH_CACHE or ~/.cache/workbench)"
 	@echo "make bench  - run the benchmarks in benchmarks/"
@@ -33,7 +34,13 @@ demo: env
 	$(WB) evaluate --run demo -w $(DEMO_WS)
 	$(WB) predict --model demo --run demo-pool --embeddings -w $(DEMO_WS)
 	$(WB) select --uncertain 50 --strategy entropy --round round-1 -w $(DEMO_WS)
+	$(WB) annotate export --round round-1 --pre-annotations demo-pool --out $(DEMO_WS)/round-1.zip -w $(DEMO_WS)
 	@echo
+	@echo "Annotate round-1: unzip $(DEMO_WS)/round-1.zip for your annotators (guidelines.md, images/,"
+	@echo "pre-annotations in predictions.coco.json and labelstudio_tasks.json). When they are done, add"
+	@echo "their COCO export as annotations.coco.json to the zip and run:"
+	@echo "  $(WB) annotate import $(DEMO_WS)/round-1.zip -w $(DEMO_WS)"
+	@echo "or pass any COCO / YOLO / VOC / CVAT / Label Studio export with --package $(DEMO_WS)/round-1.zip."
 	@echo "Browse it in the FiftyOne App:  $(WB) app -w $(DEMO_WS)"
 
 lint: env
@@ -53,6 +60,7 @@ bench: env
 	$(PY) benchmarks/bench_select.py
 	$(PY) benchmarks/bench_predict.py
 	$(PY) benchmarks/bench_train.py
+	$(PY) benchmarks/bench_annotate.py
 
 clean:
 	rm -rf .venv $(DEMO_WS) .pytest_cache .mypy_cache .ruff_cache

@@ -17,10 +17,12 @@ from tests.conftest import DEMO, REPO, _free_port, cli_env, demo_images, make_yo
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("stop_mongods")]
 
 
-def wb(*args: str, check: bool = True, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+def wb(*args: str, check: bool = True, timeout: int = 300,
+       env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``workbench ARGS`` in a fresh process."""
     proc = subprocess.run([sys.executable, "-m", "workbench", *args], capture_output=True,
-                          text=True, env=cli_env(), timeout=timeout, cwd=REPO)
+                          text=True, env={**cli_env(), **(env_extra or {})}, timeout=timeout,
+                          cwd=REPO)
     if check and proc.returncode != 0:
         raise AssertionError(f"workbench {' '.join(args)} failed ({proc.returncode}):\n"
                              f"{proc.stdout}\n{proc.stderr}")
@@ -162,6 +164,8 @@ def test_make_demo(tmp_path: Path) -> None:
     assert "predicted 298 images" in proc.stdout
     assert "selected 50 of 298 pool images by entropy" in proc.stdout
     assert f"workbench app -w {demo}" in proc.stdout
+    assert f"annotate import {demo}/round-1.zip" in proc.stdout
+    assert (demo / "round-1.zip").is_file()
     st = json.loads(wb("status", "-w", str(demo), "--json").stdout)
-    assert st["status"]["queued"]["samples"] == 50
+    assert st["status"]["in_annotation"]["samples"] == 50
     assert st["rounds"] == {"round-1": {"samples": 50, "boxes": 0}}

@@ -31,12 +31,14 @@ annotate_app = typer.Typer(
 app.add_typer(annotate_app, name="annotate")
 
 RoundOpt = Annotated[str | None, typer.Option(
-    help="Selection round to send (default: the latest round).")]
+    "--round", help="Selection round to send (default: the latest round).")]
 ViewOpt = Annotated[str | None, typer.Option(
     help="A view instead of a round: pool, split:val, status:unlabeled, tag:NAME, ...")]
 PreOpt = Annotated[str | None, typer.Option(
     "--pre-annotations", help="Prediction run whose boxes ship as pre-annotations (always "
                               "marked as predictions, never as ground truth).")]
+PreConfOpt = Annotated[float, typer.Option(
+    "--pre-annotation-conf", help="Ship only pre-annotation boxes at least this confident.")]
 BackendOpt = Annotated[str, typer.Option(help="Annotation server; only labelstudio for now.")]
 UrlOpt = Annotated[str | None, typer.Option(
     help="Label Studio URL (default: $LABEL_STUDIO_URL or http://127.0.0.1:8080). The token "
@@ -67,6 +69,7 @@ def export_cmd(
     round_: RoundOpt = None,
     view: ViewOpt = None,
     pre_annotations: PreOpt = None,
+    pre_annotation_conf: PreConfOpt = 0.25,
     guidelines: Annotated[Path | None, typer.Option(
         help="Markdown with your own labeling rules, appended to guidelines.md.")] = None,
     thumbnails: Annotated[bool, typer.Option(help="Write thumbnails/ previews.")] = True,
@@ -87,7 +90,8 @@ def export_cmd(
 
     ws = _open(workspace)
     cfg = ExportConfig(out=out_path, round=round_, view=view, pre_annotations=pre_annotations,
-                       guidelines=guidelines, thumbnails=thumbnails, image_prefix=image_prefix)
+                       pre_annotation_conf=pre_annotation_conf, guidelines=guidelines,
+                       thumbnails=thumbnails, image_prefix=image_prefix)
     with Progress(console=err, disable=json_) as bar:
         task = bar.add_task("packaging", total=None)
         result = export_package(ws, cfg, progress=lambda what, done, total: bar.update(
@@ -185,6 +189,7 @@ def push_cmd(
     round_: RoundOpt = None,
     view: ViewOpt = None,
     pre_annotations: PreOpt = None,
+    pre_annotation_conf: PreConfOpt = 0.25,
     workspace: WorkspaceOpt = Path("."),
     json_: JsonOpt = False,
 ) -> None:
@@ -195,7 +200,8 @@ def push_cmd(
     ws = _open(workspace)
     with _spinner(json_, "pushing to Label Studio"):
         result = push(ws, PushConfig(project=project, round=round_, view=view,
-                                     pre_annotations=pre_annotations, url=url))
+                                     pre_annotations=pre_annotations,
+                                     pre_annotation_conf=pre_annotation_conf, url=url))
     if json_:
         _print_json(result)
         return

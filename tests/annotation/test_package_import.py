@@ -68,6 +68,9 @@ def test_export_writes_a_self_contained_package(round_ws: RoundWorkspace) -> Non
     statuses = rw.ws.samples.distinct(schema.STATUS, {schema.ROUND_SELECTED: "round-1"})
     assert statuses == ["in_annotation"]
     assert runs.get_run(rw.ws, manifest.package_id, "annotate-export") is not None
+    confident, _ = _export(rw, pre_annotations="p1", pre_annotation_conf=0.6)
+    with zipfile.ZipFile(confident) as zf:  # the test predictions all have confidence 0.5
+        assert json.loads(zf.read("predictions.coco.json"))["annotations"] == []
 
 
 @pytest.mark.parametrize("fmt", sorted(writers.WRITERS))

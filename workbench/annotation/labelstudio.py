@@ -142,12 +142,14 @@ class Client:
 
 @dataclass
 class PushConfig:
-    """Options of ``annotate push``: the project title (default: the dataset name)."""
+    """Options of ``annotate push``: the project title (default: the dataset name), what to
+    send (as for :class:`~workbench.annotation.package.ExportConfig`) and the server."""
 
     project: str | None = None
     round: str | None = None
     view: str | None = None
     pre_annotations: str | None = None
+    pre_annotation_conf: float = 0.25
     url: str | None = None
 
 
@@ -184,7 +186,8 @@ def push(ws: Workspace, cfg: PushConfig, client: Client | None = None) -> dict[s
         urls = client.upload(pid, [(images[k].file_name, Path(paths[k]).read_bytes())
                                    for k in todo])
         if cfg.pre_annotations:
-            _, tasks = pre_annotations(ws, cfg.pre_annotations, match, images, "")
+            _, tasks = pre_annotations(ws, cfg.pre_annotations, match, images, "",
+                                       cfg.pre_annotation_conf)
         else:
             tasks = [lsjson.task("", im.sample_id, im.file_name, None) for im in images]
         new_tasks = []

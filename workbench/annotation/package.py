@@ -66,6 +66,7 @@ class ExportConfig:
         round: a selection round to export (default: the latest round, when no view).
         view: a view spec instead of a round.
         pre_annotations: a prediction run whose boxes ship as pre-annotations.
+        pre_annotation_conf: only its boxes at least this confident ship.
         guidelines: a Markdown file appended to the generated guidelines.
         thumbnails: write ``thumbnails/``.
         examples_per_class: example crops per class in the guidelines.
@@ -76,6 +77,7 @@ class ExportConfig:
     round: str | None = None
     view: str | None = None
     pre_annotations: str | None = None
+    pre_annotation_conf: float = 0.25
     guidelines: Path | None = None
     thumbnails: bool = True
     examples_per_class: int = 3
@@ -178,13 +180,18 @@ def _guidelines(ws: Workspace, cfg: ExportConfig) -> tuple[str, dict[str, bytes]
 
 
 def pre_annotations(ws: Workspace, run: str, match: dict[str, Any], images: list[PackageImage],
-                     prefix: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """``predictions.coco.json`` and the Label Studio tasks with the run's boxes."""
+                    prefix: str, min_conf: float = 0.0
+                    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """``predictions.coco.json`` and the Label Studio tasks with the run's boxes (those with
+    confidence >= ``min_conf``)."""
     field = predictions.field_name("pred", run)
     if field not in ws.dataset.get_field_schema():
         raise ConfigError(f"--pre-annotations {run}: no prediction run of that name (field "
                           f"{field}); see `workbench runs`")
     boxes = query.box_arrays(ws, match, field, attrs=("confidence",))
+    confident = np.nan_to_num(boxes["confidence"], nan=1.0) >= min_conf
+    for key in ("sample_index", "label", "xywhn", "confidence"):
+        boxes[key] = boxes[key][confident]
     pos = {str(sid): k for k, sid in enumerate(boxes["ids"])}
     cat = {c: k + 1 for k, c in enumerate(ws.classes)}
     starts = np.searchsorted(boxes["sample_index"], np.arange(len(boxes["ids"])), side="left")
@@ -278,7 +285,8 @@ def export_package(ws: Workspace, cfg: ExportConfig, progress: Progress | None =
         images=images)
     coco = tasks = None
     if cfg.pre_annotations:
-        coco, tasks = pre_annotations(ws, cfg.pre_annotations, match, images, cfg.image_prefix)
+        coco, tasks = pre_annotations(ws, cfg.pre_annotations, match, images, cfg.image_prefix,
+                                      cfg.pre_annotation_conf)
     else:
         tasks = [lsjson.task(cfg.image_prefix + im.file_name, im.sample_id, im.file_name, None)
                  for im in images]
@@ -297,16 +305,16 @@ def export_package(ws: Workspace, cfg: ExportConfig, progress: Progress | None =
                 zf.writestr(name, data, compress_type=zipfile.ZIP_STORED)
             for k, (im, path) in enumerate(zip(images, paths, strict=True)):
                 zf.write(path, f"images/{im.file_name}", compress_type=zipfile.ZIP_STORED)
-                if progress and k % 100 == 0:
-                    progress("images", k, len(images))
+                if progress and (k % 100 == 0 or k == len(images) - 1):
+                    progress("images", k + 1, len(images))
             if cfg.thumbnails:
                 with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 2)) as pool:
                     for k, (im, data) in enumerate(zip(images, pool.map(_thumbnail, paths),
                                                        strict=True)):
                         zf.writestr(f"thumbnails/{im.sample_id}.jpg", data,
                                     compress_type=zipfile.ZIP_STORED)
-                        if progress and k % 100 == 0:
-                            progress("thumbnails", k, len(images))
+                        if progress and (k % 100 == 0 or k == len(images) - 1):
+                            progress("thumbnails", k + 1, len(images))
         os.replace(tmp, out)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -318,6 +326,7 @@ def export_package(ws: Workspace, cfg: ExportConfig, progress: Progress | None =
                "size_bytes": out.stat().st_size, "seconds": round(time.perf_counter() - t0, 3)}
     runs.record_run(ws, KIND, package_id,
                     {"round": round_name, "view": cfg.view, "pre_annotations": cfg.pre_annotations,
+                     "pre_annotation_conf": cfg.pre_annotation_conf,
                      "thumbnails": cfg.thumbnails, "out": str(out)},
                     {**outputs, "sample_ids": ids}, started)
     return outputs
