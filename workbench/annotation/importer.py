@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 from bson import ObjectId
-from pymongo import UpdateOne
 
 from workbench.annotation.bundle import Bundle, ZipLimits, open_bundle
 from workbench.annotation.formats import parse_returned
@@ -30,7 +29,7 @@ from workbench.core.boxes import xywhn_to_xyxyn, xyxyn_to_xywhn
 from workbench.core.labeldiff import diff_boxes
 from workbench.errors import InputReportError, SourceError, WorkbenchError
 from workbench.sources.base import Issue, check_boxes
-from workbench.store import query, runs, schema, versions
+from workbench.store import labels, query, runs, schema, versions
 from workbench.store.bulk import detections_doc
 from workbench.store.workspace import Workspace
 
@@ -239,13 +238,13 @@ def import_annotations(
     runs.start_run(ws, KIND, import_id, params,
                    {"package_id": manifest.package_id, "round": manifest.round})
     xywhn = xyxyn_to_xywhn(new_xyxyn).tolist()
-    labels = new_label.tolist()
-    docs = [detections_doc(labels[starts[k]:ends[k]], xywhn[starts[k]:ends[k]]) for k in idx]
+    names = new_label.tolist()
+    docs = [detections_doc(names[starts[k]:ends[k]], xywhn[starts[k]:ends[k]]) for k in idx]
     before = [current[sample_ids[k]] for k in idx]
     placed = 0
     try:
         versions.save(ws, import_id, before, [versions.fingerprint(d) for d in docs])
-        _write(ws, before, docs)
+        labels.write_ground_truth(ws, before, docs)
         to_place = [b["_id"] for b in before if b.get(schema.SPLIT) not in _TRAIN_SPLITS]
         if to_place:
             from workbench.splitting import split
@@ -290,24 +289,6 @@ def _check_samples(batch: Any, bundle: Bundle, pkg_bundle: Bundle, images: list[
                 batch.error("image-modified", where,
                             f"{member} differs from the exported image (sha256 mismatch); "
                             "annotations made on a changed image cannot be trusted")
-
-
-def _write(ws: Workspace, before: list[dict[str, Any]], docs: list[dict[str, Any]]) -> None:
-    """One bulk write; refuse if any sample changed since it was read."""
-    now = query.now()
-    ops = []
-    for b, doc in zip(before, docs, strict=True):
-        tags = [t for t in (b.get("tags") or []) if t not in schema.STATUSES] + ["labeled"]
-        ops.append(UpdateOne(
-            {"_id": b["_id"], "last_modified_at": b.get("last_modified_at")},
-            {"$set": {schema.GROUND_TRUTH: doc, schema.STATUS: "labeled", "tags": tags,
-                      "last_modified_at": now}}))
-    matched = 0
-    for start in range(0, len(ops), 5000):
-        matched += ws.samples.bulk_write(ops[start:start + 5000], ordered=True).matched_count
-    if matched != len(ops):
-        raise WorkbenchError(f"{len(ops) - matched} samples changed while importing (another "
-                             "command wrote to them); the import was rolled back, run it again")
 
 
 def undo_import(ws: Workspace, import_id: str) -> dict[str, Any]:

@@ -52,11 +52,12 @@ def record_run(
 
 
 def list_runs(ws: Any, kind: str | None = None) -> list[dict[str, Any]]:
-    """Run documents of the workspace, oldest first."""
+    """Run documents of the workspace, oldest first (without their sample ids and manifests)."""
     query: dict[str, Any] = {"dataset": ws.config.name}
     if kind:
         query["kind"] = kind
-    return list(ws.runs.find(query, {"outputs.sample_ids": 0}).sort("started_at", 1))
+    return list(ws.runs.find(query, {"outputs.sample_ids": 0, "outputs.manifest": 0})
+                .sort("started_at", 1))
 
 
 def start_run(ws: Any, kind: str, run_id: str, params: dict[str, Any],
