@@ -144,12 +144,13 @@ def _report_import(result: Any, json_: bool, workspace: Path) -> None:
     totals = result.totals
     if result.per_image and (result.dry_run or len(result.per_image) <= 20):
         table = Table(title="changes per image" + (" (dry run)" if result.dry_run else ""))
-        for col in ("file", "added", "removed", "moved", "relabeled", "status"):
-            table.add_column(col, justify="left" if col in ("file", "status") else "right")
+        for col in ("image", "added", "removed", "moved", "relabeled", "was"):
+            table.add_column(col, justify="left" if col in ("image", "was") else "right",
+                             overflow="fold")
         for row in result.per_image[:50]:
-            table.add_row(row["file_name"], *(str(row[k]) for k in
-                                              ("added", "removed", "moved", "relabeled")),
-                          row["status"])
+            table.add_row(row["source_file"] or row["file_name"],
+                          *(str(row[k]) for k in ("added", "removed", "moved", "relabeled")),
+                          row["was"])
         out.print(table)
         if len(result.per_image) > 50:
             out.print(f"... and {len(result.per_image) - 50} more images (--json lists all)")
@@ -159,7 +160,9 @@ def _report_import(result: Any, json_: bool, workspace: Path) -> None:
               f"~{totals.get('moved', 0)} moved, {totals.get('relabeled', 0)} relabeled), "
               f"{result.unchanged} unchanged, {result.not_annotated} not annotated "
               f"[{result.format}]")
-    if result.import_id:
+    if result.import_id and result.images == 0:
+        out.print("nothing changed" + (f" (same as {result.same_as})" if result.same_as else ""))
+    elif result.import_id:
         out.print(f"import {result.import_id}; undo with: workbench annotate undo "
                   f"{result.import_id} -w {workspace}")
 

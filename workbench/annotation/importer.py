@@ -218,13 +218,15 @@ def import_annotations(
     result.totals = diff.totals()
     result.per_image = [
         {"sample_id": str(sample_ids[k]), "file_name": images[k].file_name,
+         "source_file": Path(current[sample_ids[k]].get("filepath", "")).name,
          "added": int(diff.added[k]), "removed": int(diff.removed[k]),
          "moved": int(diff.moved[k]), "relabeled": int(diff.relabeled[k]),
-         "status": f"{current[sample_ids[k]].get(schema.STATUS)} -> labeled"}
+         "was": current[sample_ids[k]].get(schema.STATUS)}
         for k in np.flatnonzero(changed).tolist()]
     digest = _digest(bundle, returned.files, manifest)
     earlier = ws.runs.find_one({"dataset": ws.config.name, "kind": KIND,
-                                "outputs.digest": digest, "status": "completed"},
+                                "outputs.digest": digest, "outputs.images": {"$gt": 0},
+                                "status": "completed", "undone_by": None},
                                sort=[("started_at", -1)])
     result.same_as = earlier["_id"] if earlier else None
     if dry_run:
