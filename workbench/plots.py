@@ -98,3 +98,36 @@ def tradeoff(points: Sequence[dict[str, Any]], x: str, y: str, label: str, out: 
     fig.savefig(out, dpi=100)
     plt.close(fig)
     return out
+
+
+def learning_curves(curves: dict[str, dict[str, list[dict[str, Any]]]], out: Path,
+                    metrics: Sequence[str] = ("map50", "map50_95")) -> Path:
+    """Active-learning curves: mean ± std over seeds of each metric against labeled images.
+
+    Args:
+        curves: strategy -> seed -> per-round points (``labeled_images`` and the metrics).
+        out: the PNG to write.
+        metrics: point keys to plot, one panel each.
+    """
+    from workbench.core.curves import mean_std
+
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4), squeeze=False)
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        for strategy, by_seed in curves.items():
+            runs = [points for points in by_seed.values() if points]
+            if not runs:
+                continue
+            x, _ = mean_std([[p["labeled_images"] for p in pts] for pts in runs])
+            y, sd = mean_std([[p[metric] for p in pts] for pts in runs])
+            style = "--" if strategy == "random" else "-"
+            ax.plot(x, y, style, marker="o", label=f"{strategy} (n={len(runs)})")
+            ax.fill_between(x, y - sd, y + sd, alpha=0.2)
+        ax.set(xlabel="labeled images", ylabel=metric, title=f"{metric} (mean ± std over seeds)")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out

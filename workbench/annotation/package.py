@@ -26,6 +26,7 @@ import numpy as np
 
 import workbench
 from workbench.annotation import lsjson
+from workbench.annotation.cocojson import ImageBoxes, coco_document
 from workbench.annotation.manifest import MANIFEST, Manifest, PackageImage, classes_hash
 from workbench.errors import ConfigError, SourceError, WorkbenchError
 from workbench.store import predictions, query, runs, schema, views
@@ -153,12 +154,12 @@ def _guidelines(ws: Workspace, cfg: ExportConfig) -> tuple[str, dict[str, bytes]
         picked: list[int] = []
         seen: set[int] = set()
         for i in idx.tolist():
+            if len(picked) >= cfg.examples_per_class:
+                break
             img = int(boxes["sample_index"][i])
             if img not in seen:
                 picked.append(i)
                 seen.add(img)
-            if len(picked) == cfg.examples_per_class:
-                break
         lines.append(f"### {cls}")
         refs = []
         for j, i in enumerate(picked):
@@ -193,33 +194,23 @@ def pre_annotations(ws: Workspace, run: str, match: dict[str, Any], images: list
     for key in ("sample_index", "label", "xywhn", "confidence"):
         boxes[key] = boxes[key][confident]
     pos = {str(sid): k for k, sid in enumerate(boxes["ids"])}
-    cat = {c: k + 1 for k, c in enumerate(ws.classes)}
     starts = np.searchsorted(boxes["sample_index"], np.arange(len(boxes["ids"])), side="left")
     ends = np.searchsorted(boxes["sample_index"], np.arange(len(boxes["ids"])), side="right")
     labels = boxes["label"].tolist()
     xywhn = boxes["xywhn"].tolist()
     conf = np.nan_to_num(boxes["confidence"], nan=0.0).tolist()
-    coco_images: list[dict[str, Any]] = []
-    anns: list[dict[str, Any]] = []
+    per_image: list[ImageBoxes] = []
     tasks: list[dict[str, Any]] = []
-    for n, im in enumerate(images, start=1):
-        coco_images.append({"id": n, "file_name": im.file_name, "width": im.width,
-                            "height": im.height, "sample_id": im.sample_id})
+    for im in images:
         k = pos[im.sample_id]
         s, e = int(starts[k]), int(ends[k])
-        for i in range(s, e):
-            x, y, w, h = xywhn[i]
-            anns.append({"id": len(anns) + 1, "image_id": n, "category_id": cat.get(labels[i], 0),
-                         "bbox": [x * im.width, y * im.height, w * im.width, h * im.height],
-                         "area": w * im.width * h * im.height, "iscrowd": 0,
-                         "score": conf[i], "workbench_prediction": True})
+        per_image.append((labels[s:e], xywhn[s:e], conf[s:e]))
         results = lsjson.rect_results(labels[s:e], xywhn[s:e], im.width, im.height)
         tasks.append(lsjson.task(prefix + im.file_name, im.sample_id, im.file_name,
                                  lsjson.prediction(run, results, conf[s:e])))
-    coco = {"info": {"workbench_kind": "predictions", "run": run,
-                     "description": "model predictions (pre-annotations), not ground truth"},
-            "images": coco_images, "annotations": anns,
-            "categories": [{"id": v, "name": c} for c, v in cat.items()]}
+    coco = coco_document(images, ws.classes, per_image, info={
+        "workbench_kind": "predictions", "run": run,
+        "description": "model predictions (pre-annotations), not ground truth"})
     return coco, tasks
 
 

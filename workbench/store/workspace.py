@@ -6,7 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from workbench.config import WORKSPACE_FILE, WorkspaceConfig, validate_classes
+from workbench.config import WORKSPACE_FILE, WorkspaceConfig, validate_classes, validate_ratios
 from workbench.errors import WorkspaceError
 from workbench.store import connection, schema
 
@@ -103,6 +103,8 @@ def init_workspace(
     name: str | None = None,
     classes: list[str] | None = None,
     database_uri: str | None = None,
+    database_dir: str | None = None,
+    split_ratios: tuple[float, float, float] | None = None,
 ) -> Workspace:
     """Create a workspace: ``workbench.yaml`` plus an empty persistent FiftyOne dataset.
 
@@ -111,6 +113,9 @@ def init_workspace(
         name: dataset name; default: the folder's name.
         classes: the class list; may be left empty and filled by the first labeled ingest.
         database_uri: an external MongoDB; default: embedded mongod with data in the folder.
+        database_dir: the embedded mongod's data folder, when not ``.fiftyone-db`` inside
+            the workspace (workspaces sharing another's database, e.g. simulations).
+        split_ratios: train/val/test ratios for ``workbench split`` (default 0.7/0.15/0.15).
 
     Raises:
         WorkspaceError: the folder already holds a workspace, or the dataset name is taken.
@@ -121,6 +126,11 @@ def init_workspace(
     config = WorkspaceConfig(
         name=name or _default_name(root), classes=list(classes or []), database_uri=database_uri
     )
+    if database_dir is not None:
+        config.database_dir = database_dir
+    if split_ratios is not None:
+        validate_ratios(split_ratios)
+        config.split.ratios = split_ratios
     ws = Workspace(root, config)
     ws.db  # noqa: B018  (connect before touching fiftyone's dataset registry)
     import fiftyone as fo
@@ -144,3 +154,18 @@ def init_workspace(
 def _default_name(root: Path) -> str:
     cleaned = "".join(c if c.isalnum() or c in "_.-" else "-" for c in root.name).strip("-._")
     return cleaned or "workbench"
+
+
+def drop_dataset(src: Workspace, name: str) -> bool:
+    """Delete dataset ``name`` (and its run records) from ``src``'s database, if it exists.
+
+    Used for simulation datasets whose folder is gone. Returns whether one was deleted.
+    """
+    src.db  # noqa: B018  (connect first)
+    import fiftyone as fo
+
+    if not fo.dataset_exists(name):
+        return False
+    fo.load_dataset(name).delete()
+    src.runs.delete_many({"dataset": name})
+    return True

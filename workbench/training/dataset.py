@@ -73,6 +73,23 @@ def _split_hash(data: dict[str, Any], class_index: dict[str, int]) -> str:
     return h.hexdigest()
 
 
+def _key(parts: dict[str, dict[str, Any]], classes: list[str]) -> str:
+    class_index = {c: i for i, c in enumerate(classes)}
+    for name, data in parts.items():
+        unknown = sorted(set(data["label"].tolist()) - set(classes))
+        if unknown:
+            raise WorkbenchError(
+                f"{name} view has boxes of classes outside the workspace's class list: "
+                f"{unknown}; add them with `workbench ingest --add-classes` or fix the labels")
+    return hashlib.sha256(("\n".join(classes) + "|" + "|".join(
+        _split_hash(parts[n], class_index) for n in ("train", "val"))).encode()).hexdigest()
+
+
+def label_hash(ws: Any, train_view: str, val_view: str, classes: list[str]) -> str:
+    """The hash that keys the YOLO export of two views (what a training run records)."""
+    return _key({"train": _read(ws, train_view), "val": _read(ws, val_view)}, classes)
+
+
 def export_yolo(ws: Any, train_view: str, val_view: str, classes: list[str]) -> YoloDataset:
     """Write (or reuse) the YOLO dataset of two views' labeled images.
 
@@ -87,14 +104,7 @@ def export_yolo(ws: Any, train_view: str, val_view: str, classes: list[str]) -> 
     """
     class_index = {c: i for i, c in enumerate(classes)}
     parts = {"train": _read(ws, train_view), "val": _read(ws, val_view)}
-    for name, data in parts.items():
-        unknown = sorted(set(data["label"].tolist()) - set(classes))
-        if unknown:
-            raise WorkbenchError(
-                f"{name} view has boxes of classes outside the workspace's class list: "
-                f"{unknown}; add them with `workbench ingest --add-classes` or fix the labels")
-    key = hashlib.sha256(("\n".join(classes) + "|" + "|".join(
-        _split_hash(parts[n], class_index) for n in ("train", "val"))).encode()).hexdigest()
+    key = _key(parts, classes)
     root = ws.root / ".workbench" / "datasets" / key[:16]
     exports = {n: _summary(parts[n]) for n in parts}
     yaml_path = root / "data.yaml"

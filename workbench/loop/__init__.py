@@ -1,0 +1,1 @@
+"""The active-learning loop: simulated rounds (with an oracle) and real rounds."""
