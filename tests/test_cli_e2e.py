@@ -96,6 +96,11 @@ def test_help_explains_every_command() -> None:
     for cmd in ("init", "ingest", "split", "check", "status", "app"):
         assert cmd in top
         assert "--workspace" in wb(cmd, "--help").stdout or cmd == "init"
+    for cmd in ("annotate", "loop"):
+        assert cmd in top
+    loop = wb("loop").stdout  # no --simulate, no subcommand: the help
+    for text in ("--simulate", "--strategies", "next", "status"):
+        assert text in loop
 
 
 def test_check_exits_nonzero_on_leak(tmp_path: Path) -> None:

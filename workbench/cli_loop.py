@@ -42,6 +42,21 @@ def _bar(quiet: bool, what: str) -> Iterator[Any]:
                                                         description=text)
 
 
+def _train_args(items: list[str] | None) -> dict[str, Any]:
+    """``["lr0=0.002", "mosaic=0"]`` -> ``{"lr0": 0.002, "mosaic": 0}`` (YAML scalars)."""
+    import yaml
+
+    from workbench.errors import ConfigError
+
+    parsed: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--train-arg {item!r}: expected KEY=VALUE, e.g. lr0=0.002")
+        parsed[key.strip()] = yaml.safe_load(value)
+    return parsed
+
+
 @loop_app.callback(invoke_without_command=True)
 def loop_main(
     ctx: typer.Context,
@@ -63,6 +78,9 @@ def loop_main(
     batch: Annotated[int, typer.Option(help="Batch size.")] = 16,
     pool: Annotated[str, typer.Option(help="Source view forming the pool.")] = "split:train",
     val: Annotated[str, typer.Option(help="Fixed validation view.")] = "split:val",
+    train_arg: Annotated[list[str] | None, typer.Option(
+        "--train-arg", help="Further Ultralytics training argument KEY=VALUE (repeatable), "
+                            "e.g. lr0=0.002; default val=False.")] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Results folder; re-running with the "
                                                         "same folder resumes.")]
     = Path("loop-simulation"),
@@ -82,7 +100,7 @@ def loop_main(
     cfg = SimConfig(rounds=rounds, initial=initial, budget=budget,
                     strategies=tuple(s.strip() for s in strategies.split(",") if s.strip()),
                     seeds=seeds, model=model, imgsz=imgsz, epochs=epochs, batch=batch,
-                    pool=pool, val=val)
+                    pool=pool, val=val, overrides={"val": False, **_train_args(train_arg)})
     ws = _open(workspace)
     with stdout_to_stderr(), _bar(json_, "simulating") as update:
         summary = run_simulation(ws, cfg, out_dir, progress=update)

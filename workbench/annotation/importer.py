@@ -273,7 +273,8 @@ def import_annotations(
 def _check_samples(batch: Any, bundle: Bundle, pkg_bundle: Bundle, images: list[Any],
                    sample_ids: list[ObjectId], current: dict[Any, dict[str, Any]]) -> None:
     """Samples must exist with the exported bytes; returned image files must be unchanged."""
-    names = set(bundle.names()) | (set(pkg_bundle.names()) if pkg_bundle is not bundle else set())
+    own = set(bundle.names())
+    names = own | (set(pkg_bundle.names()) if pkg_bundle is not bundle else set())
     for k, (im, sid) in enumerate(zip(images, sample_ids, strict=True)):
         where = f"{bundle.label}: {batch.records[k].source_id}"
         doc = current.get(sid)
@@ -286,7 +287,7 @@ def _check_samples(batch: Any, bundle: Bundle, pkg_bundle: Bundle, images: list[
                                                 f"than when {im.file_name} was exported")
         member = f"images/{im.file_name}"
         if member in names:
-            source = bundle if member in bundle.names() else pkg_bundle
+            source = bundle if member in own else pkg_bundle
             if hashlib.sha256(source.read(member)).hexdigest() != im.sha256:
                 batch.error("image-modified", where,
                             f"{member} differs from the exported image (sha256 mismatch); "
