@@ -20,14 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import workbench
 from workbench.annotation import lsjson
 from workbench.annotation.bundle import ZipLimits
 from workbench.annotation.importer import ImportResult, import_annotations
-from workbench.annotation.manifest import MANIFEST, Manifest, classes_hash
+from workbench.annotation.manifest import MANIFEST, Manifest
 from workbench.annotation.package import (
     ExportConfig,
     mark_in_annotation,
+    new_manifest,
     package_images,
     pre_annotations,
     resolve_match,
@@ -203,14 +203,8 @@ def push(ws: Workspace, cfg: PushConfig, client: Client | None = None) -> dict[s
         mine = {im.sample_id for im in images}
         all_images = [im for im in old.images if im.sample_id not in mine] + all_images
     push_id = runs.new_run_id("push")
-    manifest = Manifest(
-        package_id=push_id,
-        workspace={"name": ws.config.name, "dataset_id": str(ws.dataset._doc.id),
-                   "root": str(ws.root)},
-        round=round_name, view=cfg.view, created_at=started.isoformat(),
-        workbench_version=workbench.__version__, classes=ws.classes,
-        classes_hash=classes_hash(ws.classes), pre_annotations=cfg.pre_annotations,
-        images=all_images)
+    manifest = new_manifest(ws, push_id, round_name, cfg.view, cfg.pre_annotations, all_images,
+                            started)
     outputs = {"project_id": pid, "project": title, "url": client.url, "tasks_created": len(todo),
                "already_in_project": len(images) - len(todo), "round": round_name,
                "project_url": f"{client.url}/projects/{pid}/data"}

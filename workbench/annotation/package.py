@@ -230,6 +230,19 @@ def package_images(ws: Workspace, match: dict[str, Any]) -> tuple[list[PackageIm
     return images, paths, [d["_id"] for d in docs]
 
 
+def new_manifest(ws: Workspace, package_id: str, round_name: str | None, view: str | None,
+                 pre_annotations: str | None, images: list[PackageImage],
+                 created: dt.datetime) -> Manifest:
+    """The manifest of a package (or a Label Studio push) of ``images`` from ``ws``."""
+    return Manifest(
+        package_id=package_id,
+        workspace={"name": ws.config.name, "dataset_id": str(ws.dataset._doc.id),
+                   "root": str(ws.root)},
+        round=round_name, view=view, created_at=created.isoformat(),
+        workbench_version=workbench.__version__, classes=ws.classes,
+        classes_hash=classes_hash(ws.classes), pre_annotations=pre_annotations, images=images)
+
+
 def mark_in_annotation(ws: Workspace, ids: list[Any]) -> None:
     """Unlabeled and queued samples become ``in_annotation``; labeled ones stay labeled
     (they are being reviewed, and keep training until new labels are imported)."""
@@ -266,14 +279,8 @@ def export_package(ws: Workspace, cfg: ExportConfig, progress: Progress | None =
     if not ws.classes:
         raise ConfigError("the workspace has no class list yet; set classes in workbench.yaml")
     package_id = runs.new_run_id("package")
-    manifest = Manifest(
-        package_id=package_id,
-        workspace={"name": ws.config.name, "dataset_id": str(ws.dataset._doc.id),
-                   "root": str(ws.root)},
-        round=round_name, view=cfg.view, created_at=started.isoformat(),
-        workbench_version=workbench.__version__, classes=ws.classes,
-        classes_hash=classes_hash(ws.classes), pre_annotations=cfg.pre_annotations,
-        images=images)
+    manifest = new_manifest(ws, package_id, round_name, cfg.view, cfg.pre_annotations, images,
+                            started)
     coco = tasks = None
     if cfg.pre_annotations:
         coco, tasks = pre_annotations(ws, cfg.pre_annotations, match, images, cfg.image_prefix,

@@ -23,6 +23,16 @@ def _image_dir(xml_dir: Path, options: SourceOptions) -> Path:
     return sibling if sibling.is_dir() else xml_dir
 
 
+def declared_size(root: ET.Element) -> tuple[int, int] | None:
+    """``<size><width>/<height>`` of a VOC document, or None when missing or invalid."""
+    try:
+        w = int(float(root.findtext("size/width") or 0))
+        h = int(float(root.findtext("size/height") or 0))
+    except ValueError:
+        return None
+    return (w, h) if w > 0 and h > 0 else None
+
+
 def parse(path: Path, options: SourceOptions) -> SourceBatch:
     """Parse a folder of VOC XML files (or one XML file)."""
     xml_files = [path] if path.is_file() else sorted(path.rglob("*.xml"))
@@ -49,13 +59,7 @@ def parse(path: Path, options: SourceOptions) -> SourceBatch:
             batch.error("missing-image", xml_path,
                         f"image {filename!r} not found in {image_dir}; pass --images DIR")
             continue
-        declared = None
-        try:
-            w = int(float(root.findtext("size/width") or 0))
-            h = int(float(root.findtext("size/height") or 0))
-            declared = (w, h) if w > 0 and h > 0 else None
-        except ValueError:
-            pass
+        declared = declared_size(root)
         index = len(batch.records)
         batch.records.append(ImageRecord(
             image_path, str(xml_path.relative_to(xml_dir)), labeled=not options.unlabeled,

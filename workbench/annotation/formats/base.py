@@ -109,6 +109,15 @@ class Collector:
                          line)
 
 
+def single_member(bundle: Bundle, members: list[str], suffix: str, what: str) -> str:
+    """The one member ending in ``suffix`` (``what`` names it in the error)."""
+    found = [m for m in members if m.endswith(suffix)]
+    if len(found) != 1:
+        raise SourceError(f"{bundle.label}: expected one {what}, found {len(found)} "
+                          f"({', '.join(found[:5])}); pass the file itself")
+    return found[0]
+
+
 def xml_root(bundle: Bundle, member: str) -> object:
     """Parse an XML member; documents that declare entities are refused (entity expansion)."""
     import xml.etree.ElementTree as ET

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from workbench.annotation.bundle import Bundle, read_json
-from workbench.annotation.formats.base import Collector, Returned
+from workbench.annotation.formats.base import Collector, Returned, single_member
 from workbench.annotation.manifest import Manifest
 from workbench.errors import SourceError
 
@@ -21,11 +21,7 @@ def is_coco(doc: Any) -> bool:
 
 def parse(bundle: Bundle, members: list[str], manifest: Manifest) -> Returned:
     """Parse one COCO JSON member."""
-    jsons = [m for m in members if m.endswith(".json")]
-    if len(jsons) != 1:
-        raise SourceError(f"{bundle.label}: expected one COCO .json, found {len(jsons)} "
-                          f"({', '.join(jsons[:5])}); pass the file itself")
-    member = jsons[0]
+    member = single_member(bundle, members, ".json", "COCO .json")
     doc = read_json(bundle, member)
     if not is_coco(doc):
         raise SourceError(f"{bundle.label}: {member} is not COCO detection (no 'images' list)")

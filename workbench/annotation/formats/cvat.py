@@ -9,18 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from workbench.annotation.bundle import Bundle
-from workbench.annotation.formats.base import Collector, Returned, xml_root
+from workbench.annotation.formats.base import Collector, Returned, single_member, xml_root
 from workbench.annotation.manifest import Manifest
 from workbench.errors import SourceError
 
 
 def parse(bundle: Bundle, members: list[str], manifest: Manifest) -> Returned:
     """Parse one CVAT XML member."""
-    xmls = [m for m in members if m.endswith(".xml")]
-    if len(xmls) != 1:
-        raise SourceError(f"{bundle.label}: expected one CVAT annotations.xml, found "
-                          f"{len(xmls)}")
-    member = xmls[0]
+    member = single_member(bundle, members, ".xml", "CVAT annotations.xml")
     col = Collector(manifest, bundle.label)
     where = col.where(member)
     root: Any = xml_root(bundle, member)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from workbench.annotation.bundle import Bundle, read_json
-from workbench.annotation.formats.base import Collector, Returned
+from workbench.annotation.formats.base import Collector, Returned, single_member
 from workbench.annotation.manifest import Manifest
 from workbench.errors import SourceError
 
@@ -68,11 +68,7 @@ def _add_result(col: Collector, k: int, item: dict[str, Any], at: str) -> None:
 
 def parse(bundle: Bundle, members: list[str], manifest: Manifest) -> Returned:
     """Parse one Label Studio JSON export member."""
-    jsons = [m for m in members if m.endswith(".json")]
-    if len(jsons) != 1:
-        raise SourceError(f"{bundle.label}: expected one Label Studio .json export, found "
-                          f"{len(jsons)}; pass the file itself")
-    member = jsons[0]
+    member = single_member(bundle, members, ".json", "Label Studio .json export")
     doc = read_json(bundle, member)
     if not is_labelstudio(doc):
         raise SourceError(f"{bundle.label}: {member} is not a Label Studio JSON export "

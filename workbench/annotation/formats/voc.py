@@ -8,6 +8,7 @@ from workbench.annotation.bundle import Bundle
 from workbench.annotation.formats.base import Collector, Returned, xml_root
 from workbench.annotation.manifest import Manifest
 from workbench.errors import SourceError
+from workbench.sources.voc import declared_size
 
 
 def parse(bundle: Bundle, members: list[str], manifest: Manifest) -> Returned:
@@ -23,14 +24,7 @@ def parse(bundle: Bundle, members: list[str], manifest: Manifest) -> Returned:
             col.batch.error("not-voc", where, f"root element <{root.tag}>, expected <annotation>")
             continue
         name = (root.findtext("filename") or "").strip() or member.rsplit("/", 1)[-1][:-4]
-        declared = None
-        try:
-            w = int(float(root.findtext("size/width") or 0))
-            h = int(float(root.findtext("size/height") or 0))
-            declared = (w, h) if w > 0 and h > 0 else None
-        except ValueError:
-            pass
-        k = col.image(name, where, declared)
+        k = col.image(name, where, declared_size(root))
         if k is None:
             continue
         for n, obj in enumerate(root.findall("object")):
