@@ -73,3 +73,14 @@ def test_header_fast_path_on_every_demo_image() -> None:
     for info, path in zip(probe(paths), paths, strict=True):
         with Image.open(path) as im:
             assert (info.width, info.height) == im.size, path
+
+
+def test_unreadable_bytes_after_ultralytics_patched_pil(tmp_path: Path) -> None:
+    """Ultralytics wraps PIL.Image.open to fetch pi-heif on unknown files; probing must not."""
+    import ultralytics.utils.patches  # noqa: F401  (applies the patch)
+    from PIL import Image
+
+    assert Image.open.__module__ == "ultralytics.utils.patches"
+    p = tmp_path / "x.jpg"
+    p.write_bytes(b"not an image at all")
+    assert "unreadable image" in (probe_file(p).error or "")

@@ -29,6 +29,7 @@ from workbench.annotation import lsjson
 from workbench.annotation.cocojson import ImageBoxes, coco_document
 from workbench.annotation.manifest import MANIFEST, Manifest, PackageImage, classes_hash
 from workbench.errors import ConfigError, SourceError, WorkbenchError
+from workbench.sources.probe import pil_open
 from workbench.store import predictions, query, runs, schema, views
 from workbench.store.workspace import Workspace
 
@@ -108,9 +109,7 @@ def _file_name(sample_id: str, filepath: str) -> str:
 
 
 def _thumbnail(path: str) -> bytes:
-    from PIL import Image
-
-    with Image.open(path) as src:
+    with pil_open(path) as src:
         src.draft("RGB", (THUMB_SIZE, THUMB_SIZE))
         im = src.convert("RGB")
         im.thumbnail((THUMB_SIZE, THUMB_SIZE))
@@ -120,9 +119,7 @@ def _thumbnail(path: str) -> bytes:
 
 
 def _crop(path: str, xywhn: list[float]) -> bytes:
-    from PIL import Image
-
-    with Image.open(path) as src:
+    with pil_open(path) as src:
         im = src.convert("RGB")
         w, h = im.size
         x, y, bw, bh = xywhn

@@ -12,6 +12,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
@@ -85,6 +86,21 @@ def _fast_header(data: bytes) -> tuple[str, int, int, int] | None:
     return None
 
 
+def pil_open(fp: Any) -> Any:
+    """``PIL.Image.open`` as Pillow ships it.
+
+    Importing Ultralytics replaces ``Image.open`` with a wrapper that, on an unidentifiable
+    file, tries to install and import ``pi-heif`` (a download at run time, then an
+    ImportError offline). Probing must report such files as unreadable instead.
+    """
+    opener = Image.open
+    if getattr(opener, "__module__", "") == "ultralytics.utils.patches":
+        import sys
+
+        opener = sys.modules["ultralytics.utils.patches"]._image_open
+    return opener(fp)
+
+
 def probe_bytes(data: bytes) -> ImageInfo:
     """Hash and inspect image bytes (JPEG/PNG headers parsed directly; others with PIL)."""
     digest = hashlib.sha256(data).hexdigest()
@@ -95,7 +111,7 @@ def probe_bytes(data: bytes) -> ImageInfo:
         mime, width, height, channels = fast
         return ImageInfo(digest, width, height, len(data), mime, channels)
     try:
-        with Image.open(io.BytesIO(data)) as im:
+        with pil_open(io.BytesIO(data)) as im:
             fmt = im.format or ""
             width, height = im.size
             mode = im.mode
