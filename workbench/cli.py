@@ -265,7 +265,7 @@ def app_command(
     session.wait(-1)
 
 
-from workbench import cli_annotate, cli_loop, cli_models  # noqa: E402,F401  (register commands)
+from workbench import cli_annotate, cli_export, cli_loop, cli_models  # noqa: E402,F401
 
 
 def main() -> None:

@@ -1,0 +1,72 @@
+"""workbench export onnx / onnx-int8 with the shipped checkpoint on real demo images."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import DEMO, make_yolo
+from tests.training.conftest import covering_images
+from workbench.errors import ConfigError
+from workbench.exporting import ExportConfig, export_model
+from workbench.ingestion import ingest
+from workbench.store import runs
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+WEIGHTS = str(DEMO / "weights" / "yolov8n-224.pt")
+
+
+@pytest.fixture(scope="module")
+def export_ws(tmp_path_factory: pytest.TempPathFactory, mongo_uri: str) -> Any:
+    from workbench.store.workspace import init_workspace
+
+    root = tmp_path_factory.mktemp("export")
+    data = make_yolo(root / "data", {"train": covering_images("train", 40),
+                                     "val": covering_images("val", 40)})
+    ws = init_workspace(root / "ws", name=f"t-{uuid.uuid4().hex[:10]}", database_uri=mongo_uri)
+    ingest(ws, data, "yolo")
+    yield ws
+    ws.dataset.delete()
+
+
+def test_onnx_export_is_the_fp32_reference(export_ws: Any) -> None:
+    report = export_model(export_ws, ExportConfig(run=WEIGHTS, target="onnx"))
+    folder = Path(report["path"]).parent
+    assert {"model.onnx", "classes.txt", "deploy.yaml", "report.json"} <= {
+        p.name for p in folder.iterdir()}
+    assert report["fidelity"]["cosine"] == pytest.approx(1.0)
+    assert report["map50"] == report["map50_fp32"] and report["fits"] is None
+    deploy = yaml.safe_load((folder / "deploy.yaml").read_text())
+    assert deploy["input"]["shape"] == [1, 3, 224, 224] and deploy["classes"] == export_ws.classes
+    assert (folder / "classes.txt").read_text().split() == export_ws.classes
+    import onnx
+
+    model = onnx.load(report["path"])
+    meta = {p.key: p.value for p in model.metadata_props}
+    assert json.loads(meta["names"]) == export_ws.classes and meta["imgsz"] == "224"
+    assert 13 <= model.opset_import[0].version <= 17
+    assert runs.get_run(export_ws, report["export_id"], "export") is not None
+
+
+def test_int8_keeps_accuracy_and_is_calibrated_on_a_diverse_pick(export_ws: Any) -> None:
+    report = export_model(export_ws, ExportConfig(run=WEIGHTS, target="onnx-int8",
+                                                  calibration_count=16))
+    assert report["calibration"] == {"view": "split:train", "count": 16,
+                                     "pick": "core-set over the FP32 embeddings"}
+    assert report["fidelity"]["cosine"] >= 0.99
+    assert report["map50_fp32"] > 0.02  # a model that finds something, or the test says little
+    assert report["map50"] >= report["map50_fp32"] - 0.02  # at most 2 mAP50 points lost
+    assert report["size_bytes"] < 0.5 * Path(report["path"]).with_name(
+        "reference.fp32.onnx").stat().st_size
+
+
+def test_unknown_and_planned_targets_are_explained() -> None:
+    with pytest.raises(ConfigError, match="not built yet"):
+        ExportConfig(run="x", target="k210")
+    with pytest.raises(ConfigError, match="valid targets"):
+        ExportConfig(run="x", target="coreml")

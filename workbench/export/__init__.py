@@ -1,0 +1,1 @@
+"""Device exports of trained models: targets, calibration, fidelity, artifacts."""
