@@ -61,6 +61,7 @@ bench: env
 	$(PY) benchmarks/bench_predict.py
 	$(PY) benchmarks/bench_train.py
 	$(PY) benchmarks/bench_annotate.py
+	$(PY) benchmarks/bench_export.py
 
 clean:
 	rm -rf .venv $(DEMO_WS) .pytest_cache .mypy_cache .ruff_cache
