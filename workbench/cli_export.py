@@ -48,3 +48,25 @@ def export_cmd(
               f"{report['val']['images']} images; outputs vs FP32: cosine {fid['cosine']:.5f}, "
               f"max abs {fid['max_abs']:.4g}; host latency {report['latency_ms']:.1f} ms "
               f"(FP32 {report['latency_ms_fp32']:.1f} ms)")
+
+
+@app.command("benchmark")
+def benchmark_cmd(
+    paths: Annotated[list[Path], typer.Argument(help="Export folders or model files.")],
+    view: Annotated[str, typer.Option(help="Images and ground truth to measure on.")]
+    = "split:val",
+    limit: Annotated[int | None, typer.Option(help="Only the first N images.")] = None,
+    workspace: WorkspaceOpt = Path("."),
+    json_: JsonOpt = False,
+) -> None:
+    """Compare exports: mAP50, latency p50/p95, FPS, peak memory, size; JSON, Markdown, plot."""
+    from workbench.benchmarking import benchmark
+
+    ws = _open(workspace)
+    with _spinner(json_, "benchmarking"):
+        result = benchmark(ws, paths, view=view, limit=limit)
+    if json_:
+        _print_json(result)
+        return
+    out.print(Path(result["files"]["markdown"]).read_text(), markup=False)
+    out.print("\n".join(f"{k}: {v}" for k, v in result["files"].items()))

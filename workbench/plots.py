@@ -131,3 +131,24 @@ def learning_curves(curves: dict[str, dict[str, list[dict[str, Any]]]], out: Pat
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
+
+
+def tradeoff_bubbles(rows: Sequence[dict[str, Any]], out: Path) -> Path:
+    """Accuracy against latency, bubble area by file size, one labeled point per model."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 5))
+    sizes = np.array([r["size_mb"] for r in rows], dtype=float)
+    area = 80 + 900 * sizes / max(float(sizes.max()), 1e-9)
+    ax.scatter([r["latency_p50_ms"] for r in rows], [r["map50"] for r in rows], s=area,
+               alpha=0.5, c=["tab:green" if r.get("pareto") else "tab:blue" for r in rows])
+    for r in rows:
+        ax.annotate(f"{r['model']}\n{r['size_mb']:.1f} MB", (r["latency_p50_ms"], r["map50"]),
+                    textcoords="offset points", xytext=(8, 4), fontsize=8)
+    ax.set(xlabel="latency p50 (ms, 1 image, 1 thread)", ylabel="mAP50",
+           title="accuracy vs latency (bubble: file size; green: Pareto-optimal)")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out

@@ -70,3 +70,28 @@ def test_unknown_and_planned_targets_are_explained() -> None:
         ExportConfig(run="x", target="k210")
     with pytest.raises(ConfigError, match="valid targets"):
         ExportConfig(run="x", target="coreml")
+
+
+def test_benchmark_compares_exports(export_ws: Any, tmp_path: Path) -> None:
+    from workbench.benchmarking import benchmark
+
+    fp32 = export_model(export_ws, ExportConfig(run=WEIGHTS, target="onnx"))
+    int8 = export_model(export_ws, ExportConfig(run=WEIGHTS, target="onnx-int8",
+                                                calibration_count=8))
+    device = tmp_path / "model.kmodel"
+    device.write_bytes(b"\0" * 1000)
+    result = benchmark(export_ws, [Path(fp32["path"]).parent, Path(int8["path"]).parent,
+                                   device], limit=12, out=tmp_path / "bench")
+    rows = {r["model"]: r for r in result["models"]}
+    assert result["images"] == 12
+    for report in (fp32, int8):
+        row = rows[Path(report["path"]).parent.name]
+        assert row["map50"] >= 0 and row["latency_p50_ms"] <= row["latency_p95_ms"]
+        assert row["fps"] > 0 and 0 < row["model_rss_mb"] < row["peak_rss_mb"]
+        assert row["size_mb"] == pytest.approx(report["size_bytes"] / 1e6, abs=1e-3)
+    assert "vendor simulator" in rows["model"]["skipped"]
+    assert sum(r.get("pareto", False) for r in result["models"]) >= 1
+    for kind in ("json", "markdown", "plot"):
+        assert Path(result["files"][kind]).is_file()
+    assert "| model | mAP50 |" in Path(result["files"]["markdown"]).read_text()
+    assert runs.get_run(export_ws, result["id"], "benchmark") is not None
