@@ -17,7 +17,7 @@ from workbench.cli import JsonOpt, WorkspaceOpt, _open, _print_json, _spinner, a
 def export_cmd(
     run: Annotated[str, typer.Option(help="Training run name (or a .pt path) to export.")],
     target: Annotated[str, typer.Option(
-        help="onnx | onnx-int8 (tensorrt, rknn, k210, k230: not built yet).")] = "onnx",
+        help="onnx | onnx-int8 | tensorrt (rknn, k210, k230: not built yet).")] = "onnx",
     imgsz: Annotated[int | None, typer.Option(help="Input size (default: as trained).")] = None,
     calibration: Annotated[str, typer.Option(
         help="View whose images calibrate INT8 (a diverse core-set pick), or none.")]

@@ -6,8 +6,11 @@ with the FP32 ONNX on the validation view: raw-output fidelity (cosine, max abs)
 decoded with the same numpy post-processing.
 
 Targets built so far: ``onnx`` (static shape, opset 17, simplified, class names and input
-size in the metadata) and ``onnx-int8`` (ONNX Runtime static QDQ on the convolutions,
-calibrated on a diverse pick from a curated view).
+size in the metadata), ``onnx-int8`` (ONNX Runtime static QDQ on the convolutions, calibrated
+on a diverse pick from a curated view) and ``tensorrt`` (a Jetson bundle: the FP32 ONNX, a
+symmetric INT8 QDQ ONNX for TensorRT's explicit quantization, the calibration batch,
+``build.sh`` for FP16 and INT8 engines and ``run_trt.py``; engines are built on the device,
+here the INT8 model is validated with onnxruntime).
 """
 
 from __future__ import annotations
@@ -28,10 +31,9 @@ from workbench.prediction import resolve_weights
 from workbench.store import runs
 from workbench.store.workspace import Workspace
 
-TARGETS = ("onnx", "onnx-int8")
+TARGETS = ("onnx", "onnx-int8", "tensorrt")
 #: Targets of the export issue not built yet, with what they need.
-PLANNED = {"tensorrt": "a Jetson bundle (ONNX + build script)",
-           "rknn": "rknn-toolkit2 in its own environment",
+PLANNED = {"rknn": "rknn-toolkit2 in its own environment",
            "k210": "nncase 1.x in a Python 3.10 environment",
            "k230": "nncase 2.x"}
 
@@ -42,7 +44,7 @@ class ExportConfig:
 
     Attributes:
         run: the training run (or a ``.pt`` path) to export.
-        target: ``onnx`` | ``onnx-int8``.
+        target: ``onnx`` | ``onnx-int8`` | ``tensorrt``.
         imgsz: input size (default: the size the model was trained at).
         calibration: view of the calibration images (``none``: plain first images).
         calibration_count: how many calibration images.
@@ -82,20 +84,28 @@ def export_model(ws: Workspace, cfg: ExportConfig) -> dict[str, Any]:
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    fp32_path = folder / "model.onnx" if cfg.target == "onnx" else folder / "reference.fp32.onnx"
+    keep_fp32 = cfg.target in ("onnx", "tensorrt")
+    fp32_path = folder / ("model.onnx" if keep_fp32 else "reference.fp32.onnx")
     export_onnx(weights, fp32_path, cfg.imgsz)
     fp32 = OnnxPredictor(str(fp32_path), threads=1)
     calibration: dict[str, Any] | None = None
     model_path = fp32_path
-    if cfg.target == "onnx-int8":
+    extra: dict[str, Any] = {}
+    if cfg.target in ("onnx-int8", "tensorrt"):
         from workbench.export.onnx_int8 import quantize_int8
 
         diverse = cfg.calibration != "none"
         view = cfg.calibration if diverse else "split:train"
         images = calibration_images(ws, view, cfg.calibration_count, fp32_path, diverse=diverse)
-        model_path = quantize_int8(fp32_path, folder / "model.int8.onnx", images, fp32.imgsz)
+        name_int8 = "model.int8.qdq.onnx" if cfg.target == "tensorrt" else "model.int8.onnx"
+        model_path = quantize_int8(fp32_path, folder / name_int8, images, fp32.imgsz,
+                                   symmetric=cfg.target == "tensorrt")
         calibration = {"view": view, "count": len(images),
                        "pick": "core-set over the FP32 embeddings" if diverse else "first"}
+        if cfg.target == "tensorrt":
+            from workbench.export.tensorrt import write_bundle
+
+            extra["engine"] = write_bundle(folder, images, fp32.imgsz)
     candidate = OnnxPredictor(str(model_path), threads=1) if model_path != fp32_path else fp32
     val = ValSet.load(ws, cfg.val)
     if not val.paths:
@@ -113,7 +123,7 @@ def export_model(ws: Workspace, cfg: ExportConfig) -> dict[str, Any]:
         "latency_ms": round(acc["seconds_per_image"] * 1000, 2),
         "latency_ms_fp32": round(ref_acc["seconds_per_image"] * 1000, 2),
         "val": {"view": cfg.val, "images": len(val.paths)}, "calibration": calibration,
-        "seconds": round(time.perf_counter() - t0, 2),
+        "seconds": round(time.perf_counter() - t0, 2), **extra,
     }
     deploy = deploy_settings(cfg.target, fp32.imgsz, fp32.names, cfg.run,
                              None if calibration is None else calibration["view"],

@@ -95,3 +95,35 @@ def test_benchmark_compares_exports(export_ws: Any, tmp_path: Path) -> None:
         assert Path(result["files"][kind]).is_file()
     assert "| model | mAP50 |" in Path(result["files"]["markdown"]).read_text()
     assert runs.get_run(export_ws, result["id"], "benchmark") is not None
+
+
+def test_tensorrt_bundle(export_ws: Any) -> None:
+    import subprocess
+    import sys
+
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    report = export_model(export_ws, ExportConfig(run=WEIGHTS, target="tensorrt",
+                                                  calibration_count=12))
+    folder = Path(report["path"]).parent
+    names = {p.name for p in folder.iterdir()}
+    assert {"model.onnx", "model.int8.qdq.onnx", "calibration.npy", "build.sh", "run_trt.py",
+            "deploy.yaml", "classes.txt", "report.json"} <= names
+    calib = np.load(folder / "calibration.npy")
+    assert calib.dtype == np.uint8 and calib.shape == (12, 3, 224, 224)
+    assert (folder / "build.sh").stat().st_mode & 0o111
+    assert "model.int8.qdq.onnx" in (folder / "build.sh").read_text()
+    helped = subprocess.run([sys.executable, str(folder / "run_trt.py"), "--help"],
+                            capture_output=True, text=True, check=True)
+    assert "engine" in helped.stdout
+    assert report["engine"]["built"] is False and "build.sh" in report["engine"]["how"]
+    # TensorRT's explicit quantization needs symmetric int8: every zero point is 0, signed
+    qdq = onnx.load(str(folder / "model.int8.qdq.onnx"))
+    inits = {i.name: numpy_helper.to_array(i) for i in qdq.graph.initializer}
+    zero_points = [inits[n.input[2]] for n in qdq.graph.node
+                   if n.op_type == "QuantizeLinear" and len(n.input) > 2]
+    assert zero_points and all(z.dtype == np.int8 and not z.any() for z in zero_points)
+    assert report["fidelity"]["cosine"] >= 0.99
+    assert report["map50"] >= report["map50_fp32"] - 0.02
