@@ -70,3 +70,27 @@ def benchmark_cmd(
         return
     out.print(Path(result["files"]["markdown"]).read_text(), markup=False)
     out.print("\n".join(f"{k}: {v}" for k, v in result["files"].items()))
+
+
+toolchain_app = typer.Typer(help="Export toolchains: what this machine has for each target.",
+                            no_args_is_help=True)
+app.add_typer(toolchain_app, name="toolchain")
+
+
+@toolchain_app.command("status")
+def toolchain_status_cmd(json_: JsonOpt = False) -> None:
+    """Each export target's toolchain: found (with versions) or what to install."""
+    from rich.table import Table
+
+    from workbench.export.toolchains import status
+
+    found = status()
+    if json_:
+        _print_json([t.to_dict() for t in found])
+        return
+    table = Table(title="export toolchains")
+    for col in ("target", "available", "detail", "to install"):
+        table.add_column(col, overflow="fold")
+    for t in found:
+        table.add_row(t.target, "yes" if t.available else "no", t.detail, t.install)
+    out.print(table)
