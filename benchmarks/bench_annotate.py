@@ -36,20 +36,19 @@ def _images(folder: Path, n: int) -> None:
 
 
 def _coco(manifest: dict, boxes: int, seed: int = 0) -> dict:
+    """Random boxes for every package image, written as annotators' COCO."""
+    from workbench.annotation.cocojson import coco_document
+    from workbench.annotation.manifest import Manifest
+
     rng = np.random.default_rng(seed)
-    images, anns = [], []
-    for n, im in enumerate(manifest["images"], start=1):
-        w, h = im["width"], im["height"]
-        images.append({"id": n, "file_name": im["file_name"], "width": w, "height": h})
+    images = Manifest.from_dict(manifest, "package").images
+    answers = []
+    for _ in images:
         xy = rng.uniform(0, 0.7, (boxes, 2))
         wh = rng.uniform(0.05, 0.3, (boxes, 2))
         cls = rng.integers(0, len(CLASSES), boxes)
-        for k in range(boxes):
-            anns.append({"id": len(anns) + 1, "image_id": n, "category_id": int(cls[k]) + 1,
-                         "bbox": [xy[k, 0] * w, xy[k, 1] * h, wh[k, 0] * w, wh[k, 1] * h],
-                         "area": wh[k, 0] * w * wh[k, 1] * h, "iscrowd": 0})
-    return {"images": images, "annotations": anns,
-            "categories": [{"id": k + 1, "name": c} for k, c in enumerate(CLASSES)]}
+        answers.append(([CLASSES[c] for c in cls.tolist()], np.c_[xy, wh].tolist(), None))
+    return coco_document(images, CLASSES, answers)
 
 
 def main() -> None:

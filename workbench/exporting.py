@@ -113,7 +113,9 @@ def export_model(ws: Workspace, cfg: ExportConfig) -> dict[str, Any]:
     n_classes = len(fp32.names)
     ref_acc = accuracy(fp32, val, n_classes)
     acc = ref_acc if candidate is fp32 else accuracy(candidate, val, n_classes)
-    fidelity = output_fidelity(fp32, candidate, val.paths[:cfg.fidelity_images])
+    compared = val.paths[:cfg.fidelity_images]
+    fidelity = ({"cosine": 1.0, "max_abs": 0.0, "images": len(compared)} if candidate is fp32
+                else output_fidelity(fp32, candidate, compared))  # the FP32 model is the reference
     report = {
         "target": cfg.target, "path": str(model_path), "size_bytes": model_path.stat().st_size,
         "map50": acc["map50"], "map50_fp32": ref_acc["map50"],

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.conftest import DEMO, make_yolo
-from tests.training.conftest import covering_images
+from tests.conftest import DEMO
+from tests.training.conftest import covering_workspace
 from workbench.errors import ConfigError
 from workbench.exporting import ExportConfig, export_model
-from workbench.ingestion import ingest
 from workbench.store import runs
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -23,13 +21,7 @@ WEIGHTS = str(DEMO / "weights" / "yolov8n-224.pt")
 
 @pytest.fixture(scope="module")
 def export_ws(tmp_path_factory: pytest.TempPathFactory, mongo_uri: str) -> Any:
-    from workbench.store.workspace import init_workspace
-
-    root = tmp_path_factory.mktemp("export")
-    data = make_yolo(root / "data", {"train": covering_images("train", 40),
-                                     "val": covering_images("val", 40)})
-    ws = init_workspace(root / "ws", name=f"t-{uuid.uuid4().hex[:10]}", database_uri=mongo_uri)
-    ingest(ws, data, "yolo")
+    ws = covering_workspace(tmp_path_factory.mktemp("export"), mongo_uri, 40, 40)
     yield ws
     ws.dataset.delete()
 

@@ -31,17 +31,22 @@ def covering_images(split: str, n: int) -> list[Path]:
     return chosen[:n]
 
 
-@pytest.fixture(scope="module")
-def small_ws(tmp_path_factory: pytest.TempPathFactory, mongo_uri: str):  # type: ignore[no-untyped-def]
-    """A workspace with 24 train and 12 val real images."""
+def covering_workspace(root: Path, mongo_uri: str, train: int, val: int):  # type: ignore[no-untyped-def]
+    """A workspace on the session mongod with ``train`` and ``val`` real images (every class)."""
     from workbench.ingestion import ingest
     from workbench.store.workspace import init_workspace
 
-    root = tmp_path_factory.mktemp("train")
-    data = make_yolo(root / "data", {"train": covering_images("train", 24),
-                                     "val": covering_images("val", 12)})
+    data = make_yolo(root / "data", {"train": covering_images("train", train),
+                                     "val": covering_images("val", val)})
     ws = init_workspace(root / "ws", name=f"t-{uuid.uuid4().hex[:10]}", database_uri=mongo_uri)
     ingest(ws, data, "yolo")
+    return ws
+
+
+@pytest.fixture(scope="module")
+def small_ws(tmp_path_factory: pytest.TempPathFactory, mongo_uri: str):  # type: ignore[no-untyped-def]
+    """A workspace with 24 train and 12 val real images."""
+    ws = covering_workspace(tmp_path_factory.mktemp("train"), mongo_uri, 24, 12)
     yield ws
     ws.dataset.delete()
 

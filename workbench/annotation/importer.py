@@ -201,8 +201,8 @@ def import_annotations(
     new_image, new_label, new_xyxyn = new_image[order], new_label[order], new_xyxyn[order]
     old = query.box_arrays(ws, {"_id": {"$in": sample_ids}})
     pos = {sid: k for k, sid in enumerate(sample_ids)}
-    old_image = np.asarray([pos[old["ids"][i]] for i in old["sample_index"].tolist()],
-                           dtype=np.int64)
+    old_image = np.asarray([pos[sid] for sid in old["ids"]], dtype=np.int64)[
+        old["sample_index"]]
     diff = diff_boxes(old_image, old["label"], xywhn_to_xyxyn(old["xywhn"]),
                       new_image, new_label, new_xyxyn, len(sample_ids))
     status_change = np.array([current[s].get(schema.STATUS) != "labeled"

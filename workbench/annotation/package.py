@@ -139,7 +139,11 @@ def _slug(name: str) -> str:
 
 def _guidelines(ws: Workspace, cfg: ExportConfig) -> tuple[str, dict[str, bytes]]:
     """``guidelines.md`` and its example crops (largest labeled train boxes per class)."""
-    boxes = query.box_arrays(ws, views.labeled_match("split:train"))
+    if cfg.examples_per_class > 0:
+        boxes = query.box_arrays(ws, views.labeled_match("split:train"))
+    else:  # e.g. the simulated annotator: the rules without example crops
+        boxes = {"xywhn": np.zeros((0, 4)), "label": np.zeros(0, dtype=str),
+                 "sample_index": np.zeros(0, dtype=np.int64), "filepath": []}
     area = boxes["xywhn"][:, 2] * boxes["xywhn"][:, 3]
     lines = ["# Annotation guidelines", "",
              f"Dataset `{ws.config.name}`. Label every object of these "

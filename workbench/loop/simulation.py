@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from workbench.core.curves import label_saving
-from workbench.errors import ConfigError, WorkbenchError
+from workbench.errors import ConfigError
 from workbench.loop.oracle import Oracle
 from workbench.selection import IMAGE_STRATEGIES, STRATEGIES, SelectConfig, select
 from workbench.store import bulk, query, runs, schema, views
@@ -140,23 +140,20 @@ def _label_round(ws: Workspace, round_name: str, oracle: Oracle) -> None:
 
 
 def _train(ws: Workspace, cfg: SimConfig, r: int, seed: int) -> dict[str, Any]:
-    from workbench.training.runner import TrainConfig, train
+    from workbench.training.runner import TrainConfig, last_checkpoint, train
 
     name = f"{ws.config.name}-train-r{r}"
     doc = runs.get_run(ws, name, "train")
     if doc is not None and doc.get("status") == "completed":
         return dict(doc["outputs"])
+    resume = doc is not None and last_checkpoint(ws, name).is_file()
+    if doc is not None and not resume:  # interrupted before its first checkpoint: start over
+        ws.runs.delete_one({"_id": name, "dataset": ws.config.name})
     config = TrainConfig(view="split:train", val="split:val", model=cfg.model, imgsz=cfg.imgsz,
                          epochs=cfg.epochs, patience=cfg.patience, batch=cfg.batch, run=name,
                          seed=seed, allow_missing_classes=True, overrides=dict(cfg.overrides),
-                         resume=doc is not None)
-    try:
-        return train(ws, config).to_dict()
-    except WorkbenchError as exc:
-        if doc is not None and "saved no checkpoint" in str(exc):
-            ws.runs.delete_one({"_id": name, "dataset": ws.config.name})
-            return train(ws, TrainConfig(**{**asdict(config), "resume": False})).to_dict()
-        raise
+                         resume=resume)
+    return train(ws, config).to_dict()
 
 
 def _select(ws: Workspace, cfg: SimConfig, strategy: str, r: int, seed: int,
@@ -175,14 +172,11 @@ def _select(ws: Workspace, cfg: SimConfig, strategy: str, r: int, seed: int,
 
 
 def _point(ws: Workspace, r: int, trained: dict[str, Any]) -> dict[str, Any]:
-    labeled = {schema.STATUS: "labeled", schema.SPLIT: "train"}
+    train = query.grouped_counts(ws, schema.SPLIT, {schema.STATUS: "labeled"}).get(
+        "train", {"samples": 0, "boxes": 0})
     counts = query.grouped_counts(ws, schema.STATUS)
-    boxes = sum(d["boxes"] for d in ws.samples.aggregate([
-        {"$match": labeled},
-        {"$group": {"_id": None, "boxes": {"$sum": {"$size": {"$ifNull": [
-            f"${schema.GROUND_TRUTH}.detections", []]}}}}}]))
-    return {"round": r, "labeled_images": ws.samples.count_documents(labeled),
-            "labeled_boxes": int(boxes), "pool_left": counts.get("unlabeled", {}).get(
+    return {"round": r, "labeled_images": train["samples"],
+            "labeled_boxes": train["boxes"], "pool_left": counts.get("unlabeled", {}).get(
                 "samples", 0), "map50": round(float(trained["map50"]), 5),
             "map50_95": round(float(trained["map50_95"]), 5), "train_run": trained["run"]}
 

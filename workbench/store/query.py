@@ -135,9 +135,12 @@ def box_arrays(ws: Any, match: dict[str, Any] | None = None,
     }
 
 
-def grouped_counts(ws: Any, key: str) -> dict[str, dict[str, int]]:
-    """Samples and boxes per value of ``key`` (None shown as "none"), via one aggregation."""
-    pipeline = [
+def grouped_counts(ws: Any, key: str, match: dict[str, Any] | None = None
+                   ) -> dict[str, dict[str, int]]:
+    """Samples and boxes per value of ``key`` (None shown as "none") among the samples
+    matching ``match``, via one aggregation."""
+    pipeline: list[dict[str, Any]] = [{"$match": match}] if match else []
+    pipeline += [
         {"$group": {
             "_id": f"${key}",
             "samples": {"$sum": 1},

@@ -30,10 +30,8 @@ def fingerprint(detections: dict[str, Any] | None) -> str:
 
 
 def collection(ws: Any) -> Any:
-    """The versions collection (indexed by change id)."""
-    coll = ws.db[COLLECTION]
-    coll.create_index([("change_id", 1), ("sample_id", 1)], name="change_sample")
-    return coll
+    """The versions collection (its index is made by :func:`save`, the only writer)."""
+    return ws.db[COLLECTION]
 
 
 def save(ws: Any, change_id: str, before: list[dict[str, Any]], after: list[str]) -> None:
@@ -46,6 +44,7 @@ def save(ws: Any, change_id: str, before: list[dict[str, Any]], after: list[str]
         after: ``K`` fingerprints of the ground truth the change writes.
     """
     coll = collection(ws)
+    coll.create_index([("change_id", 1), ("sample_id", 1)], name="change_sample")
     ops = [InsertOne({"change_id": change_id, "dataset": ws.config.name, "sample_id": doc["_id"],
                       "before": {k: doc.get(k) for k in SAVED}, "after": fp})
            for doc, fp in zip(before, after, strict=True)]

@@ -88,6 +88,11 @@ def _run_dir(ws: Workspace, run: str) -> Path:
     return ws.root / "runs" / "train" / run
 
 
+def last_checkpoint(ws: Workspace, run: str) -> Path:
+    """Where a training run keeps its latest checkpoint (what ``--resume`` continues from)."""
+    return _run_dir(ws, run) / "weights" / "last.pt"
+
+
 def _check_views(ds: YoloDataset, config: TrainConfig, classes: list[str]) -> None:
     if ds.train.images == 0:
         raise WorkbenchError(
@@ -166,7 +171,7 @@ def _resume(ws: Workspace, config: TrainConfig, on_epoch: EpochCallback | None) 
     if runs.still_running(doc):
         raise WorkbenchError(f"run {config.run!r} is still training in process {doc['pid']}; "
                              "wait for it, or stop it (Ctrl-C) and then resume")
-    last = _run_dir(ws, config.run) / "weights" / "last.pt"
+    last = last_checkpoint(ws, config.run)
     if not last.is_file():
         raise WorkbenchError(f"run {config.run!r} saved no checkpoint yet ({last}); start it "
                              "again without --resume under a new --run name")
