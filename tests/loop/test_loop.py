@@ -76,6 +76,7 @@ def test_simulation_curves_oracle_and_resume(workspace: Any, tmp_path: Path) -> 
         _cfg(strategies=("entropy",))
     with pytest.raises(ConfigError, match="need 106"):
         simulate(src, _cfg(initial=100), tmp_path / "other")
+    assert not (tmp_path / "other").exists()  # a refused start leaves nothing behind
 
 
 def test_next_round_reuses_the_model_of_unchanged_labels(workspace: Any, tmp_path: Path) -> None:

@@ -192,7 +192,6 @@ def simulate(src: Workspace, cfg: SimConfig, out: Path,
         ConfigError: ``out`` holds a simulation with other settings, or the pool is too small.
     """
     out = out.expanduser().resolve()
-    out.mkdir(parents=True, exist_ok=True)
     settings = asdict(cfg)
     settings["strategies"] = list(cfg.strategies)
     state_path = out / STATE
@@ -201,8 +200,6 @@ def simulate(src: Workspace, cfg: SimConfig, out: Path,
         if saved.get("settings") != settings or saved.get("workspace") != str(src.root):
             raise ConfigError(f"{out} holds a simulation with other settings ({state_path}); "
                               "choose another --out to start a new one")
-    state_path.write_text(json.dumps({"workspace": str(src.root), "settings": settings},
-                                     indent=1))
     pool_ids = [d["_id"] for d in src.samples.find(views.labeled_match(cfg.pool),
                                                    {"_id": 1}).sort("_id", 1)]
     needed = cfg.initial + cfg.budget * (cfg.rounds - 1)
@@ -212,6 +209,10 @@ def simulate(src: Workspace, cfg: SimConfig, out: Path,
                           f"need {needed}")
     if not src.samples.find_one(views.labeled_match(cfg.val)):
         raise ConfigError(f"the validation view {cfg.val!r} has no labeled images")
+    # written only once the inputs are known to be usable: a refused start leaves no state
+    out.mkdir(parents=True, exist_ok=True)
+    state_path.write_text(json.dumps({"workspace": str(src.root), "settings": settings},
+                                     indent=1))
     oracle = Oracle.from_workspace(src, {"_id": {"$in": pool_ids}})
     curves_path = out / CURVES
     curves: dict[str, dict[str, list[dict[str, Any]]]] = (
