@@ -10,20 +10,33 @@ from typing import Annotated
 
 import typer
 
-from workbench.cli import JsonOpt, WorkspaceOpt, _open, _print_json, _spinner, app, out
+from workbench.cli import JsonOpt, WorkspaceOpt, _open, _print_json, _spinner, app, err, out
 
 
 @app.command("export")
 def export_cmd(
     run: Annotated[str, typer.Option(help="Training run name (or a .pt path) to export.")],
     target: Annotated[str, typer.Option(
-        help="onnx | onnx-int8 | tensorrt (rknn, k210, k230: not built yet).")] = "onnx",
+        help="onnx | onnx-int8 | tensorrt | k210 | k230 | rknn. The device targets need "
+             "`workbench toolchain install NAME` once.")] = "onnx",
     imgsz: Annotated[int | None, typer.Option(help="Input size (default: as trained).")] = None,
     calibration: Annotated[str, typer.Option(
-        help="View whose images calibrate INT8 (a diverse core-set pick), or none.")]
+        help="View whose images calibrate INT8 (a diverse core-set pick), or none (rknn: "
+             "FP16).")]
     = "split:train",
     calibration_count: Annotated[int, typer.Option(help="Calibration images.")] = 100,
     val: Annotated[str, typer.Option(help="View for fidelity and mAP50.")] = "split:val",
+    val_limit: Annotated[int | None, typer.Option(
+        help="Only the view's first N images (the K230 simulator takes ~3 s per image).")]
+    = None,
+    platform: Annotated[str, typer.Option(
+        help="Rockchip SoC for --target rknn: rk3588, rk3566, rk3568, rk3576, rk3562, "
+             "rv1106, rv1103.")] = "rk3588",
+    max_model_mb: Annotated[float, typer.Option(help="K210 budget: largest kmodel (MiB).")]
+    = 5.5,
+    max_memory_mb: Annotated[float, typer.Option(
+        help="K210 budget: input + output + activations + model (MiB of the 6 MB SRAM).")]
+    = 6.0,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for <run>-<target>/ "
                                                         "(relative to the workspace).")]
     = Path("exports"),
@@ -35,7 +48,9 @@ def export_cmd(
     from workbench.exporting import ExportConfig, export_model
 
     cfg = ExportConfig(run=run, target=target, imgsz=imgsz, calibration=calibration,
-                       calibration_count=calibration_count, val=val, out=out_dir)
+                       calibration_count=calibration_count, val=val, out=out_dir,
+                       val_limit=val_limit, platform=platform, max_model_mb=max_model_mb,
+                       max_memory_mb=max_memory_mb)
     ws = _open(workspace)
     with stdout_to_stderr(), _spinner(json_, f"exporting {run} to {target}"):
         report = export_model(ws, cfg)
@@ -44,10 +59,19 @@ def export_cmd(
         return
     fid = report["fidelity"]
     out.print(f"[green]exported[/] {report['path']} ({report['size_bytes'] / 1e6:.2f} MB)")
+    speed = (f"host latency {report['latency_ms']:.1f} ms (FP32 {report['latency_ms_fp32']:.1f} "
+             "ms)" if report["latency_ms"] is not None else
+             f"simulator {report['simulator_ms_per_image']:.0f} ms per image (not device speed)")
     out.print(f"mAP50 {report['map50']:.4f} (FP32 {report['map50_fp32']:.4f}) on "
               f"{report['val']['images']} images; outputs vs FP32: cosine {fid['cosine']:.5f}, "
-              f"max abs {fid['max_abs']:.4g}; host latency {report['latency_ms']:.1f} ms "
-              f"(FP32 {report['latency_ms_fp32']:.1f} ms)")
+              f"max abs {fid['max_abs']:.4g}; {speed}")
+    memory = report.get("memory_bytes")
+    if memory:
+        parts = ", ".join(f"{k} {v / 2**20:.2f}" for k, v in memory.items())
+        verdict = {True: " — fits the budget", False: "", None: ""}[report["fits"]]
+        out.print(f"device memory (MiB): {parts}{verdict}")
+    if report.get("device_script"):
+        out.print(f"device script: {report['device_script']}")
 
 
 @app.command("benchmark")
@@ -94,3 +118,15 @@ def toolchain_status_cmd(json_: JsonOpt = False) -> None:
     for t in found:
         table.add_row(t.target, "yes" if t.available else "no", t.detail, t.install)
     out.print(table)
+
+
+@toolchain_app.command("install")
+def toolchain_install_cmd(
+    name: Annotated[str, typer.Argument(help="k210 | rknn | k230")],
+    force: Annotated[bool, typer.Option(help="Rebuild even if it is installed.")] = False,
+) -> None:
+    """Build a vendor toolchain's side environment (cached outside the repo, pinned)."""
+    from workbench.export.toolchains import install
+
+    root = install(name, force=force, log=lambda line: err.print(line, markup=False))
+    out.print(f"[green]installed[/] {name} in {root}")

@@ -53,3 +53,11 @@ class ClassListError(SourceError):
 
 class LeakError(WorkbenchError):
     """``workbench check`` found duplicates or group leaks across splits."""
+
+
+class ToolchainError(WorkbenchError):
+    """An export toolchain is missing, cannot be installed, or its compiler failed."""
+
+
+class BudgetError(WorkbenchError):
+    """A compiled model does not fit the device's memory budget."""

