@@ -57,11 +57,13 @@ def test_int8_keeps_accuracy_and_is_calibrated_on_a_diverse_pick(export_ws: Any)
         "reference.fp32.onnx").stat().st_size
 
 
-def test_unknown_and_planned_targets_are_explained() -> None:
-    with pytest.raises(ConfigError, match="not built yet"):
-        ExportConfig(run="x", target="k210")
-    with pytest.raises(ConfigError, match="valid targets"):
+def test_unknown_targets_and_options_are_explained() -> None:
+    with pytest.raises(ConfigError, match="valid targets: .*k210.*rknn"):
         ExportConfig(run="x", target="coreml")
+    with pytest.raises(ConfigError, match="valid platforms: .*rk3566"):
+        ExportConfig(run="x", target="rknn", platform="rk9999")
+    with pytest.raises(ConfigError, match="--val-limit"):
+        ExportConfig(run="x", target="k210", val_limit=0)
 
 
 def test_benchmark_compares_exports(export_ws: Any, tmp_path: Path) -> None:

@@ -194,7 +194,8 @@ def export_device(ws: Workspace, target: str, weights: str, folder: Path, *,
     memory: dict[str, int] | None = None
     fits: bool | None = None
     for phase in spec.phases:
-        _drive(python, environ, spec.driver, phase, work, log_path)
+        _drive(python, environ, spec.driver, phase, work, log_path,
+               K210_SIMULATOR_HINT if (target, phase) == ("k210", "simulate") else "")
         if phase == "compile" and target == "k210":
             memory = parse_memory(log_path.read_text(errors="replace"))
             problem = check_budget(memory, budget, info.imgsz, len(info.names))
@@ -221,8 +222,14 @@ def export_device(ws: Workspace, target: str, weights: str, folder: Path, *,
                         val_images=len(valset.paths))
 
 
+K210_SIMULATOR_HINT = (
+    "nncase 1.9's K210 simulator rejects this graph (seen with YOLOv8n's C2f blocks: "
+    "'Invalid argument'), so the kmodel cannot be verified; train the microcontroller config "
+    "(--model configs/models/micro-relu.yaml), which compiles and simulates")
+
+
 def _drive(python: Path, environ: dict[str, str], driver: str, phase: str, work: Path,
-           log_path: Path) -> None:
+           log_path: Path, hint: str) -> None:
     """Run one driver phase in the side environment, appending its output to the log.
 
     Raises:
@@ -236,5 +243,6 @@ def _drive(python: Path, environ: dict[str, str], driver: str, phase: str, work:
                               cwd=work, env=environ, check=False)
     if proc.returncode != 0:
         tail = log_path.read_text(errors="replace").strip()[-1500:]
+        advice = f"\n{hint}" if hint and "Invalid argument" in tail else ""
         raise ToolchainError(f"{driver} {phase} failed (exit {proc.returncode}); full log: "
-                             f"{log_path}\n{tail}")
+                             f"{log_path}\n{tail}{advice}")
