@@ -134,6 +134,7 @@ def _device_export(ws: Workspace, cfg: ExportConfig, weights: str,
     }
     if cfg.target == "k210":
         report["budget_mb"] = {"model": cfg.max_model_mb, "memory": cfg.max_memory_mb}
+        report["slices_rewritten"] = result.slices_rewritten
     if cfg.target == "rknn":
         report["platform"] = cfg.platform
     deploy = deploy_settings(cfg.target, info.imgsz, info.names, cfg.run,

@@ -132,6 +132,15 @@ def test_maixpy_script_decodes_like_the_host(tmp_path: Path) -> None:
     assert compared > 0
 
 
+def test_k210_yolov8n_simulates_after_the_c2f_rewrite(device_ws: Any) -> None:
+    """Without the slice rewrite nncase 1.9's runtime fails with 'Invalid argument'."""
+    toolchain("k210")
+    report = export_model(device_ws, ExportConfig(run=YOLOV8N, target="k210",
+                                                  calibration_count=8, val_limit=4))
+    assert report["slices_rewritten"] == 16 and report["fits"] is True
+    assert report["fidelity"]["cosine"] >= 0.99
+
+
 def test_k210_refuses_an_oversized_model_with_the_budget_message(device_ws: Any) -> None:
     """YOLOv8n at 320 px needs ~6.9 MB of SRAM: refused, with what to change."""
     toolchain("k210")

@@ -58,9 +58,9 @@ def test_int8_keeps_accuracy_and_is_calibrated_on_a_diverse_pick(export_ws: Any)
 
 
 def test_unknown_targets_and_options_are_explained() -> None:
-    with pytest.raises(ConfigError, match="valid targets: .*k210.*rknn"):
+    with pytest.raises(ConfigError, match=r"valid targets: .*k210.*rknn"):
         ExportConfig(run="x", target="coreml")
-    with pytest.raises(ConfigError, match="valid platforms: .*rk3566"):
+    with pytest.raises(ConfigError, match=r"valid platforms: .*rk3566"):
         ExportConfig(run="x", target="rknn", platform="rk9999")
     with pytest.raises(ConfigError, match="--val-limit"):
         ExportConfig(run="x", target="k210", val_limit=0)
