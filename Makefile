@@ -62,6 +62,9 @@ bench: env
 	$(PY) benchmarks/bench_train.py
 	$(PY) benchmarks/bench_annotate.py
 	$(PY) benchmarks/bench_export.py
+	$(PY) -m workbench toolchain install k210
+	$(PY) -m workbench toolchain install rknn
+	$(PY) benchmarks/bench_devices.py
 
 clean:
 	rm -rf .venv $(DEMO_WS) .pytest_cache .mypy_cache .ruff_cache

@@ -124,6 +124,15 @@ def benchmark(ws: Workspace, paths: list[Path], view: str = "split:val",
         if model.suffix != ".onnx":
             row["skipped"] = (f"{model.suffix} runs on its device or vendor simulator, not "
                               "with onnxruntime on this host")
+            report = model.parent / "report.json"
+            if report.is_file():  # what `workbench export` measured in the simulator
+                measured = json.loads(report.read_text())
+                row["simulator"] = {k: measured.get(k) for k in (
+                    "map50", "map50_fp32", "simulator_ms_per_image", "fits")}
+                row["simulator"]["cosine"] = measured.get("fidelity", {}).get("cosine")
+                row["skipped"] += (f" (export report: simulator mAP50 "
+                                   f"{measured.get('map50')}, cosine "
+                                   f"{row['simulator']['cosine']})")
             rows.append(row)
             continue
         predictor = OnnxPredictor(str(model), threads=1)

@@ -82,6 +82,11 @@ def test_k210_micro_model_fits_and_simulates_like_fp32(k210_report: dict[str, An
     assert deploy["input"]["dtype"] == "uint8" and deploy["output"]["strides"] == [8.0, 16.0]
     assert deploy["output"]["shapes"] == [[1, 64 + 7, 28, 28], [1, 64 + 7, 14, 14]]
     assert runs.get_run(device_ws, report["export_id"], "export") is not None
+    from workbench.benchmarking import benchmark
+
+    row = benchmark(device_ws, [folder], limit=2)["models"][0]
+    assert "vendor simulator" in row["skipped"]
+    assert row["simulator"]["cosine"] == report["fidelity"]["cosine"]
 
 
 def test_maixpy_script_decodes_like_the_host(tmp_path: Path) -> None:
