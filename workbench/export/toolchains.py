@@ -1,8 +1,10 @@
 """Which export toolchains this machine has, and what to install for the missing ones.
 
-Vendor compilers that pin old Python or library versions live in side environments under
-``$WORKBENCH_CACHE/toolchains/<name>`` (default ``~/.cache/workbench/toolchains``), driven as
-subprocesses; the rest are packages of the main environment or tools of the device.
+The vendor compilers (nncase 1.x for the K210, nncase 2.x for the K230, rknn-toolkit2) pin old
+Python or library versions, so each lives in its own side environment under
+``$WORKBENCH_CACHE/toolchains/<name>`` (default ``~/.cache/workbench/toolchains``), built by
+:func:`install` from the pins in :data:`SIDE_ENVS` and driven as a subprocess; onnxruntime is in
+the main environment and TensorRT is a tool of the device.
 """
 
 from __future__ import annotations
