@@ -39,7 +39,7 @@ from workbench.export.rawhead import (
 )
 from workbench.export.toolchains import side_python
 from workbench.models.onnx_backend import export_onnx
-from workbench.models.preprocess import load_batch, to_uint8
+from workbench.models.preprocess import load_uint8
 from workbench.store.workspace import Workspace
 
 DRIVERS = Path(__file__).resolve().parent / "drivers"
@@ -183,10 +183,10 @@ def export_device(ws: Workspace, target: str, weights: str, folder: Path, *,
         export_onnx(weights, embedder, info.imgsz)
         images = calibration_images(ws, calibration, calibration_count, embedder)
         calib_file = work / "calibration.npy"
-        np.save(calib_file, to_uint8(load_batch(images, info.imgsz)[0]))
+        np.save(calib_file, load_uint8(images, info.imgsz))
         picked = {"view": calibration, "count": len(images),
                   "pick": "core-set over the FP32 embeddings"}
-    inputs = to_uint8(load_batch(valset.paths, info.imgsz)[0])
+    inputs = load_uint8(valset.paths, info.imgsz)
     np.save(work / "inputs.npy", inputs)
     compiled = reference
     rewrites = 0
@@ -207,15 +207,15 @@ def export_device(ws: Workspace, target: str, weights: str, folder: Path, *,
     for phase in spec.phases:
         _drive(python, environ, spec.driver, phase, work, log_path,
                K210_SIMULATOR_HINT if (target, phase) == ("k210", "simulate") else "")
-        if phase == "compile" and target == "k210":
-            memory = parse_memory(log_path.read_text(errors="replace"))
-            problem = check_budget(memory, budget, info.imgsz, len(info.names))
+        if phase != "compile":
+            continue
+        memory = parse_memory(log_path.read_text(errors="replace")) or None
+        if target == "k210":
+            problem = check_budget(memory or {}, budget, info.imgsz, len(info.names))
             if problem is not None:
                 shutil.rmtree(folder)
                 raise BudgetError(problem)
             fits = True
-        elif phase == "compile":
-            memory = parse_memory(log_path.read_text(errors="replace")) or None
     recorded = np.load(work / "outputs.npz")
     maps = [recorded[f"arr_{i}"] for i in range(len(recorded.files))]
     timing = json.loads((work / "outputs.npz.json").read_text())

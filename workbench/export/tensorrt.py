@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench.models.preprocess import load_batch, to_uint8
+from workbench.models.preprocess import load_uint8
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -27,8 +27,7 @@ def write_bundle(folder: Path, calibration: list[str], size: int) -> dict[str, A
     Returns:
         The report's ``engine`` entry: whether engines were built here, and how to build them.
     """
-    x, _, _ = load_batch(calibration, size)
-    np.save(folder / "calibration.npy", to_uint8(x))
+    np.save(folder / "calibration.npy", load_uint8(calibration, size))
     for name in ("build.sh", "run_trt.py"):
         shutil.copy(TEMPLATES / name, folder / name)
     (folder / "build.sh").chmod(0o755)

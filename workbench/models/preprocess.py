@@ -46,3 +46,8 @@ def load_batch(paths: list[str], size: int, workers: int = 2) -> tuple[np.ndarra
 def to_uint8(x: np.ndarray) -> np.ndarray:
     """A ``[0, 1]`` float batch back to the uint8 pixels it was made from (exact)."""
     return np.clip(np.rint(np.asarray(x) * 255.0), 0, 255).astype(np.uint8)
+
+
+def load_uint8(paths: list[str], size: int) -> np.ndarray:
+    """``(B, 3, size, size)`` uint8 letterboxed RGB pixels: what NPU compilers calibrate on."""
+    return to_uint8(load_batch(paths, size)[0])
