@@ -62,7 +62,7 @@ def main() -> None:
 
     from workbench.annotation.importer import import_annotations
     from workbench.annotation.package import ExportConfig, export_package
-    from workbench.ingestion import ingest
+    from workbench.ingestion.ingest import ingest
 
     ws, tmp = make_workspace(CLASSES)
     try:

@@ -29,8 +29,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    from workbench.exporting import ExportConfig, export_model
-    from workbench.ingestion import ingest
+    from workbench.export.exporting import ExportConfig, export_model
+    from workbench.ingestion.ingest import ingest
 
     names = ["fish", "jellyfish", "penguin", "puffin", "shark", "starfish", "stingray"]
     ws, tmp = make_workspace(names)

@@ -57,7 +57,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import workbench as wb
-    import workbench.ingestion
+    import workbench.ingestion.ingest
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     try:

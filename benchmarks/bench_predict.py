@@ -35,8 +35,8 @@ def main() -> None:
     from _pool import cleanup, make_workspace
 
     import workbench as wb
-    from workbench.prediction import make_predictor, predict
-    from workbench.training.models import offline_environment
+    from workbench.prediction.predict import make_predictor, predict
+    from workbench.training.weights import offline_environment
 
     offline_environment()
     from ultralytics import YOLO

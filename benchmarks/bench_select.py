@@ -36,8 +36,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from workbench.core.scoring import entropy
-    from workbench.prediction_import import import_predictions
-    from workbench.selection import SelectConfig, select
+    from workbench.prediction.imported import import_predictions
+    from workbench.selection.select import SelectConfig, select
 
     classes = [f"class{i}" for i in range(args.classes)]
     ws, tmp = make_workspace(classes)

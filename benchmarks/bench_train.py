@@ -39,8 +39,8 @@ def main() -> None:
 
     import workbench as wb
     from workbench.store import mongod
-    from workbench.training.models import offline_environment
     from workbench.training.runner import TrainConfig, train
+    from workbench.training.weights import offline_environment
 
     offline_environment()
     from ultralytics import YOLO

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import CLASSES, DEMO, demo_images, make_yolo
-from workbench.ingestion import IngestError, ingest
+from workbench.ingestion.ingest import IngestError, ingest
 from workbench.store import query, runs
 
 pytestmark = pytest.mark.integration

@@ -10,12 +10,12 @@ import pytest
 
 from tests.conftest import CLASSES, DEMO, demo_images
 from workbench.errors import ConfigError, WorkbenchError
-from workbench.ingestion import ingest
-from workbench.models.base import PredictOptions
-from workbench.models.onnx_backend import OnnxPredictor, export_onnx
-from workbench.models.torch_backend import TorchPredictor
-from workbench.prediction import predict
-from workbench.selection import SelectConfig, select
+from workbench.ingestion.ingest import ingest
+from workbench.prediction.backends.base import PredictOptions
+from workbench.prediction.backends.onnx import OnnxPredictor, export_onnx
+from workbench.prediction.backends.torch import TorchPredictor
+from workbench.prediction.predict import predict
+from workbench.selection.select import SelectConfig, select
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 CHECKPOINT = str(DEMO / "weights" / "yolov8n-224.pt")

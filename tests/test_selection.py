@@ -11,9 +11,9 @@ import pytest
 
 from tests.conftest import demo_images
 from workbench.errors import ConfigError, WorkbenchError
-from workbench.ingestion import ingest
-from workbench.prediction_import import PredictionImportError, import_predictions
-from workbench.selection import SelectConfig, select
+from workbench.ingestion.ingest import ingest
+from workbench.prediction.imported import PredictionImportError, import_predictions
+from workbench.selection.select import SelectConfig, select
 from workbench.store import runs
 
 pytestmark = pytest.mark.integration

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from tests.conftest import DEMO, demo_images
-from workbench.checking import check
-from workbench.ingestion import ingest
-from workbench.splitting import split
-from workbench.status_report import status
+from workbench.curation.checking import check
+from workbench.curation.splitting import split
+from workbench.curation.status import status
+from workbench.ingestion.ingest import ingest
 from workbench.store import query
 
 pytestmark = pytest.mark.integration

@@ -1,6 +1,6 @@
 """workbench: a data-centric active-learning workbench for object detection.
 
-Capability modules are named as nouns (``workbench.ingestion``) so that the verbs exported
+Capability modules are named as nouns (``workbench.ingestion.ingest``) so that the verbs exported
 here (``workbench.ingest``) are never shadowed by a submodule of the same name.
 
 Every CLI command is one library call::
@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from workbench.checking import check as check
-    from workbench.evaluation import evaluate as evaluate
-    from workbench.ingestion import ingest as ingest
-    from workbench.splitting import split as split
-    from workbench.status_report import status as status
+    from workbench.curation.checking import check as check
+    from workbench.curation.splitting import split as split
+    from workbench.curation.status import status as status
+    from workbench.ingestion.ingest import ingest as ingest
     from workbench.store.workspace import Workspace as Workspace
     from workbench.store.workspace import init_workspace as init_workspace
     from workbench.store.workspace import open_workspace as open_workspace
+    from workbench.training.evaluation import evaluate as evaluate
     from workbench.training.runner import TrainConfig as TrainConfig
     from workbench.training.runner import train as train
 
@@ -35,13 +35,13 @@ _LAZY = {
     "Workspace": "workbench.store.workspace",
     "init_workspace": "workbench.store.workspace",
     "open_workspace": "workbench.store.workspace",
-    "ingest": "workbench.ingestion",
-    "split": "workbench.splitting",
-    "check": "workbench.checking",
-    "status": "workbench.status_report",
+    "ingest": "workbench.ingestion.ingest",
+    "split": "workbench.curation.splitting",
+    "check": "workbench.curation.checking",
+    "status": "workbench.curation.status",
     "train": "workbench.training.runner",
     "TrainConfig": "workbench.training.runner",
-    "evaluate": "workbench.evaluation",
+    "evaluate": "workbench.training.evaluation",
 }
 
 

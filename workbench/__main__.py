@@ -1,5 +1,5 @@
 """``python -m workbench``: the CLI."""
 
-from workbench.cli import main
+from workbench.cli.main import main
 
 main()

@@ -60,7 +60,7 @@ class SelectRound(foo.Operator):
         return types.Property(inputs)
 
     def execute(self, ctx: Any) -> dict[str, Any]:
-        from workbench.selection import SelectConfig, select
+        from workbench.selection.select import SelectConfig, select
 
         p = ctx.params
         result = select(_workspace(ctx), SelectConfig(

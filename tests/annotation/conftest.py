@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import DEMO, demo_images, make_yolo
-from workbench.ingestion import ingest
-from workbench.prediction_import import import_predictions
-from workbench.selection import SelectConfig, select
-from workbench.splitting import split
+from workbench.curation.splitting import split
+from workbench.ingestion.ingest import ingest
+from workbench.prediction.imported import import_predictions
+from workbench.selection.select import SelectConfig, select
 from workbench.store import schema
 
 

@@ -20,7 +20,7 @@ import yaml
 from tests.conftest import DEMO
 from tests.training.conftest import covering_workspace
 from workbench.errors import BudgetError, ConfigError, ToolchainError
-from workbench.exporting import ExportConfig, export_model
+from workbench.export.exporting import ExportConfig, export_model
 from workbench.store import runs
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -82,7 +82,7 @@ def test_k210_micro_model_fits_and_simulates_like_fp32(k210_report: dict[str, An
     assert deploy["input"]["dtype"] == "uint8" and deploy["output"]["strides"] == [8.0, 16.0]
     assert deploy["output"]["shapes"] == [[1, 64 + 7, 28, 28], [1, 64 + 7, 14, 14]]
     assert runs.get_run(device_ws, report["export_id"], "export") is not None
-    from workbench.benchmarking import benchmark
+    from workbench.export.benchmark import benchmark
 
     row = benchmark(device_ws, [folder], limit=2)["models"][0]
     assert "vendor simulator" in row["skipped"]
@@ -96,7 +96,7 @@ def test_maixpy_script_decodes_like_the_host(tmp_path: Path) -> None:
     from workbench.export.artifacts import deploy_settings
     from workbench.export.maixpy import write_maixpy_script
     from workbench.export.rawhead import export_raw_onnx, onnx_runner
-    from workbench.models.preprocess import load_batch
+    from workbench.prediction.backends.preprocess import load_batch
 
     info = export_raw_onnx(YOLOV8N, tmp_path / "raw.onnx")
     deploy = deploy_settings("k210", info.imgsz, info.names, "r", "split:train", "m.kmodel",

@@ -12,7 +12,7 @@ import yaml
 from tests.conftest import DEMO
 from tests.training.conftest import covering_workspace
 from workbench.errors import ConfigError
-from workbench.exporting import ExportConfig, export_model
+from workbench.export.exporting import ExportConfig, export_model
 from workbench.store import runs
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -67,7 +67,7 @@ def test_unknown_targets_and_options_are_explained() -> None:
 
 
 def test_benchmark_compares_exports(export_ws: Any, tmp_path: Path) -> None:
-    from workbench.benchmarking import benchmark
+    from workbench.export.benchmark import benchmark
 
     fp32 = export_model(export_ws, ExportConfig(run=WEIGHTS, target="onnx"))
     int8 = export_model(export_ws, ExportConfig(run=WEIGHTS, target="onnx-int8",

@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import DEMO
 from workbench.export.onnx_unslice import unslice_convolutions
 from workbench.export.rawhead import export_raw_onnx, onnx_runner
-from workbench.models.preprocess import load_batch
+from workbench.prediction.backends.preprocess import load_batch
 
 pytestmark = pytest.mark.slow
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.cli_loop import _train_args
 from workbench.errors import ConfigError
+from workbench.loop.cli import _train_args
 
 
 def test_train_args_are_typed_yaml_scalars() -> None:

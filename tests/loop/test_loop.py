@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO, demo_images, make_yolo
+from workbench.curation.splitting import split
 from workbench.errors import ConfigError
-from workbench.ingestion import ingest
+from workbench.ingestion.ingest import ingest
 from workbench.loop.rounds import NextConfig, loop_status, next_round
 from workbench.loop.simulation import SimConfig, simulate
-from workbench.splitting import split
 from workbench.store import runs, schema
 from workbench.store.workspace import open_workspace
 

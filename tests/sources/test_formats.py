@@ -12,8 +12,8 @@ from PIL import Image
 
 from tests.conftest import demo_images
 from workbench.errors import SourceError, UnknownNameError
-from workbench.sources import SOURCES, get_source
-from workbench.sources.base import SourceOptions
+from workbench.ingestion.sources import SOURCES, get_source
+from workbench.media.records import SourceOptions
 
 
 def _copy_images(dst: Path, n: int = 3) -> list[Path]:

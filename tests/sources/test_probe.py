@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import demo_images
-from workbench.sources.probe import probe, probe_file
+from workbench.media.probe import probe, probe_file
 
 
 def test_real_jpeg_header_and_hash() -> None:

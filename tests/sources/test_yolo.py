@@ -7,8 +7,8 @@ import pytest
 
 from tests.conftest import CLASSES, DEMO, demo_images, make_yolo
 from workbench.errors import SourceError
-from workbench.sources.base import SourceOptions
-from workbench.sources.yolo import parse
+from workbench.ingestion.sources.yolo import parse
+from workbench.media.records import SourceOptions
 
 
 def _kinds(batch) -> list[str]:  # type: ignore[no-untyped-def]

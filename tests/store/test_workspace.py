@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from workbench.config import WorkspaceConfig
 from workbench.errors import ConfigError, WorkspaceError
 from workbench.store import connection
+from workbench.store.config import WorkspaceConfig
 from workbench.store.workspace import init_workspace, open_workspace
 
 pytestmark = pytest.mark.integration

@@ -33,7 +33,7 @@ def covering_images(split: str, n: int) -> list[Path]:
 
 def covering_workspace(root: Path, mongo_uri: str, train: int, val: int):  # type: ignore[no-untyped-def]
     """A workspace on the session mongod with ``train`` and ``val`` real images (every class)."""
-    from workbench.ingestion import ingest
+    from workbench.ingestion.ingest import ingest
     from workbench.store.workspace import init_workspace
 
     data = make_yolo(root / "data", {"train": covering_images("train", train),

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from workbench.errors import ConfigError
-from workbench.training.models import resolve_model
 from workbench.training.runner import TrainConfig
 from workbench.training.sweep import efficiency, parse_sizes
+from workbench.training.weights import resolve_model
 
 
 def test_resolve_model_names(tmp_path: Path) -> None:

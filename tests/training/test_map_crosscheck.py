@@ -16,11 +16,11 @@ CHECKPOINT = DEMO / "weights" / "yolov8n-224.pt"
 
 
 def test_map_matches_ultralytics_val(tmp_path: Path, mongo_uri: str) -> None:
-    from workbench.evaluation import EVAL_CONF, EVAL_MAX_DET, evaluate
-    from workbench.ingestion import ingest
+    from workbench.ingestion.ingest import ingest
     from workbench.store.workspace import init_workspace
     from workbench.training.dataset import export_yolo
-    from workbench.training.models import offline_environment
+    from workbench.training.evaluation import EVAL_CONF, EVAL_MAX_DET, evaluate
+    from workbench.training.weights import offline_environment
 
     ws = init_workspace(tmp_path / "ws", name=f"t-{uuid.uuid4().hex[:10]}",
                         database_uri=mongo_uri)

@@ -93,7 +93,7 @@ def test_missing_classes_error(small_ws) -> None:  # type: ignore[no-untyped-def
 
 
 def test_evaluate_stores_tp_fp_fn_and_report(small_ws, trained) -> None:  # type: ignore[no-untyped-def]
-    from workbench.evaluation import evaluate
+    from workbench.training.evaluation import evaluate
 
     rep = evaluate(small_ws, "tiny", split="val")
     ds = small_ws.dataset
@@ -138,9 +138,9 @@ def test_predict_and_select_with_the_fixture_model(small_ws, trained, tmp_path: 
     import shutil
 
     from tests.conftest import demo_images
-    from workbench.ingestion import ingest
-    from workbench.prediction import predict
-    from workbench.selection import SelectConfig, select
+    from workbench.ingestion.ingest import ingest
+    from workbench.prediction.predict import predict
+    from workbench.selection.select import SelectConfig, select
 
     pool = tmp_path / "pool"
     pool.mkdir()

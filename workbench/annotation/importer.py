@@ -28,7 +28,7 @@ from workbench.annotation.manifest import MANIFEST, Manifest, load_manifest
 from workbench.core.boxes import xywhn_to_xyxyn, xyxyn_to_xywhn
 from workbench.core.labeldiff import diff_boxes
 from workbench.errors import InputReportError, SourceError, WorkbenchError
-from workbench.sources.base import Issue, check_boxes
+from workbench.media.records import Issue, check_boxes
 from workbench.store import labels, query, runs, schema, versions
 from workbench.store.bulk import detections_doc
 from workbench.store.workspace import Workspace
@@ -249,7 +249,7 @@ def import_annotations(
         labels.write_ground_truth(ws, before, docs)
         to_place = [b["_id"] for b in before if b.get(schema.SPLIT) not in _TRAIN_SPLITS]
         if to_place:
-            from workbench.splitting import split
+            from workbench.curation.splitting import split
 
             placed = split(ws).moved
     except BaseException as exc:

@@ -29,7 +29,7 @@ from workbench.annotation import lsjson
 from workbench.annotation.cocojson import ImageBoxes, coco_document
 from workbench.annotation.manifest import MANIFEST, Manifest, PackageImage, classes_hash
 from workbench.errors import ConfigError, SourceError, WorkbenchError
-from workbench.sources.probe import pil_open
+from workbench.media.probe import pil_open
 from workbench.store import predictions, query, runs, schema, views
 from workbench.store.workspace import Workspace
 

@@ -13,8 +13,8 @@ import numpy as np
 
 from workbench.core.diversity import k_center_greedy
 from workbench.errors import ConfigError
-from workbench.models.onnx_backend import OnnxPredictor
-from workbench.models.preprocess import load_batch
+from workbench.prediction.backends.onnx import OnnxPredictor
+from workbench.prediction.backends.preprocess import load_batch
 from workbench.store.views import labeled_match, view_match
 from workbench.store.workspace import Workspace
 

@@ -38,8 +38,8 @@ from workbench.export.rawhead import (
     replay_runner,
 )
 from workbench.export.toolchains import side_python
-from workbench.models.onnx_backend import export_onnx
-from workbench.models.preprocess import load_uint8
+from workbench.prediction.backends.onnx import export_onnx
+from workbench.prediction.backends.preprocess import load_uint8
 from workbench.store.workspace import Workspace
 
 DRIVERS = Path(__file__).resolve().parent / "drivers"

@@ -17,8 +17,8 @@ import numpy as np
 from workbench.core.boxes import xywhn_to_xyxyn
 from workbench.core.detmetrics import map_at
 from workbench.export.rawhead import MapsPredictor
-from workbench.models.base import PredictOptions, Predictor
-from workbench.models.preprocess import load_batch
+from workbench.prediction.backends.base import PredictOptions, Predictor
+from workbench.prediction.backends.preprocess import load_batch
 from workbench.store import query
 from workbench.store.views import labeled_match
 from workbench.store.workspace import Workspace

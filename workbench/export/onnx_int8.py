@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from workbench.models.preprocess import load_letterboxed
+from workbench.prediction.backends.preprocess import load_letterboxed
 
 
 class _Reader:

@@ -7,8 +7,8 @@ ONNX therefore ends at the head's convolutions — one ``(1, 4 * R + C, H, W)`` 
 or on the device CPU (the MaixPy script does the same arithmetic).
 
 :class:`MapsPredictor` turns any runner of such a graph (onnxruntime, a vendor simulator's
-recorded outputs) into a :class:`~workbench.models.base.Predictor`, so accuracy and fidelity
-are measured with the same post-processing as every other export.
+recorded outputs) into a :class:`~workbench.prediction.backends.base.Predictor`, so accuracy
+and fidelity are measured with the same post-processing as every other export.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ import numpy as np
 
 from workbench.core.rawhead import decode_raw_maps
 from workbench.errors import ConfigError
-from workbench.models.base import Predictor
-from workbench.models.preprocess import to_uint8
+from workbench.prediction.backends.base import Predictor
+from workbench.prediction.backends.preprocess import to_uint8
 
 #: opset for vendor compilers (nncase 1.x and rknn-toolkit2 read 13 reliably)
 DEVICE_OPSET = 13
@@ -60,7 +60,7 @@ def export_raw_onnx(weights: str, out: Path, imgsz: int | None = None) -> HeadIn
     import onnx
     import torch
 
-    from workbench.models.torch_backend import load_detection_model
+    from workbench.prediction.backends.torch import load_detection_model
 
     net, names, trained = load_detection_model(weights)
     size = imgsz or trained

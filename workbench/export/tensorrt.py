@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench.models.preprocess import load_uint8
+from workbench.prediction.backends.preprocess import load_uint8
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 

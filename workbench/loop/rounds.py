@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import ConfigError, WorkbenchError
-from workbench.selection import SelectConfig, select
+from workbench.selection.select import SelectConfig, select
 from workbench.store import runs, schema
 from workbench.store.workspace import Workspace
 
@@ -66,7 +66,7 @@ def next_round(ws: Workspace, cfg: NextConfig,
                on_epoch: Callable[[int, int, dict[str, float]], None] | None = None
                ) -> dict[str, Any]:
     """Train (or reuse), predict the pool, select, send out; see the module docstring."""
-    from workbench.prediction import predict
+    from workbench.prediction.predict import predict
     from workbench.training.dataset import label_hash
     from workbench.training.runner import TrainConfig, train
 

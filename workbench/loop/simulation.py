@@ -28,7 +28,7 @@ import numpy as np
 from workbench.core.curves import label_saving
 from workbench.errors import ConfigError
 from workbench.loop.oracle import Oracle
-from workbench.selection import IMAGE_STRATEGIES, STRATEGIES, SelectConfig, select
+from workbench.selection.select import IMAGE_STRATEGIES, STRATEGIES, SelectConfig, select
 from workbench.store import bulk, query, runs, schema, views
 from workbench.store.workspace import Workspace, drop_dataset, init_workspace, open_workspace
 
@@ -158,7 +158,7 @@ def _train(ws: Workspace, cfg: SimConfig, r: int, seed: int) -> dict[str, Any]:
 
 def _select(ws: Workspace, cfg: SimConfig, strategy: str, r: int, seed: int,
             model_weights: str) -> None:
-    from workbench.prediction import predict
+    from workbench.prediction.predict import predict
 
     name = _round(ws, r + 1)
     if runs.get_run(ws, name, "select") is not None:

@@ -17,8 +17,8 @@ from bson import ObjectId
 from workbench.core.boxes import xyxyn_to_xywhn
 from workbench.core.segments import segments
 from workbench.errors import WorkbenchError
-from workbench.sources.base import ImageRecord
-from workbench.sources.probe import ImageInfo
+from workbench.media.probe import ImageInfo
+from workbench.media.records import ImageRecord
 from workbench.store import schema
 
 _CHUNK = 20_000

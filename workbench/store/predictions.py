@@ -112,7 +112,7 @@ def write_predictions(ws: Any, run: str, sample_ids: list[Any], preds: Predictio
         passes["per_box"]["tta_pass"] = tta_pass.tolist()
     score_rows = [dict(zip(scores, vals, strict=True))
                   for vals in zip(*(v.tolist() for v in scores.values()), strict=True)]
-    from workbench.perf import paused_gc
+    from workbench.core.perf import paused_gc
 
     with paused_gc():
         for start in range(0, n, _CHUNK):

@@ -6,9 +6,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from workbench.config import WORKSPACE_FILE, WorkspaceConfig, validate_classes, validate_ratios
 from workbench.errors import WorkspaceError
 from workbench.store import connection, schema
+from workbench.store.config import (
+    WORKSPACE_FILE,
+    WorkspaceConfig,
+    validate_classes,
+    validate_ratios,
+)
 
 
 class Workspace:

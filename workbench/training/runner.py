@@ -13,7 +13,7 @@ from workbench.errors import ConfigError, WorkbenchError
 from workbench.store import runs
 from workbench.store.workspace import Workspace
 from workbench.training.dataset import YoloDataset, export_yolo
-from workbench.training.models import offline_environment, resolve_model
+from workbench.training.weights import offline_environment, resolve_model
 
 EpochCallback = Callable[[int, int, dict[str, float]], None]
 

@@ -60,7 +60,7 @@ def measure(weights: str, imgsz: int, images: list[str], repeats: int = 1) -> di
 
 
 def _measure_here(spec: dict[str, Any]) -> dict[str, float]:
-    from workbench.training.models import offline_environment
+    from workbench.training.weights import offline_environment
 
     offline_environment()
     import torch

@@ -1,7 +1,7 @@
 """What every returned-annotation parser produces, and the name/size/box bookkeeping they share.
 
 A parser reads a :class:`~workbench.annotation.bundle.Bundle` and fills a
-:class:`~workbench.sources.base.SourceBatch` through a :class:`Collector`: one record per
+:class:`~workbench.media.records.SourceBatch` through a :class:`Collector`: one record per
 annotated package image (``fields["package_index"]``), boxes as relative corners in the
 package image's own size. Images the file does not mention stay unannotated; an image it
 mentions with no box is a labeled negative.
@@ -17,7 +17,7 @@ from pathlib import Path
 from workbench.annotation.bundle import Bundle, read_text
 from workbench.annotation.manifest import Manifest
 from workbench.errors import SourceError
-from workbench.sources.base import ImageRecord, SourceBatch
+from workbench.media.records import ImageRecord, SourceBatch
 
 PACKAGE_FILES = ("manifest.json", "predictions.coco.json", "labelstudio_tasks.json",
                  "guidelines.md")

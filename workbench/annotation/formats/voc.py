@@ -8,7 +8,7 @@ from workbench.annotation.bundle import Bundle
 from workbench.annotation.formats.base import Collector, Returned, xml_root
 from workbench.annotation.manifest import Manifest
 from workbench.errors import SourceError
-from workbench.sources.voc import declared_size
+from workbench.ingestion.sources.voc import declared_size
 
 
 def parse(bundle: Bundle, members: list[str], manifest: Manifest) -> Returned:

@@ -1,0 +1,1 @@
+"""The FiftyOne App as the workbench's front end: launching it with the workbench operators."""

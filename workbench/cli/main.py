@@ -1,0 +1,71 @@
+"""The ``workbench`` command: one Typer app, assembled from the capabilities' ``register(app)``.
+
+Each capability contributes its commands through ``workbench.<capability>.cli.register``;
+:data:`CAPABILITIES` lists them in the order of the work and ``--help`` groups the commands by
+:class:`~workbench.cli.common.Stage`. Heavy imports (fiftyone, torch) happen inside the
+commands, so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from workbench.cli.common import Stage, err
+from workbench.errors import WorkbenchError
+
+#: The capabilities whose commands make up the CLI, in the order of the work.
+CAPABILITIES = ("ingestion", "curation", "app", "training", "prediction", "selection",
+                "annotation", "loop", "export")
+_STAGES = [s.value for s in Stage]
+
+
+class StagedGroup(TyperGroup):
+    """Lists commands grouped by stage (in :class:`Stage` order), registration order within."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        names = super().list_commands(ctx)
+
+        def stage(name: str) -> int:
+            panel = getattr(self.commands[name], "rich_help_panel", None)
+            return _STAGES.index(panel) if panel in _STAGES else len(_STAGES)
+
+        return sorted(names, key=stage)
+
+
+def build_app() -> typer.Typer:
+    """A fresh Typer app with every capability's commands registered."""
+    cli = typer.Typer(
+        name="workbench",
+        help="Data-centric active learning for object detection, on a FiftyOne store.",
+        cls=StagedGroup,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    for name in CAPABILITIES:
+        importlib.import_module(f"workbench.{name}.cli").register(cli)
+    return cli
+
+
+app = build_app()
+
+
+def main() -> None:
+    """Entry point: run the app, print user errors without a traceback."""
+    try:
+        app()
+    except WorkbenchError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

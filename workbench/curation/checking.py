@@ -1,0 +1,94 @@
+"""``workbench check``: leaks and label problems that would make evaluation lie."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from workbench.core.boxes import outside_image
+from workbench.store import query, schema
+from workbench.store.config import SPLITS
+from workbench.store.workspace import Workspace
+
+_EXAMPLES = 20
+
+
+@dataclass
+class CheckResult:
+    """Findings of :func:`check`.
+
+    Attributes:
+        duplicates: content hashes found in more than one split, with their samples.
+        group_leaks: groups whose images sit in more than one split.
+        boxes_outside: boxes that reach outside their image (sample, label, box).
+        empty_classes: classes of the class list with no box at all.
+        classes_missing_from_split: class -> splits without any box of it.
+        unassigned: labeled images with no split yet.
+    """
+
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
+    group_leaks: list[dict[str, Any]] = field(default_factory=list)
+    boxes_outside: list[dict[str, Any]] = field(default_factory=list)
+    boxes_outside_count: int = 0
+    empty_classes: list[str] = field(default_factory=list)
+    classes_missing_from_split: dict[str, list[str]] = field(default_factory=dict)
+    unassigned: int = 0
+
+    @property
+    def leaks(self) -> bool:
+        """Whether the same image or group spans splits."""
+        return bool(self.duplicates or self.group_leaks)
+
+    @property
+    def ok(self) -> bool:
+        """No leak and no box outside its image."""
+        return not self.leaks and self.boxes_outside_count == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"ok": self.ok, "leaks": self.leaks, "duplicates": self.duplicates,
+                "group_leaks": self.group_leaks, "boxes_outside": self.boxes_outside,
+                "boxes_outside_count": self.boxes_outside_count,
+                "empty_classes": self.empty_classes,
+                "classes_missing_from_split": self.classes_missing_from_split,
+                "unassigned": self.unassigned}
+
+
+def _spanning(ws: Workspace, key: str) -> list[dict[str, Any]]:
+    """Values of ``key`` shared by samples in more than one of train/val/test."""
+    pipeline = [
+        {"$match": {key: {"$ne": None}, schema.SPLIT: {"$in": list(SPLITS)}}},
+        {"$group": {"_id": f"${key}", "splits": {"$addToSet": f"${schema.SPLIT}"},
+                    "samples": {"$push": {"id": {"$toString": "$_id"}, "filepath": "$filepath",
+                                          "split": f"${schema.SPLIT}"}}}},
+        {"$match": {"splits.1": {"$exists": True}}},
+    ]
+    return [{"key": str(d["_id"]), "splits": sorted(d["splits"]), "samples": d["samples"]}
+            for d in ws.samples.aggregate(pipeline, allowDiskUse=True)]
+
+
+def check(ws: Workspace, group_by: str | None = None) -> CheckResult:
+    """Look for duplicates across splits, group leaks, boxes outside images, empty classes."""
+    result = CheckResult()
+    result.duplicates = _spanning(ws, schema.CONTENT_HASH)
+    result.group_leaks = _spanning(ws, group_by or ws.config.split.group_by)
+    boxes = query.box_arrays(ws, {f"{schema.GROUND_TRUTH}.detections.0": {"$exists": True}})
+    bad = np.flatnonzero(outside_image(boxes["xywhn"]))
+    result.boxes_outside_count = len(bad)
+    for j in bad[:_EXAMPLES]:
+        n = int(boxes["sample_index"][j])
+        result.boxes_outside.append({"sample_id": str(boxes["ids"][n]),
+                                     "filepath": boxes["filepath"][n],
+                                     "label": str(boxes["label"][j]),
+                                     "bounding_box": boxes["xywhn"][j].tolist()})
+    classes = query.class_counts(ws)
+    result.empty_classes = [c for c in ws.classes if c not in classes]
+    for c, entry in classes.items():
+        missing = [s for s in SPLITS if s not in entry["by_split"]]
+        if missing and entry["images"] >= len(SPLITS):
+            result.classes_missing_from_split[c] = missing
+    result.unassigned = ws.samples.count_documents({schema.STATUS: "labeled",
+                                                    schema.SPLIT: None})
+    return result

@@ -1,0 +1,172 @@
+"""Commands of the workspace and its curation: init, status, runs, split, check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from workbench.cli.common import JsonOpt, Stage, WorkspaceOpt, err, open_workspace, out, print_json
+
+
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder for the new workspace.")] = Path("."),
+    name: Annotated[str | None, typer.Option(help="Dataset name (default: folder name).")] = None,
+    classes: Annotated[str | None, typer.Option(
+        help="Comma-separated class list, e.g. fish,shark. Default: taken from the first "
+             "labeled ingest.")] = None,
+    database_uri: Annotated[str | None, typer.Option(
+        help="External MongoDB URI. Default: embedded mongod, data inside the workspace.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Create a workspace: workbench.yaml plus one FiftyOne dataset."""
+    from workbench.store.workspace import init_workspace
+
+    class_list = [c.strip() for c in classes.split(",") if c.strip()] if classes else []
+    ws = init_workspace(directory, name=name, classes=class_list, database_uri=database_uri)
+    info = {"workspace": str(ws.root), "dataset": ws.config.name, "classes": ws.classes,
+            "database": ws.target.describe()}
+    if json_:
+        print_json(info)
+        return
+    out.print(f"[green]created[/] workspace {ws.root} (dataset [bold]{ws.config.name}[/], "
+              f"{ws.target.describe()})")
+    out.print(f"next: workbench ingest PATH --format yolo -w {ws.root}")
+
+
+def status(workspace: WorkspaceOpt = Path("."), json_: JsonOpt = False) -> None:
+    """Counts of samples and boxes per source, split, status and class."""
+    from workbench.curation.status import status as run_status
+
+    report = run_status(open_workspace(workspace))
+    if json_:
+        print_json(report)
+        return
+    out.print(f"workspace [bold]{report['workspace']}[/] — dataset {report['dataset']} "
+              f"({report['database']}): {report['samples']} samples, {report['boxes']} boxes")
+    for key in ("splits", "status", "sources"):
+        table = Table(title=key)
+        table.add_column(key.rstrip("s") if key != "status" else "status")
+        table.add_column("samples", justify="right")
+        table.add_column("boxes", justify="right")
+        for name, row in report[key].items():
+            table.add_row(name, str(row["samples"]), str(row["boxes"]))
+        out.print(table)
+    table = Table(title="classes")
+    for col in ("class", "images", "boxes", "train", "val", "test"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    for name, row in report["classes"].items():
+        by = row.get("by_split", {})
+        table.add_row(name, str(row["images"]), str(row["boxes"]),
+                      *(str(by.get(s, {}).get("boxes", 0)) for s in ("train", "val", "test")))
+    out.print(table)
+    if report["rounds"]:
+        out.print("rounds: " + ", ".join(f"{k} ({v['samples']})"
+                                         for k, v in report["rounds"].items()))
+
+
+def runs_command(
+    kind: Annotated[str | None, typer.Option(
+        help="Only this kind: ingest, split, train, evaluate, sweep.")] = None,
+    workspace: WorkspaceOpt = Path("."),
+    json_: JsonOpt = False,
+) -> None:
+    """List the workspace's runs (ingests, splits, trainings, evaluations), oldest first."""
+    from workbench.store.runs import list_runs
+
+    docs = list_runs(open_workspace(workspace), kind)
+    rows = [{"run": d["_id"], "kind": d["kind"], "status": d.get("status", "completed"),
+             "started_at": d.get("started_at"), "seconds": d.get("seconds"),
+             "epochs": len(d.get("epochs") or []) or None,
+             "map50": (d.get("outputs") or {}).get("map50")} for d in docs]
+    if json_:
+        print_json(rows)
+        return
+    table = Table(title=f"runs ({len(rows)})")
+    for col in ("run", "kind", "status", "started", "seconds", "epochs", "mAP50"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["run"], r["kind"], r["status"], str(r["started_at"])[:19],
+                      f"{r['seconds']:.1f}" if r["seconds"] is not None else "",
+                      str(r["epochs"] or ""), f"{r['map50']:.3f}" if r["map50"] is not None
+                      else "")
+    out.print(table)
+
+
+def split(
+    ratios: Annotated[str | None, typer.Option(
+        help="train,val,test fractions (default: the workspace's, 0.7,0.15,0.15).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed; the same seed gives the same split.")]
+    = None,
+    group_by: Annotated[str | None, typer.Option(
+        help="Sample field whose equal values must share a split (default: group).")] = None,
+    reset: Annotated[bool, typer.Option(
+        help="Redistribute every labeled image, test included (default: keep assigned images "
+             "where they are and place only new ones).")] = False,
+    workspace: WorkspaceOpt = Path("."),
+    json_: JsonOpt = False,
+) -> None:
+    """Split labeled images into train/val/test: per-class stratified, group-aware."""
+    from workbench.curation.splitting import split as run_split
+
+    result = run_split(open_workspace(workspace), ratios=ratios, seed=seed, group_by=group_by,
+                       reset=reset)
+    if json_:
+        print_json(result.to_dict())
+        return
+    table = Table(title=f"split ({result.moved} images placed or moved)")
+    table.add_column("class")
+    for name, n in result.counts.items():
+        table.add_column(f"{name} ({n})", justify="right")
+    for cls, row in result.per_class.items():
+        table.add_row(cls, *(str(v) for v in row.values()))
+    out.print(table)
+
+
+def check(
+    group_by: Annotated[str | None, typer.Option(
+        help="Field that defines groups for the leak check (default: group).")] = None,
+    workspace: WorkspaceOpt = Path("."),
+    json_: JsonOpt = False,
+) -> None:
+    """Find duplicates across splits, group leaks, boxes outside images, empty classes.
+
+    Exits with status 1 when it finds a leak or a box outside its image.
+    """
+    from workbench.curation.checking import check as run_check
+
+    result = run_check(open_workspace(workspace), group_by=group_by)
+    if json_:
+        print_json(result.to_dict())
+    else:
+        for d in result.duplicates[:10]:
+            err.print(f"[red]leak[/] same image in {', '.join(d['splits'])}: "
+                      + ", ".join(s["filepath"] for s in d["samples"]))
+        for g in result.group_leaks[:10]:
+            err.print(f"[red]leak[/] group {g['key']!r} spans {', '.join(g['splits'])} "
+                      f"({len(g['samples'])} images)")
+        for b in result.boxes_outside[:10]:
+            err.print(f"[red]box outside image[/] {b['filepath']}: {b['label']} "
+                      f"{[round(v, 4) for v in b['bounding_box']]}")
+        if result.empty_classes:
+            err.print(f"[yellow]classes without boxes[/]: {', '.join(result.empty_classes)}")
+        for c, missing in result.classes_missing_from_split.items():
+            err.print(f"[yellow]class {c} missing from[/] {', '.join(missing)}")
+        if result.unassigned:
+            err.print(f"[yellow]{result.unassigned} labeled images have no split[/]: "
+                      "run `workbench split`")
+        if result.ok:
+            out.print("[green]ok[/]: no leaks, all boxes inside their images")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``init``, ``status``, ``runs`` (workspace) and ``split``, ``check`` (data)."""
+    app.command(rich_help_panel=Stage.WORKSPACE.value)(init)
+    app.command(rich_help_panel=Stage.WORKSPACE.value)(status)
+    app.command("runs", rich_help_panel=Stage.WORKSPACE.value)(runs_command)
+    app.command(rich_help_panel=Stage.DATA.value)(split)
+    app.command(rich_help_panel=Stage.DATA.value)(check)

@@ -1,0 +1,64 @@
+"""``workbench ingest``: images and labels into the workspace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from workbench.cli.common import (
+    JsonOpt,
+    Stage,
+    WorkspaceOpt,
+    input_report,
+    open_workspace,
+    out,
+    print_issues,
+    print_json,
+    spinner,
+)
+
+
+def ingest(
+    path: Annotated[Path, typer.Argument(help="File or folder to ingest (see --format).")],
+    format: Annotated[str, typer.Option(
+        "--format", "-f",
+        help="yolo (data.yaml or its folder) | coco (JSON) | voc (XML folder) | jsonl | "
+             "classdir (one folder per class) | images (unlabeled folder) | npz (captures)")],
+    source: Annotated[str | None, typer.Option(
+        help="Provenance name stored on each sample (default: the path's name).")] = None,
+    unlabeled: Annotated[bool, typer.Option(
+        help="Ignore labels: ingest the images into the pool as unlabeled.")] = False,
+    skip_bad: Annotated[bool, typer.Option(
+        help="Ingest the valid images and report the bad ones (default: change nothing).")] = False,
+    add_classes: Annotated[bool, typer.Option(
+        help="Append class names the workspace does not know (default: report them).")] = False,
+    images: Annotated[Path | None, typer.Option(
+        help="Image folder for coco/voc/jsonl when images are not beside the annotations.")] = None,
+    workspace: WorkspaceOpt = Path("."),
+    json_: JsonOpt = False,
+) -> None:
+    """Ingest images and labels; re-ingesting the same files adds nothing."""
+    from workbench.ingestion.ingest import ingest as run_ingest
+
+    ws = open_workspace(workspace)
+    with input_report(json_), spinner(json_, f"ingesting {path} ({format}) ..."):
+        result = run_ingest(ws, path, format, source=source, unlabeled=unlabeled,
+                            skip_bad=skip_bad, add_classes=add_classes, images_dir=images)
+    if json_:
+        print_json(result.to_dict())
+        return
+    print_issues(result.issues)
+    out.print(
+        f"[green]ingested[/] {result.added} new images, {result.boxes_added} boxes from "
+        f"{result.images_found} found ({result.already_present} already in the workspace, "
+        f"{result.duplicates_in_input} duplicates in the input, {result.skipped_bad} skipped "
+        f"as bad) in {result.seconds:.1f}s" + (f"; run {result.run}" if result.run else ""))
+    if result.classes_added:
+        out.print(f"classes added to the workspace: {', '.join(result.classes_added)}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``ingest`` (data)."""
+    app.command(rich_help_panel=Stage.DATA.value)(ingest)

@@ -1,0 +1,256 @@
+"""``workbench ingest``: parse a source, validate everything, then write new samples in bulk.
+
+Nothing is written unless the whole input is valid (or ``skip_bad`` drops the bad images).
+Images already in the workspace (same content hash) are skipped, so re-ingesting is a no-op.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench.core.perf import paused_gc
+from workbench.errors import InputReportError
+from workbench.ingestion.sources import get_source
+from workbench.media.probe import ImageInfo, probe
+from workbench.media.records import Issue, SourceBatch, SourceOptions, check_boxes
+from workbench.store import bulk, runs, schema
+from workbench.store.workspace import Workspace
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class IngestResult:
+    """What an ingest did (or would have done, when it failed validation).
+
+    Attributes:
+        run: the ingest run id ("" when nothing was written).
+        images_found: images the source listed.
+        added: new samples written; ``boxes_added``: their boxes.
+        already_present: images skipped because the workspace has their bytes already.
+        duplicates_in_input: images whose bytes appeared earlier in the same input.
+        skipped_bad: images left out by ``--skip-bad``.
+        classes_added: class names appended to the workspace's class list.
+        issues: every problem found (errors and warnings).
+        seconds: wall time.
+    """
+
+    source: str
+    format: str
+    run: str = ""
+    images_found: int = 0
+    added: int = 0
+    boxes_added: int = 0
+    already_present: int = 0
+    duplicates_in_input: int = 0
+    skipped_bad: int = 0
+    classes_added: list[str] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def errors(self) -> list[Issue]:
+        """Issues of severity ``error``."""
+        return [i for i in self.issues if i.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Issue]:
+        """Issues of severity ``warning``."""
+        return [i for i in self.issues if i.severity == "warning"]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (issues counted by kind, plus all of them)."""
+        return {
+            "run": self.run, "source": self.source, "format": self.format,
+            "images_found": self.images_found, "added": self.added,
+            "boxes_added": self.boxes_added, "already_present": self.already_present,
+            "duplicates_in_input": self.duplicates_in_input, "skipped_bad": self.skipped_bad,
+            "classes_added": self.classes_added,
+            "errors": len(self.errors), "warnings": len(self.warnings),
+            "issue_counts": dict(Counter(f"{i.severity}:{i.kind}" for i in self.issues)),
+            "issues": [i.to_dict() for i in self.issues], "seconds": round(self.seconds, 3),
+        }
+
+
+class IngestError(InputReportError):
+    """The input has errors; nothing was written. ``result`` holds the full report."""
+
+    def __init__(self, result: IngestResult) -> None:
+        n = len(result.errors)
+        bad_images = len({i.image for i in result.errors if i.image is not None})
+        super().__init__(
+            f"{n} error(s) in the input ({bad_images} image(s) affected); nothing was written. "
+            "Fix the files listed above, or re-run with --skip-bad to ingest the valid images "
+            "and leave the bad ones out", result)
+
+
+def ingest(
+    ws: Workspace,
+    path: str | Path,
+    format: str,
+    source: str | None = None,
+    unlabeled: bool = False,
+    skip_bad: bool = False,
+    add_classes: bool = False,
+    images_dir: str | Path | None = None,
+    progress: Progress | None = None,
+) -> IngestResult:
+    """Ingest ``path`` in ``format`` into the workspace.
+
+    Args:
+        ws: the workspace.
+        path: file or folder, as the format expects.
+        format: a name in :data:`workbench.ingestion.sources.SOURCES`.
+        source: provenance name stored on each sample (default: the path's name).
+        unlabeled: ignore labels; images go to the pool as ``unlabeled``.
+        skip_bad: ingest the valid images and report the rest, instead of failing.
+        add_classes: append class names the workspace does not know yet (else an error).
+        images_dir: where images are, for formats whose annotation files live apart.
+        progress: called as ``progress(stage, done, total)``.
+
+    Returns:
+        The :class:`IngestResult`.
+
+    Raises:
+        IngestError: the input has errors and ``skip_bad`` is off; nothing was written.
+        SourceError: the input cannot be read at all (missing path, malformed manifest).
+    """
+    started_wall = time.perf_counter()
+    started = dt.datetime.now(dt.UTC)
+    path = Path(path).expanduser().resolve()
+    parser = get_source(format)
+    name = source or path.stem or path.name
+    options = SourceOptions(unlabeled=unlabeled,
+                            images_dir=Path(images_dir).resolve() if images_dir else None,
+                            workspace_root=ws.root)
+    result = IngestResult(source=name, format=format)
+    with paused_gc():
+        batch = parser(path, options)
+        result.images_found = len(batch.records)
+        try:
+            _ingest_batch(ws, batch, result, skip_bad, add_classes, progress, started,
+                          params={"path": str(path), "format": format, "source": name,
+                                  "unlabeled": unlabeled, "skip_bad": skip_bad})
+        except BaseException:
+            _remove_created_media(batch, keep=set())
+            raise
+        finally:
+            result.seconds = time.perf_counter() - started_wall
+    return result
+
+
+def _ingest_batch(ws: Workspace, batch: SourceBatch, result: IngestResult, skip_bad: bool,
+                  add_classes: bool, progress: Progress | None, started: dt.datetime,
+                  params: dict[str, Any]) -> None:
+    records = batch.records
+    keep_box, xyxyn = check_boxes(batch)
+    box_image, box_label, _ = batch.boxes.arrays()
+    new_classes = _check_classes(ws, batch, box_label, add_classes)
+    box_image, box_label, xyxyn = box_image[keep_box], box_label[keep_box], xyxyn[keep_box]
+
+    if progress:
+        progress("reading images", 0, len(records))
+    infos = probe([r.path for r in records])
+    if progress:
+        progress("reading images", len(records), len(records))
+    for i, (rec, info) in enumerate(zip(records, infos, strict=True)):
+        if info.error:
+            batch.error("unreadable-image", rec.path, f"{info.error}; replace or remove the file",
+                        image=i)
+        elif rec.declared_size and rec.declared_size != (info.width, info.height):
+            batch.error("size-mismatch", rec.path,
+                        f"the annotations were made for {rec.declared_size[0]}x"
+                        f"{rec.declared_size[1]} but the image is {info.width}x{info.height}",
+                        image=i)
+
+    bad = {i.image for i in batch.issues if i.severity == "error" and i.image is not None}
+    result.issues = list(batch.issues)
+    if result.errors and not skip_bad:
+        raise IngestError(result)
+    result.skipped_bad = len(bad)
+
+    keep = _deduplicate(ws, records, infos, bad, result)
+    if keep:
+        if new_classes:
+            result.classes_added = ws.add_classes(new_classes)
+        elif not ws.classes and batch.class_names and any(records[i].labeled for i in keep):
+            result.classes_added = ws.add_classes(_ordered_classes(batch, box_label))
+        run_id = runs.new_run_id("ingest")
+        schema.ensure_schema(ws.dataset, batch.extra_fields)
+        order = np.argsort(box_image, kind="stable")
+        result.boxes_added = bulk.insert_samples(
+            ws, [records[i] for i in keep], [infos[i] for i in keep], np.asarray(keep),
+            box_image[order], box_label[order], xyxyn[order], source=result.source,
+            run_id=run_id)
+        result.added = len(keep)
+        result.run = run_id
+        runs.record_run(ws, "ingest", run_id, params,
+                        {k: v for k, v in result.to_dict().items() if k != "issues"}, started)
+    _remove_created_media(batch, keep=set(keep))
+
+
+def _check_classes(ws: Workspace, batch: SourceBatch, box_label: np.ndarray,
+                   add_classes: bool) -> list[str]:
+    """Report box labels outside the workspace's class list; return those to add."""
+    if not ws.classes or len(box_label) == 0:
+        return []
+    known = set(ws.classes)
+    unknown, first = np.unique(box_label, return_index=True)
+    missing = [(str(u), int(f)) for u, f in zip(unknown, first, strict=True) if u not in known]
+    if not missing or add_classes:
+        return [m for m, _ in missing]
+    counts = Counter(box_label.tolist())
+    for label, f in missing:
+        img = batch.boxes.image[f]
+        batch.error(
+            "unknown-class", batch.boxes.file[f],
+            f"class {label!r} ({counts[label]} boxes) is not in the workspace's class list "
+            f"{ws.classes}; rename it in the source, or re-run with --add-classes to append it",
+            batch.boxes.line[f] or None, img)
+        for j in np.flatnonzero(box_label == label):
+            batch.issues.append(Issue("error", "unknown-class-box", batch.boxes.file[j],
+                                      f"box of unknown class {label!r}",
+                                      batch.boxes.line[j] or None, batch.boxes.image[j]))
+    return []
+
+
+def _ordered_classes(batch: SourceBatch, box_label: np.ndarray) -> list[str]:
+    names = list(batch.class_names)
+    names += sorted(set(box_label.tolist()) - set(names))
+    return names
+
+
+def _deduplicate(ws: Workspace, records: list[Any], infos: list[ImageInfo], bad: set[int],
+                 result: IngestResult) -> list[int]:
+    """Indices of records to write: good, first of their bytes, not yet in the workspace."""
+    first_of: dict[str, int] = {}
+    candidates: list[int] = []
+    for i, info in enumerate(infos):
+        if i in bad:
+            continue
+        if info.sha256 in first_of:
+            result.duplicates_in_input += 1
+            result.issues.append(Issue(
+                "warning", "duplicate-in-input", str(records[i].path),
+                f"same bytes as {records[first_of[info.sha256]].path}; stored once", image=i))
+            continue
+        first_of[info.sha256] = i
+        candidates.append(i)
+    present = bulk.existing_hashes(ws, [infos[i].sha256 for i in candidates])
+    keep = [i for i in candidates if infos[i].sha256 not in present]
+    result.already_present = len(candidates) - len(keep)
+    return keep
+
+
+def _remove_created_media(batch: SourceBatch, keep: set[int]) -> None:
+    for i, rec in enumerate(batch.records):
+        if rec.created_media and i not in keep:
+            rec.path.unlink(missing_ok=True)

@@ -1,0 +1,105 @@
+"""COCO detection JSON: ``images``, ``annotations`` (``bbox`` = ``[x, y, w, h]`` in pixels),
+``categories``. Images are found relative to ``--images DIR`` or the JSON's folder.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import SourceError
+from workbench.media.records import ImageRecord, SourceBatch, SourceOptions
+
+MAX_JSON_BYTES = 2 * 1024**3
+
+
+def load_json(path: Path, max_bytes: int = MAX_JSON_BYTES) -> Any:
+    """Read a JSON file with a size limit and an error that names the file and position."""
+    if not path.is_file():
+        raise SourceError(f"{path}: no such file")
+    if path.stat().st_size > max_bytes:
+        raise SourceError(f"{path}: larger than the {max_bytes} byte limit for JSON files")
+    try:
+        return json.loads(path.read_bytes())
+    except json.JSONDecodeError as exc:
+        raise SourceError(
+            f"{path}:{exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})"
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{path}: not UTF-8 text: {exc}") from exc
+
+
+def parse(path: Path, options: SourceOptions) -> SourceBatch:
+    """Parse a COCO detection JSON; see the module docstring."""
+    if path.is_dir():
+        candidates = sorted(path.glob("*.json"))
+        if len(candidates) != 1:
+            raise SourceError(f"{path}: expected one COCO .json in the folder, found "
+                              f"{len(candidates)}; pass the JSON file itself")
+        path = candidates[0]
+    doc = load_json(path)
+    if not isinstance(doc, dict) or not isinstance(doc.get("images"), list):
+        raise SourceError(f"{path}: not a COCO detection file (no 'images' list)")
+    image_dir = options.images_dir or path.parent
+    batch = SourceBatch()
+    categories: dict[Any, str] = {}
+    for cat in doc.get("categories") or []:
+        if not isinstance(cat, dict) or "id" not in cat or "name" not in cat:
+            raise SourceError(f"{path}: every category needs 'id' and 'name': {cat!r}"[:300])
+        categories[cat["id"]] = str(cat["name"])
+    if not options.unlabeled:
+        batch.class_names = list(dict.fromkeys(categories.values()))
+    by_id: dict[Any, int] = {}
+    for n, img in enumerate(doc["images"]):
+        where = f"{path} images[{n}]"
+        if not isinstance(img, dict) or "id" not in img or "file_name" not in img:
+            batch.error("bad-image-entry", where, "needs 'id' and 'file_name'")
+            continue
+        image_path = (image_dir / str(img["file_name"])).resolve()
+        if not image_path.is_file():
+            batch.error("missing-image", where,
+                        f"image {img['file_name']!r} not found in {image_dir}; pass --images DIR")
+            continue
+        declared = None
+        if isinstance(img.get("width"), int) and isinstance(img.get("height"), int):
+            declared = (int(img["width"]), int(img["height"]))
+        by_id[img["id"]] = len(batch.records)
+        batch.records.append(ImageRecord(
+            image_path, str(img["file_name"]), labeled=not options.unlabeled,
+            split="pool" if options.unlabeled else None, declared_size=declared))
+    if options.unlabeled:
+        return batch
+    for n, ann in enumerate(doc.get("annotations") or []):
+        where = f"{path} annotations[{n}]"
+        if not isinstance(ann, dict):
+            batch.error("bad-annotation", where, "not an object")
+            continue
+        index = by_id.get(ann.get("image_id"))
+        if index is None:
+            batch.error("unknown-image-id", where,
+                        f"image_id {ann.get('image_id')!r} is not in 'images' (or its file is "
+                        "missing)")
+            continue
+        if ann.get("category_id") not in categories:
+            batch.error("unknown-category", where,
+                        f"category_id {ann.get('category_id')!r} is not in 'categories'",
+                        image=index)
+            continue
+        record = batch.records[index]
+        bbox = ann.get("bbox")
+        if (not isinstance(bbox, list) or len(bbox) != 4
+                or not all(isinstance(v, int | float) for v in bbox)):
+            batch.error("bad-bbox", where, f"'bbox' must be [x, y, width, height]: {bbox!r}",
+                        image=index)
+            continue
+        if record.declared_size is None:
+            batch.error("no-image-size", where,
+                        "the image entry has no integer width/height to normalize the box",
+                        image=index)
+            continue
+        w, h = record.declared_size
+        x, y, bw, bh = (float(v) for v in bbox)
+        batch.boxes.add(index, categories[ann["category_id"]],
+                        (x / w, y / h, (x + bw) / w, (y + bh) / h), where)
+    return batch

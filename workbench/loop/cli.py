@@ -1,0 +1,179 @@
+"""``workbench loop``: simulated rounds (``--simulate``), ``loop next`` and ``loop status``.
+
+Added to the CLI by :func:`register`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from workbench.cli.common import (
+    JsonOpt,
+    Stage,
+    WorkspaceOpt,
+    open_workspace,
+    out,
+    print_json,
+    progress_bar,
+)
+
+loop_app = typer.Typer(
+    help="The active-learning loop: `loop --simulate` measures whether a strategy saves labels "
+         "against random on fully labeled data; `loop next` runs one real round; `loop status` "
+         "shows the rounds so far.")
+
+
+def _train_args(items: list[str] | None) -> dict[str, Any]:
+    """``["lr0=0.002", "mosaic=0"]`` -> ``{"lr0": 0.002, "mosaic": 0}`` (YAML scalars)."""
+    import yaml
+
+    from workbench.errors import ConfigError
+
+    parsed: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--train-arg {item!r}: expected KEY=VALUE, e.g. lr0=0.002")
+        parsed[key.strip()] = yaml.safe_load(value)
+    return parsed
+
+
+@loop_app.callback(invoke_without_command=True)
+def loop_main(
+    ctx: typer.Context,
+    simulate: Annotated[bool, typer.Option(
+        help="Simulate rounds on a fully labeled workspace: the pool's labels are hidden and "
+             "revealed by an oracle for the images each round selects.")] = False,
+    rounds: Annotated[int, typer.Option(help="Training rounds per simulation.")] = 5,
+    initial: Annotated[int, typer.Option(help="Random initial labeled set (same for every "
+                                               "strategy of a seed).")] = 50,
+    budget: Annotated[int, typer.Option(help="Images labeled per round.")] = 50,
+    strategies: Annotated[str, typer.Option(
+        help="Comma-separated: entropy, margin, least-confidence, tta-disagreement, random "
+             "(random is required: savings are measured against it).")] = "entropy,random",
+    seeds: Annotated[int, typer.Option(help="Repetitions with different initial sets.")] = 3,
+    model: Annotated[str, typer.Option(help="Model YAML or local .pt, trained every round.")]
+    = "configs/models/micro-relu.yaml",
+    imgsz: Annotated[int, typer.Option(help="Input size (multiple of 32).")] = 320,
+    epochs: Annotated[int, typer.Option(help="Epochs per round (no early stopping).")] = 30,
+    batch: Annotated[int, typer.Option(help="Batch size.")] = 16,
+    pool: Annotated[str, typer.Option(help="Source view forming the pool.")] = "split:train",
+    val: Annotated[str, typer.Option(help="Fixed validation view.")] = "split:val",
+    train_arg: Annotated[list[str] | None, typer.Option(
+        "--train-arg", help="Further Ultralytics training argument KEY=VALUE (repeatable), "
+                            "e.g. lr0=0.002; default val=False.")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Results folder; re-running with the "
+                                                        "same folder resumes.")]
+    = Path("loop-simulation"),
+    workspace: WorkspaceOpt = Path("."),
+    json_: JsonOpt = False,
+) -> None:
+    """Simulate active-learning rounds, or run/see real ones (subcommands)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if not simulate:
+        out.print(ctx.get_help())
+        raise typer.Exit(0)
+    from workbench.cli.console import stdout_to_stderr
+    from workbench.loop.simulation import SimConfig
+    from workbench.loop.simulation import simulate as run_simulation
+
+    cfg = SimConfig(rounds=rounds, initial=initial, budget=budget,
+                    strategies=tuple(s.strip() for s in strategies.split(",") if s.strip()),
+                    seeds=seeds, model=model, imgsz=imgsz, epochs=epochs, batch=batch,
+                    pool=pool, val=val, overrides={"val": False, **_train_args(train_arg)})
+    ws = open_workspace(workspace)
+    with stdout_to_stderr(), progress_bar(json_, "simulating") as update:
+        summary = run_simulation(ws, cfg, out_dir, progress=update)
+    if json_:
+        print_json(summary)
+        return
+    table = Table(title=f"active learning on {ws.config.name}: {seeds} seeds, {rounds} rounds")
+    for col in ("strategy", "labeled", "final mAP50", "labels to match random", "seeds"):
+        table.add_column(col, justify="left" if col == "strategy" else "right")
+    for name, row in summary["strategies"].items():
+        saving = row.get("label_saving")
+        if saving is None:
+            frac = "—"
+        elif saving["undefined"] == saving["seeds"]:
+            frac = "undefined: random did not improve"
+        elif saving["mean"] is None:
+            frac = "not reached"
+        else:
+            frac = f"{saving['mean']:.0%} ± {saving['std']:.0%}"
+        table.add_row(name, str(row["final_labeled_images"]),
+                      f"{row['final_map50_mean']:.3f} ± {row['final_map50_std']:.3f}", frac,
+                      "" if saving is None else f"{saving['reached']}/{saving['seeds']} reached")
+    out.print(table)
+    out.print(f"curves: {summary['curves']}\nplot: {summary['plot']}")
+
+
+@loop_app.command("next")
+def next_cmd(
+    budget: Annotated[int, typer.Option(help="Images to select.")] = 100,
+    strategy: Annotated[str, typer.Option(help="Selection strategy.")] = "entropy",
+    model: Annotated[str, typer.Option(help="Model to train when labels changed.")]
+    = "yolov8n.yaml",
+    imgsz: Annotated[int, typer.Option(help="Input size.")] = 320,
+    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 50,
+    backend: Annotated[str, typer.Option(help="package (a zip) or labelstudio (push).")]
+    = "package",
+    out_path: Annotated[Path | None, typer.Option("--out", help="Package path.")] = None,
+    url: Annotated[str | None, typer.Option(help="Label Studio URL.")] = None,
+    project: Annotated[str | None, typer.Option(help="Label Studio project.")] = None,
+    allow_missing_classes: Annotated[bool, typer.Option(
+        help="Train even if some classes have no labeled box yet.")] = False,
+    workspace: WorkspaceOpt = Path("."),
+    json_: JsonOpt = False,
+) -> None:
+    """One real round: train (or reuse the model of unchanged labels), predict, select, send."""
+    from workbench.cli.console import stdout_to_stderr
+    from workbench.loop.rounds import NextConfig, next_round
+
+    cfg = NextConfig(budget=budget, strategy=strategy, model=model, imgsz=imgsz, epochs=epochs,
+                     backend=backend, out=out_path, url=url, project=project,
+                     allow_missing_classes=allow_missing_classes)
+    ws = open_workspace(workspace)
+    with stdout_to_stderr(), progress_bar(json_, "training") as update:
+        result = next_round(ws, cfg, on_epoch=lambda e, n, _m: update(e, n, "training"))
+    if json_:
+        print_json(result)
+        return
+    how = "reused" if result["model_reused"] else "trained"
+    out.print(f"{how} {result['model_run']} (val mAP50 {result['map50']:.3f}); selected "
+              f"{result['selected']} images by {result['strategy']} as [bold]{result['round']}[/]")
+    out.print(f"next: {result['next']}")
+
+
+@loop_app.command("status")
+def status_cmd(workspace: WorkspaceOpt = Path("."), json_: JsonOpt = False) -> None:
+    """Rounds, label counts and mAP per round, as a table and a plot."""
+    from workbench.loop.rounds import loop_status
+
+    ws = open_workspace(workspace)
+    result = loop_status(ws, plot=ws.root / "runs" / "loop" / "status.png")
+    if json_:
+        print_json(result)
+        return
+    table = Table(title=f"rounds ({result['labeled_images']} labeled images)")
+    for col in ("round", "strategy", "selected", "labeled", "in annotation", "model",
+                "model's labeled", "mAP50"):
+        table.add_column(col)
+    for r in result["rounds"]:
+        st = r["status"]
+        table.add_row(r["round"], str(r["strategy"] or ""), str(r["selected"]),
+                      str(st.get("labeled", 0)), str(st.get("in_annotation", 0)),
+                      str(r["model_run"] or ""), str(r["model_train_images"] or ""),
+                      "" if r["model_map50"] is None else f"{r['model_map50']:.3f}")
+    out.print(table)
+    if "plot" in result:
+        out.print(f"plot: {result['plot']}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``loop`` group (loop)."""
+    app.add_typer(loop_app, name="loop", rich_help_panel=Stage.LOOP.value)

@@ -1,1 +1,0 @@
-"""Detector backends behind one :class:`~workbench.models.base.Predictor` interface."""

@@ -1,0 +1,1 @@
+"""Prediction: detectors run over a view (``backends``), and predictions imported from elsewhere."""

@@ -1,0 +1,1 @@
+"""Detector backends behind one :class:`~workbench.prediction.backends.base.Predictor` interface."""

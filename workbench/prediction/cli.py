@@ -1,0 +1,103 @@
+"""Commands that predict: ``predict`` over a view, ``predictions import`` from elsewhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from workbench.cli.common import (
+    JsonOpt,
+    Stage,
+    WorkspaceOpt,
+    err,
+    input_report,
+    open_workspace,
+    out,
+    print_issues,
+    print_json,
+    spinner,
+)
+
+predictions_app = typer.Typer(help="Predictions made elsewhere (another machine, a device).",
+                              no_args_is_help=True)
+
+
+def predict(
+    model: Annotated[str, typer.Option(
+        help="A .pt or .onnx file, or the name of a finished training run.")],
+    run: Annotated[str | None, typer.Option(help="Prediction run name (default: generated).")]
+    = None,
+    view: Annotated[str, typer.Option(
+        help="pool | all | split:NAME | tag:NAME | status:NAME | round:NAME")] = "pool",
+    backend: Annotated[str, typer.Option(help="onnxruntime (default) | ultralytics")]
+    = "onnxruntime",
+    imgsz: Annotated[int | None, typer.Option(help="Input size (default: the model's).")] = None,
+    batch: Annotated[int, typer.Option(help="Images per forward pass.")] = 16,
+    conf: Annotated[float, typer.Option(
+        help="Minimum best-class score of a box (low on purpose: unsure boxes are what "
+             "uncertainty sampling looks for).")] = 0.01,
+    iou: Annotated[float, typer.Option(help="NMS IoU threshold.")] = 0.7,
+    embeddings: Annotated[bool, typer.Option(
+        help="Also store a pooled backbone feature per image as emb_RUN.")] = False,
+    tta: Annotated[bool, typer.Option(
+        help="Add flip and 0.83x/1.17x-scale passes; store them and their disagreement.")]
+    = False,
+    device: Annotated[str, typer.Option(help="cpu, or a CUDA index (ultralytics backend).")]
+    = "cpu",
+    replace: Annotated[bool, typer.Option(help="Overwrite a run of the same name.")] = False,
+    workspace: WorkspaceOpt = Path("."),
+    json_: JsonOpt = False,
+) -> None:
+    """Predict a view and store pred_RUN with per-box class vectors (and scores for select)."""
+    from rich.progress import Progress
+
+    from workbench.cli.console import stdout_to_stderr
+    from workbench.prediction.predict import predict as run_predict
+
+    ws = open_workspace(workspace)
+    with stdout_to_stderr(), Progress(console=err, disable=json_) as bar:
+        task = bar.add_task("predicting", total=None)
+        result = run_predict(ws, model, run=run, view=view, backend=backend, imgsz=imgsz,
+                             batch=batch, embeddings=embeddings, conf=conf, iou=iou,
+                             device=device, replace=replace, tta=tta,
+                             progress=lambda done, total: bar.update(task, completed=done,
+                                                                     total=total))
+    if json_:
+        print_json(result.to_dict())
+        return
+    out.print(f"[green]predicted[/] {result.samples} images ({result.boxes} boxes) with "
+              f"{result.backend} at {result.images_per_s:.1f} images/s as run "
+              f"[bold]{result.run}[/] -> {result.field}")
+    out.print(f"next: workbench select --uncertain N --run {result.run} -w {workspace}")
+
+
+@predictions_app.command("import")
+def predictions_import(
+    file: Annotated[Path, typer.Argument(help="JSONL: one {filepath, detections} per line.")],
+    run: Annotated[str, typer.Option(help="Name of the prediction run to create.")],
+    skip_bad: Annotated[bool, typer.Option(
+        help="Import the valid lines and report the rest (default: change nothing).")] = False,
+    replace: Annotated[bool, typer.Option(help="Overwrite a run of the same name.")] = False,
+    workspace: WorkspaceOpt = Path("."),
+    json_: JsonOpt = False,
+) -> None:
+    """Import predictions from JSONL into pred_RUN (validated; all or nothing)."""
+    from workbench.prediction.imported import import_predictions
+
+    ws = open_workspace(workspace)
+    with input_report(json_), spinner(json_, f"importing {file} ..."):
+        result = import_predictions(ws, file, run, skip_bad=skip_bad, replace=replace)
+    if json_:
+        print_json(result.to_dict())
+        return
+    print_issues(result.issues)
+    out.print(f"[green]imported[/] {result.boxes} boxes on {result.samples} images as run "
+              f"[bold]{run}[/] ({result.skipped_lines} lines skipped) in {result.seconds:.1f}s")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``predict`` and the ``predictions`` group (model)."""
+    app.command(rich_help_panel=Stage.MODEL.value)(predict)
+    app.add_typer(predictions_app, name="predictions", rich_help_panel=Stage.MODEL.value)

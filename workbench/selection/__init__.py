@@ -1,0 +1,1 @@
+"""Selection: which pool images to label next (uncertainty strategies, diversity, baselines)."""

@@ -1,0 +1,120 @@
+"""Commands that train and evaluate detectors: ``train`` (and size sweeps), ``evaluate``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from workbench.cli.common import (
+    JsonOpt,
+    Stage,
+    WorkspaceOpt,
+    epoch_progress,
+    open_workspace,
+    out,
+    print_json,
+    spinner,
+)
+
+
+def train(
+    view: Annotated[str, typer.Option(help="Training images (labeled ones of this view).")]
+    = "split:train",
+    val: Annotated[str, typer.Option(help="Validation images.")] = "split:val",
+    model: Annotated[str, typer.Option(
+        help="Model YAML (yolov8n.yaml, yolo11n.yaml, configs/models/NAME.yaml) to train from "
+             "scratch, or a local .pt. Nothing is downloaded.")] = "yolov8n.yaml",
+    imgsz: Annotated[int, typer.Option(help="Input size (multiple of 32).")] = 320,
+    epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 50,
+    patience: Annotated[int, typer.Option(help="Stop after this many epochs without "
+                                          "improvement.")] = 10,
+    batch: Annotated[int, typer.Option(help="Batch size.")] = 16,
+    device: Annotated[str, typer.Option(help="cpu, or a CUDA device index such as 0.")] = "cpu",
+    run: Annotated[str | None, typer.Option(help="Run name (default: generated).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue --run from its last checkpoint.")]
+    = False,
+    sizes: Annotated[str | None, typer.Option(
+        help="Train one model per input size, e.g. 224,320,416, and write a trade-off report.")]
+    = None,
+    allow_missing_classes: Annotated[bool, typer.Option(
+        help="Train even if some classes have no box in the training view.")] = False,
+    seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
+    workspace: WorkspaceOpt = Path("."),
+    json_: JsonOpt = False,
+) -> None:
+    """Train a detector on a curated view (offline, from YAML or a local .pt); recorded as a run."""
+    from workbench.cli.console import stdout_to_stderr
+    from workbench.training.runner import TrainConfig
+    from workbench.training.runner import train as run_train
+
+    ws = open_workspace(workspace)
+    config = TrainConfig(view=view, val=val, model=model, imgsz=imgsz, epochs=epochs,
+                         patience=patience, batch=batch, device=device, run=run, resume=resume,
+                         seed=seed, allow_missing_classes=allow_missing_classes)
+    if sizes:
+        from workbench.training.sweep import parse_sizes, sweep
+
+        with stdout_to_stderr(), epoch_progress(json_) as on_epoch:
+            report = sweep(ws, config, parse_sizes(sizes), on_epoch=on_epoch)
+        if json_:
+            print_json(report)
+            return
+        out.print(f"trade-off report: {report['markdown']}  (plot: {report['plot']})")
+        out.print(f"best size by {report['score_formula']}: [bold]{report['best']['imgsz']}[/]")
+        return
+    with stdout_to_stderr(), epoch_progress(json_) as on_epoch:
+        result = run_train(ws, config, on_epoch=on_epoch)
+    if json_:
+        print_json(result.to_dict())
+        return
+    out.print(f"[green]trained[/] run [bold]{result.run}[/]: mAP50 {result.map50:.3f}, "
+              f"mAP50-95 {result.map50_95:.3f} after {result.epochs} epochs in "
+              f"{result.seconds:.0f}s")
+    out.print(f"weights: {result.weights}")
+    out.print(f"next: workbench evaluate --run {result.run} -w {workspace}")
+
+
+def evaluate(
+    run: Annotated[str | None, typer.Option(
+        help="Training run whose best weights to evaluate.")] = None,
+    model: Annotated[str | None, typer.Option(
+        help="Evaluate this local .pt instead of a run's weights.")] = None,
+    split: Annotated[str, typer.Option(help="Split to evaluate on.")] = "val",
+    conf: Annotated[float, typer.Option(help="Minimum confidence of evaluated boxes.")] = 0.01,
+    iou: Annotated[float, typer.Option(help="IoU for the per-box TP/FP/FN fields.")] = 0.5,
+    device: Annotated[str, typer.Option(help="cpu, or a CUDA device index.")] = "cpu",
+    workspace: WorkspaceOpt = Path("."),
+    json_: JsonOpt = False,
+) -> None:
+    """Predict a split with a run's weights and evaluate (COCO-style), storing TP/FP/FN."""
+    from workbench.cli.console import stdout_to_stderr
+    from workbench.training.evaluation import evaluate as run_evaluate
+
+    ws = open_workspace(workspace)
+    with stdout_to_stderr(), spinner(json_, f"evaluating {run or model} on {split} ..."):
+        report = run_evaluate(ws, run, split=split, iou=iou, device=device, model=model,
+                              conf=conf)
+    if json_:
+        print_json(report.to_dict())
+        return
+    table = Table(title=f"{report.run} on {split} ({report.images} images): mAP50 "
+                        f"{report.map50:.3f}, "
+                        f"mAP50-95 {report.map50_95:.3f}")
+    for col in ("class", "AP50", "AP50-95", "support"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    for name, row in report.per_class.items():
+        table.add_row(name, f"{row['ap50']:.3f}", f"{row['ap50_95']:.3f}", str(row["support"]))
+    out.print(table)
+    out.print(f"precision {report.precision:.3f}, recall {report.recall:.3f} at confidence >= "
+              f"{report.conf_threshold}; report and plots in {report.report_dir}")
+    out.print(f"in the App, filter `{report.pred_field}` by `{report.eval_key}` = fp to see "
+              "false positives (`workbench app`)")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``train`` and ``evaluate`` (model)."""
+    app.command(rich_help_panel=Stage.MODEL.value)(train)
+    app.command(rich_help_panel=Stage.MODEL.value)(evaluate)
