@@ -31,9 +31,10 @@ from workbench.errors import InputReportError, SourceError, WorkbenchError
 from workbench.media.records import Issue, check_boxes
 from workbench.store import labels, query, runs, schema, versions
 from workbench.store.bulk import detections_doc
+from workbench.store.runs import RunKind
 from workbench.store.workspace import Workspace
 
-KIND = "annotate-import"
+KIND = RunKind.ANNOTATE_IMPORT
 _TRAIN_SPLITS = ("train", "val", "test")
 
 
@@ -312,7 +313,7 @@ def undo_import(ws: Workspace, import_id: str) -> dict[str, Any]:
     states = versions.saved(ws, import_id)
     restored = versions.restore(ws, states)
     undo_id = runs.new_run_id("undo")
-    runs.record_run(ws, "annotate-undo", undo_id, {"import_id": import_id},
+    runs.record_run(ws, RunKind.ANNOTATE_UNDO, undo_id, {"import_id": import_id},
                     {"restored": restored}, started)
     runs.update_run(ws, import_id, set_={"undone_by": undo_id})
     return {"undo_id": undo_id, "import_id": import_id, "restored": restored}

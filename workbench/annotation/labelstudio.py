@@ -34,12 +34,13 @@ from workbench.annotation.package import (
 )
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.store import runs
+from workbench.store.runs import RunKind
 from workbench.store.workspace import Workspace
 
 KEY_ENV = "LABEL_STUDIO_API_KEY"
 URL_ENV = "LABEL_STUDIO_URL"
 DEFAULT_URL = "http://127.0.0.1:8080"
-PUSH_KIND = "annotate-push"
+PUSH_KIND = RunKind.ANNOTATE_PUSH
 _UPLOAD_BATCH = 50
 _TIMEOUT = 120
 

@@ -31,9 +31,10 @@ from workbench.annotation.manifest import MANIFEST, Manifest, PackageImage, clas
 from workbench.errors import ConfigError, SourceError, WorkbenchError
 from workbench.media.probe import pil_open
 from workbench.store import predictions, query, runs, schema, views
+from workbench.store.runs import RunKind
 from workbench.store.workspace import Workspace
 
-KIND = "annotate-export"
+KIND = RunKind.ANNOTATE_EXPORT
 THUMB_SIZE = 256
 CROP_SIZE = 160
 #: Default image URL prefix in labelstudio_tasks.json: Label Studio's local-files serving
@@ -93,7 +94,7 @@ def resolve_match(ws: Workspace, cfg: ExportConfig) -> tuple[dict[str, Any], str
         return views.view_match(cfg.view), None
     name = cfg.round
     if name is None:
-        rounds = runs.list_runs(ws, "select")
+        rounds = runs.list_runs(ws, RunKind.SELECT)
         if not rounds:
             raise ConfigError("no selection round yet: run `workbench select` first, or pass "
                               "--view (e.g. --view status:unlabeled)")

@@ -12,6 +12,7 @@ from workbench.core.splits import UNASSIGNED, assign_splits
 from workbench.errors import ConfigError
 from workbench.store import query, runs
 from workbench.store.config import SPLITS, parse_ratios, validate_ratios
+from workbench.store.runs import RunKind
 from workbench.store.workspace import Workspace
 
 
@@ -86,7 +87,7 @@ def split(
     run_id = runs.new_run_id("split")
     out = SplitResult(run_id, counts, int(changed.sum()), per_class,
                       (float(r[0]), float(r[1]), float(r[2])), seed, reset)
-    runs.record_run(ws, "split", run_id,
+    runs.record_run(ws, RunKind.SPLIT, run_id,
                     {"ratios": list(r), "seed": seed, "group_by": group_by, "reset": reset},
                     {"counts": counts, "moved": out.moved}, started)
     return out

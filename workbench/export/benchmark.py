@@ -28,6 +28,7 @@ from workbench.export.speed import measure
 from workbench.prediction.backends.onnx import OnnxPredictor
 from workbench.prediction.backends.preprocess import load_batch
 from workbench.store import runs
+from workbench.store.runs import RunKind
 from workbench.store.workspace import Workspace
 
 
@@ -158,7 +159,7 @@ def benchmark(ws: Workspace, paths: list[Path], view: str = "split:val",
         files["plot"] = str(tradeoff_bubbles(measured, folder / "tradeoff.png"))
     result["files"] = files
     (folder / "benchmark.json").write_text(json.dumps(result, indent=1))
-    runs.record_run(ws, "benchmark", bench_id, {"paths": [str(p) for p in paths], "view": view,
-                                                "limit": limit},
+    runs.record_run(ws, RunKind.BENCHMARK, bench_id,
+                    {"paths": [str(p) for p in paths], "view": view, "limit": limit},
                     {k: v for k, v in result.items() if k != "id"}, started)
     return result

@@ -32,6 +32,7 @@ from workbench.export.fidelity import ValSet, accuracy, output_fidelity
 from workbench.prediction.backends.onnx import OnnxPredictor, export_onnx
 from workbench.prediction.predict import resolve_weights
 from workbench.store import runs
+from workbench.store.runs import RunKind
 from workbench.store.workspace import Workspace
 
 TARGETS = ("onnx", "onnx-int8", "tensorrt", *DEVICES)
@@ -102,7 +103,7 @@ def export_model(ws: Workspace, cfg: ExportConfig) -> dict[str, Any]:
     write_artifacts(folder, deploy["classes"], deploy, report)
     export_id = runs.new_run_id("export")
     report["export_id"] = export_id
-    runs.record_run(ws, "export", export_id, {
+    runs.record_run(ws, RunKind.EXPORT, export_id, {
         "run": cfg.run, "target": cfg.target, "imgsz": cfg.imgsz,
         "calibration": cfg.calibration, "calibration_count": cfg.calibration_count,
         "val": cfg.val, "val_limit": cfg.val_limit, "platform": cfg.platform,

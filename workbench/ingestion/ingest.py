@@ -22,6 +22,7 @@ from workbench.ingestion.sources import get_source
 from workbench.media.probe import ImageInfo, probe
 from workbench.media.records import Issue, SourceBatch, SourceOptions, check_boxes
 from workbench.store import bulk, runs, schema
+from workbench.store.runs import RunKind
 from workbench.store.workspace import Workspace
 
 Progress = Callable[[str, int, int], None]
@@ -192,7 +193,7 @@ def _ingest_batch(ws: Workspace, batch: SourceBatch, result: IngestResult, skip_
             run_id=run_id)
         result.added = len(keep)
         result.run = run_id
-        runs.record_run(ws, "ingest", run_id, params,
+        runs.record_run(ws, RunKind.INGEST, run_id, params,
                         {k: v for k, v in result.to_dict().items() if k != "issues"}, started)
     _remove_created_media(batch, keep=set(keep))
 

@@ -16,6 +16,7 @@ from typing import Any
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.selection.select import SelectConfig, select
 from workbench.store import runs, schema
+from workbench.store.runs import RunKind
 from workbench.store.workspace import Workspace
 
 
@@ -57,7 +58,7 @@ class NextConfig:
 def reusable_run(ws: Workspace, key: str) -> dict[str, Any] | None:
     """The latest completed training run whose labels hash to ``key``."""
     doc: dict[str, Any] | None = ws.runs.find_one(
-        {"dataset": ws.config.name, "kind": "train", "status": "completed",
+        {"dataset": ws.config.name, "kind": RunKind.TRAIN.value, "status": "completed",
          "inputs.label_hash": key}, sort=[("started_at", -1)])
     return doc
 
@@ -126,7 +127,7 @@ def loop_status(ws: Workspace, plot: Path | None = None) -> dict[str, Any]:
                                 "status": f"${schema.STATUS}"}, "n": {"$sum": 1}}}]):
         counts.setdefault(doc["_id"]["round"], {})[doc["_id"]["status"]] = int(doc["n"])
     rounds = []
-    for d in runs.list_runs(ws, "select"):
+    for d in runs.list_runs(ws, RunKind.SELECT):
         outputs = d.get("outputs") or {}
         pred = predicts.get(outputs.get("model_run") or "")
         model = by_weights.get((pred or {}).get("params", {}).get("model"))

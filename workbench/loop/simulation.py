@@ -30,6 +30,7 @@ from workbench.errors import ConfigError
 from workbench.loop.oracle import Oracle
 from workbench.selection.select import IMAGE_STRATEGIES, STRATEGIES, SelectConfig, select
 from workbench.store import bulk, query, runs, schema, views
+from workbench.store.runs import RunKind
 from workbench.store.workspace import Workspace, drop_dataset, init_workspace, open_workspace
 
 STATE = "simulation.json"
@@ -143,7 +144,7 @@ def _train(ws: Workspace, cfg: SimConfig, r: int, seed: int) -> dict[str, Any]:
     from workbench.training.runner import TrainConfig, last_checkpoint, train
 
     name = f"{ws.config.name}-train-r{r}"
-    doc = runs.get_run(ws, name, "train")
+    doc = runs.get_run(ws, name, RunKind.TRAIN)
     if doc is not None and doc.get("status") == "completed":
         return dict(doc["outputs"])
     resume = doc is not None and last_checkpoint(ws, name).is_file()
@@ -161,7 +162,7 @@ def _select(ws: Workspace, cfg: SimConfig, strategy: str, r: int, seed: int,
     from workbench.prediction.predict import predict
 
     name = _round(ws, r + 1)
-    if runs.get_run(ws, name, "select") is not None:
+    if runs.get_run(ws, name, RunKind.SELECT) is not None:
         return
     run = None
     if strategy != "random":

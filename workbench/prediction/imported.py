@@ -23,6 +23,7 @@ from workbench.core.types import Predictions
 from workbench.errors import InputReportError, SourceError, WorkbenchError
 from workbench.media.records import Issue
 from workbench.store import predictions, runs
+from workbench.store.runs import RunKind
 from workbench.store.workspace import Workspace
 
 MAX_LINE_BYTES = 16 * 1024**2
@@ -154,7 +155,7 @@ def import_predictions(ws: Workspace, path: str | Path, run: str, skip_bad: bool
     result.seconds = time.perf_counter() - started
     if existing is not None:
         ws.runs.delete_one({"_id": run})
-    runs.record_run(ws, "predictions-import", run, {"path": str(path), "skip_bad": skip_bad},
+    runs.record_run(ws, RunKind.PREDICTIONS_IMPORT, run, {"path": str(path), "skip_bad": skip_bad},
                     {k: v for k, v in result.to_dict().items() if k != "issues"} |
                     {"field": written["field"], "scores_field": written["scores_field"]},
                     started_at)

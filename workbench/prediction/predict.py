@@ -21,6 +21,7 @@ from workbench.core.types import Predictions
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.prediction.backends.base import PredictOptions, Predictor
 from workbench.store import predictions, runs
+from workbench.store.runs import RunKind
 from workbench.store.views import view_match
 from workbench.store.workspace import Workspace
 
@@ -51,7 +52,7 @@ def resolve_weights(ws: Workspace, model: str) -> str:
     """A model file path, or the best weights of the training run named ``model``."""
     if Path(model).expanduser().is_file():
         return str(Path(model).expanduser().resolve())
-    doc = runs.get_run(ws, model, kind="train")
+    doc = runs.get_run(ws, model, kind=RunKind.TRAIN)
     weights = ((doc or {}).get("outputs") or {}).get("weights")
     if weights and Path(weights).is_file():
         return str(weights)
@@ -154,7 +155,7 @@ def predict(ws: Workspace, model: str, run: str | None = None, view: str = "pool
                            embeddings_field=written.get("embeddings_field"))
     if existing is not None:
         ws.runs.delete_one({"_id": run})
-    runs.record_run(ws, "predict", run, {"model": weights, "view": view, "backend": backend,
+    runs.record_run(ws, RunKind.PREDICT, run, {"model": weights, "view": view, "backend": backend,
                                          "imgsz": predictor.imgsz, "conf": conf, "iou": iou,
                                          "embeddings": embeddings, "tta": tta,
                                          "tta_sizes": [p.imgsz for p, _ in passes]},

@@ -21,6 +21,7 @@ from workbench.core import diversity, ranking, scoring
 from workbench.core.boxes import xywhn_to_xyxyn
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.store import predictions, query, runs, schema
+from workbench.store.runs import RunKind
 from workbench.store.workspace import Workspace
 
 STRATEGIES = ("least-confidence", "margin", "entropy")
@@ -124,7 +125,7 @@ class SelectResult:
 
 def latest_prediction_run(ws: Workspace) -> str:
     """The most recent run that wrote predictions with scores."""
-    docs = [d for d in runs.list_runs(ws) if d["kind"] in ("predict", "predictions-import")]
+    docs = [d for d in runs.list_runs(ws) if d["kind"] in runs.PREDICTION_KINDS]
     if not docs:
         raise WorkbenchError("no predictions to score: run `workbench predict` over the pool "
                              "(or `workbench predictions import`), or use --random N")
@@ -140,8 +141,8 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.UTC)
     rng = np.random.default_rng(config.seed)
-    round_name = config.round or f"round-{len(runs.list_runs(ws, 'select')) + 1}"
-    previous = runs.get_run(ws, round_name, kind="select")
+    round_name = config.round or f"round-{len(runs.list_runs(ws, RunKind.SELECT)) + 1}"
+    previous = runs.get_run(ws, round_name, kind=RunKind.SELECT)
     if previous is not None and not config.replace:
         raise WorkbenchError(f"round {round_name!r} exists; pass --replace to redo it or "
                              "choose another --round")
@@ -189,7 +190,7 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
             ws.runs.delete_one({"_id": round_name})
         _queue(ws, picked, round_name)
         params = {k: v for k, v in asdict(config).items() if k != "n"} | {"n": config.n}
-        runs.record_run(ws, "select", round_name, params,
+        runs.record_run(ws, RunKind.SELECT, round_name, params,
                         {"selected": len(picked), "sample_ids": result.sample_ids,
                          "scores": result.scores, "model_run": run}, started_at)
     result.seconds = round(time.perf_counter() - started, 4)

@@ -6,20 +6,47 @@ import datetime as dt
 import os
 import socket
 import uuid
-from typing import Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 import workbench
 
+if TYPE_CHECKING:
+    from workbench.store.workspace import Workspace
 
-def new_run_id(kind: str) -> str:
+
+class RunKind(StrEnum):
+    """Every kind of run a command records, as stored in a run document's ``kind``."""
+
+    INGEST = "ingest"
+    SPLIT = "split"
+    TRAIN = "train"
+    SWEEP = "sweep"
+    EVALUATE = "evaluate"
+    PREDICT = "predict"
+    PREDICTIONS_IMPORT = "predictions-import"
+    SELECT = "select"
+    ANNOTATE_EXPORT = "annotate-export"
+    ANNOTATE_IMPORT = "annotate-import"
+    ANNOTATE_UNDO = "annotate-undo"
+    ANNOTATE_PUSH = "annotate-push"
+    EXPORT = "export"
+    BENCHMARK = "benchmark"
+
+
+#: Kinds whose runs wrote predictions that selection can score.
+PREDICTION_KINDS = (RunKind.PREDICT, RunKind.PREDICTIONS_IMPORT)
+
+
+def new_run_id(prefix: str) -> str:
     """A sortable, unique run id such as ``ingest-20261123-134501-1a2b3c``."""
     now = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
-    return f"{kind}-{now}-{uuid.uuid4().hex[:6]}"
+    return f"{prefix}-{now}-{uuid.uuid4().hex[:6]}"
 
 
 def record_run(
-    ws: Any,
-    kind: str,
+    ws: Workspace,
+    kind: RunKind,
     run_id: str,
     params: dict[str, Any],
     outputs: dict[str, Any],
@@ -29,7 +56,7 @@ def record_run(
 
     Args:
         ws: the :class:`~workbench.store.workspace.Workspace`.
-        kind: ``ingest``, ``split``, ``train``, ...
+        kind: what recorded the run.
         run_id: from :func:`new_run_id`.
         params: the resolved parameters of the command.
         outputs: counts, ids and metrics the command produced.
@@ -39,7 +66,7 @@ def record_run(
     doc = {
         "_id": run_id,
         "dataset": ws.config.name,
-        "kind": kind,
+        "kind": RunKind(kind).value,
         "params": params,
         "outputs": outputs,
         "started_at": started,
@@ -51,21 +78,22 @@ def record_run(
     return doc
 
 
-def list_runs(ws: Any, kind: str | None = None) -> list[dict[str, Any]]:
+def list_runs(ws: Workspace, kind: RunKind | str | None = None) -> list[dict[str, Any]]:
     """Run documents of the workspace, oldest first (without their sample ids and manifests)."""
     query: dict[str, Any] = {"dataset": ws.config.name}
     if kind:
-        query["kind"] = kind
+        query["kind"] = RunKind(kind).value
     return list(ws.runs.find(query, {"outputs.sample_ids": 0, "outputs.manifest": 0})
                 .sort("started_at", 1))
 
 
-def start_run(ws: Any, kind: str, run_id: str, params: dict[str, Any],
+def start_run(ws: Workspace, kind: RunKind, run_id: str, params: dict[str, Any],
               inputs: dict[str, Any]) -> dict[str, Any]:
     """Insert a run in state ``running`` (for long jobs that update it as they go)."""
     now = dt.datetime.now(dt.UTC)
-    doc = {
-        "_id": run_id, "dataset": ws.config.name, "kind": kind, "status": "running",
+    doc: dict[str, Any] = {
+        "_id": run_id, "dataset": ws.config.name, "kind": RunKind(kind).value,
+        "status": "running",
         "pid": os.getpid(), "host": socket.gethostname(),
         "params": params, "inputs": inputs, "outputs": {}, "epochs": [],
         "started_at": now, "finished_at": None, "seconds": None,
@@ -87,16 +115,16 @@ def still_running(doc: dict[str, Any]) -> bool:
     return pid_alive(pid)
 
 
-def get_run(ws: Any, run_id: str, kind: str | None = None) -> dict[str, Any] | None:
+def get_run(ws: Workspace, run_id: str, kind: RunKind | None = None) -> dict[str, Any] | None:
     """The run document, or None."""
     query: dict[str, Any] = {"_id": run_id, "dataset": ws.config.name}
     if kind:
-        query["kind"] = kind
+        query["kind"] = RunKind(kind).value
     doc: dict[str, Any] | None = ws.runs.find_one(query)
     return doc
 
 
-def update_run(ws: Any, run_id: str, set_: dict[str, Any] | None = None,
+def update_run(ws: Workspace, run_id: str, set_: dict[str, Any] | None = None,
                push: dict[str, Any] | None = None) -> None:
     """``$set`` / ``$push`` fields of a run."""
     update: dict[str, Any] = {}
@@ -108,7 +136,7 @@ def update_run(ws: Any, run_id: str, set_: dict[str, Any] | None = None,
         ws.runs.update_one({"_id": run_id}, update)
 
 
-def finish_run(ws: Any, run_id: str, status: str, outputs: dict[str, Any],
+def finish_run(ws: Workspace, run_id: str, status: str, outputs: dict[str, Any],
                seconds: float) -> None:
     """Mark a run ``completed`` / ``failed`` / ``interrupted`` with its outputs."""
     update_run(ws, run_id, set_={"status": status, "outputs": outputs, "seconds": seconds,

@@ -20,6 +20,7 @@ import numpy as np
 from workbench.core.types import Predictions
 from workbench.errors import WorkbenchError
 from workbench.store import predictions, query, runs, schema
+from workbench.store.runs import RunKind
 from workbench.store.workspace import Workspace
 from workbench.training.weights import offline_environment
 
@@ -109,7 +110,7 @@ def _weights_of(ws: Workspace, run: str | None, model: str | None) -> tuple[str,
         return run or path.stem, str(path.resolve()), imgsz
     if not run:
         raise WorkbenchError("give --run NAME (a training run) or --model PATH.pt")
-    doc = runs.get_run(ws, run, kind="train")
+    doc = runs.get_run(ws, run, kind=RunKind.TRAIN)
     if doc is None:
         raise WorkbenchError(f"no training run named {run!r}; `workbench runs` lists them")
     weights = (doc.get("outputs") or {}).get("weights")
@@ -165,7 +166,7 @@ def evaluate(ws: Workspace, run: str | None = None, split: str = "val", iou: flo
     report.plots = _plots(results, report, out_dir, ws.classes)
     (out_dir / "report.json").write_text(json.dumps(report.to_dict(), indent=2))
     eval_run = runs.new_run_id("evaluate")
-    runs.record_run(ws, "evaluate", eval_run, {"run": run, "model": weights, "split": split,
+    runs.record_run(ws, RunKind.EVALUATE, eval_run, {"run": run, "model": weights, "split": split,
                                                "iou": iou, "conf": conf, "max_det": max_det},
                     {k: v for k, v in report.to_dict().items() if k != "confusion"},
                     started_at)

@@ -11,6 +11,7 @@ from typing import Any
 
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.store import runs
+from workbench.store.runs import RunKind
 from workbench.store.workspace import Workspace
 from workbench.training.dataset import YoloDataset, export_yolo
 from workbench.training.weights import offline_environment, resolve_model
@@ -139,7 +140,7 @@ def train(ws: Workspace, config: TrainConfig | None = None,
     inputs = {"dataset": str(ds.root), "label_hash": ds.label_hash,
               "train_ids": ds.train.ids, "val_ids": ds.val.ids,
               "train_boxes_per_class": ds.train.boxes_per_class}
-    runs.start_run(ws, "train", run, params, inputs)
+    runs.start_run(ws, RunKind.TRAIN, run, params, inputs)
     from ultralytics import YOLO
 
     try:
@@ -163,7 +164,7 @@ def train(ws: Workspace, config: TrainConfig | None = None,
 def _resume(ws: Workspace, config: TrainConfig, on_epoch: EpochCallback | None) -> TrainResult:
     if not config.run:
         raise WorkbenchError("--resume needs --run NAME (see `workbench status` for runs)")
-    doc = runs.get_run(ws, config.run, kind="train")
+    doc = runs.get_run(ws, config.run, kind=RunKind.TRAIN)
     if doc is None:
         raise WorkbenchError(f"no training run named {config.run!r} in this workspace")
     if doc.get("status") == "completed":

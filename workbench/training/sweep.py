@@ -23,6 +23,7 @@ import numpy as np
 
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.store import query, runs
+from workbench.store.runs import RunKind
 from workbench.store.views import labeled_match
 from workbench.store.workspace import Workspace
 from workbench.training.runner import EpochCallback, TrainConfig, train
@@ -118,7 +119,7 @@ def sweep(ws: Workspace, config: TrainConfig, sizes: list[int],
               "seconds": round(time.perf_counter() - started, 1)}
     (out_dir / "report.json").write_text(json.dumps(report, indent=2))
     (out_dir / "report.md").write_text(_markdown(report))
-    runs.record_run(ws, "sweep", base, {"sizes": sizes, "model": config.model},
+    runs.record_run(ws, RunKind.SWEEP, base, {"sizes": sizes, "model": config.model},
                     {k: v for k, v in report.items() if k != "sizes"} | {"rows": rows},
                     started_at)
     return report
