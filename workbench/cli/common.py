@@ -7,6 +7,7 @@ a capability, so the CLI has no import cycle.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import sys
 from collections import defaultdict
@@ -42,6 +43,24 @@ class Stage(StrEnum):
     ANNOTATION = "Annotation"
     LOOP = "Loop"
     DEPLOYMENT = "Deployment"
+
+
+def default(config: type, name: str) -> Any:
+    """The default of field ``name`` of the dataclass ``config``.
+
+    CLI options take their defaults from the capability's config dataclass through this, so a
+    default is written once, in the config.
+
+    Raises:
+        KeyError: the dataclass has no such field or the field has no default.
+    """
+    for f in dataclasses.fields(config):
+        if f.name == name:
+            if f.default is not dataclasses.MISSING:
+                return f.default
+            if f.default_factory is not dataclasses.MISSING:
+                return f.default_factory()
+    raise KeyError(f"{config.__name__}.{name} has no default")
 
 
 def open_workspace(path: Path) -> Workspace:
