@@ -37,8 +37,7 @@ def _images(folder: Path, n: int) -> None:
 
 def _coco(manifest: dict, boxes: int, seed: int = 0) -> dict:
     """Random boxes for every package image, written as annotators' COCO."""
-    from workbench.annotation.cocojson import coco_document
-    from workbench.annotation.manifest import Manifest
+    from workbench.annotation.api import Manifest, coco_document
 
     rng = np.random.default_rng(seed)
     images = Manifest.from_dict(manifest, "package").images
@@ -60,8 +59,12 @@ def main() -> None:
 
     import fiftyone as fo
 
-    from workbench.annotation.importer import import_annotations
-    from workbench.annotation.package import ExportConfig, export_package
+    from workbench.annotation.api import (
+        ImportConfig,
+        PackageConfig,
+        export_package,
+        import_annotations,
+    )
     from workbench.ingestion.ingest import ingest
 
     ws, tmp = make_workspace(CLASSES)
@@ -70,10 +73,10 @@ def main() -> None:
         ingest(ws, tmp / "pool", "images")
         pkg = tmp / "round.zip"
         t0 = time.perf_counter()
-        exported = export_package(ws, ExportConfig(out=pkg, view="pool"))
+        exported = export_package(ws, PackageConfig(out=pkg, view="pool"))
         t_export = time.perf_counter() - t0
         t0 = time.perf_counter()
-        export_package(ws, ExportConfig(out=tmp / "nothumbs.zip", view="pool", thumbnails=False))
+        export_package(ws, PackageConfig(out=tmp / "nothumbs.zip", view="pool", thumbnails=False))
         t_export_nothumbs = time.perf_counter() - t0
         with zipfile.ZipFile(pkg) as zf:
             manifest = json.loads(zf.read("manifest.json"))
@@ -81,11 +84,11 @@ def main() -> None:
         with zipfile.ZipFile(pkg, "a") as zf:
             zf.writestr("annotations.coco.json", json.dumps(coco))
         t0 = time.perf_counter()
-        result = import_annotations(ws, pkg)
+        result = import_annotations(ws, ImportConfig(pkg))
         t_import = time.perf_counter() - t0
         assert result.images == args.images, result.to_dict()
         t0 = time.perf_counter()
-        again = import_annotations(ws, pkg)
+        again = import_annotations(ws, ImportConfig(pkg))
         t_reimport = time.perf_counter() - t0
         assert again.images == 0
 
@@ -113,7 +116,7 @@ def main() -> None:
         cleanup(tmp)
     report = {
         "images": args.images, "boxes": result.boxes, "fiftyone_boxes": fo_boxes,
-        "package_mb": round(exported["size_bytes"] / 1e6, 1),
+        "package_mb": round(exported.size_bytes / 1e6, 1),
         "export_s": round(t_export, 2), "export_no_thumbnails_s": round(t_export_nothumbs, 2),
         "fiftyone_export_s": round(t_fo_export, 2),
         "import_s": round(t_import, 2), "reimport_unchanged_s": round(t_reimport, 2),

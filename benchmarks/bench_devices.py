@@ -29,7 +29,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    from workbench.export.exporting import ExportConfig, export_model
+    from workbench.deployment.exporting import ExportConfig, export_model
     from workbench.ingestion.ingest import ingest
 
     names = ["fish", "jellyfish", "penguin", "puffin", "shark", "starfish", "stingray"]

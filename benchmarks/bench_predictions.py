@@ -32,6 +32,7 @@ def main() -> None:
 
     from workbench.core.boxes import xywhn_to_xyxyn
     from workbench.core.types import Predictions
+    from workbench.selection.api import image_scores, indexed_keys
     from workbench.store.predictions import write_predictions
 
     ws, tmp = make_workspace(CLASSES)
@@ -41,7 +42,9 @@ def main() -> None:
         preds = Predictions(xywhn_to_xyxyn(p["xywh"]), p["confidence"], p["class_id"],
                             p["image_index"], p["probs"])
         t0 = time.perf_counter()
-        write_predictions(ws, "bench", ids, preds, CLASSES)
+        scores = image_scores(preds, len(ids))  # as predict / predictions import do
+        write_predictions(ws, "bench", ids, preds, CLASSES, scores=scores,
+                          indexed=indexed_keys(scores))
         t_ours = time.perf_counter() - t0
 
         n = args.baseline

@@ -26,7 +26,8 @@ class UnknownNameError(ConfigError):
     """A name looked up in a registry does not exist."""
 
     def __init__(self, kind: str, name: str, valid: list[str]) -> None:
-        super().__init__(f"unknown {kind} {name!r}; valid {kind}s: {', '.join(sorted(valid))}")
+        plural = kind[:-1] + "ies" if kind.endswith("y") else kind + "s"
+        super().__init__(f"unknown {kind} {name!r}; valid {plural}: {', '.join(sorted(valid))}")
         self.kind = kind
         self.name = name
         self.valid = sorted(valid)

@@ -1,22 +1,40 @@
-"""FiftyOne App operators for workbench. Thin: each calls one library function."""
+"""FiftyOne App operators for workbench. Thin: each calls one library function.
+
+Operators reach workbench only through its public API (``workbench`` and the capabilities'
+``api`` modules); choice lists and defaults come from the registries and config dataclasses.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
 from typing import Any
 
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
+import workbench
+import workbench.annotation.api as annotation
+import workbench.curation.api as curation
+import workbench.selection.api as selection
+import workbench.ui.api as app
+from workbench.errors import InputReportError
 
-def _workspace(ctx: Any) -> Any:
-    import workbench
 
-    root = (ctx.dataset.info or {}).get("workbench_workspace")
-    if not root:
-        raise ValueError("this dataset was not created by `workbench init`")
-    ws = workbench.open_workspace(root)
-    ws.__dict__["dataset"] = ctx.dataset
-    return ws
+def _workspace(ctx: Any) -> workbench.Workspace:
+    """The workspace of the App's dataset (``workbench init`` records its folder there).
+
+    Uses the dataset the App already has loaded, on the App's own database connection.
+    """
+    return app.workspace_for_dataset(ctx.dataset)
+
+
+def _default(config: type, name: str) -> Any:
+    """The default of field ``name`` of the config dataclass ``config``."""
+    for f in dataclasses.fields(config):
+        if f.name == name and f.default is not dataclasses.MISSING:
+            return f.default
+    raise KeyError(f"{config.__name__}.{name} has no default")
 
 
 class WorkspaceStatus(foo.Operator):
@@ -27,9 +45,7 @@ class WorkspaceStatus(foo.Operator):
         return foo.OperatorConfig(name="workspace_status", label="Workbench: workspace status")
 
     def execute(self, ctx: Any) -> dict[str, Any]:
-        import workbench
-
-        report = workbench.status(_workspace(ctx))
+        report = curation.status(_workspace(ctx)).to_dict()
         return {k: report[k] for k in ("samples", "boxes", "splits", "status", "sources",
                                        "classes")}
 
@@ -53,19 +69,18 @@ class SelectRound(foo.Operator):
     def resolve_input(self, ctx: Any) -> types.Property:
         inputs = types.Object()
         inputs.int("n", label="Images to select", default=100, required=True)
-        inputs.enum("strategy", ["entropy", "margin", "least-confidence", "random"],
-                    default="entropy", label="Strategy")
+        inputs.enum("strategy", selection.STRATEGIES.names(),
+                    default=_default(selection.SelectConfig, "strategy"), label="Strategy")
         inputs.str("run", label="Prediction run (default: latest)", required=False)
         inputs.str("round", label="Round name (default: round-K)", required=False)
         return types.Property(inputs)
 
     def execute(self, ctx: Any) -> dict[str, Any]:
-        from workbench.selection.select import SelectConfig, select
-
         p = ctx.params
-        result = select(_workspace(ctx), SelectConfig(
-            n=int(p["n"]), strategy=p.get("strategy", "entropy"), run=p.get("run") or None,
-            round=p.get("round") or None))
+        result = selection.select(_workspace(ctx), selection.SelectConfig(
+            n=int(p["n"]),
+            strategy=p.get("strategy") or _default(selection.SelectConfig, "strategy"),
+            run=p.get("run") or None, round=p.get("round") or None))
         ctx.trigger("reload_dataset")
         return {"round": result.round, "selected": result.selected,
                 "warnings": "; ".join(result.warnings)}
@@ -92,22 +107,20 @@ class ExportAnnotationPackage(foo.Operator):
         inputs.str("round", label="Round (default: the latest)", required=False)
         inputs.str("pre_annotations", label="Prediction run for pre-annotations",
                    required=False)
-        inputs.float("pre_annotation_conf", label="Pre-annotation confidence", default=0.25)
+        inputs.float("pre_annotation_conf", label="Pre-annotation confidence",
+                     default=_default(annotation.PackageConfig, "pre_annotation_conf"))
         return types.Property(inputs)
 
     def execute(self, ctx: Any) -> dict[str, Any]:
-        from pathlib import Path
-
-        from workbench.annotation.package import ExportConfig, export_package
-
         p = ctx.params
-        result = export_package(_workspace(ctx), ExportConfig(
+        conf = p.get("pre_annotation_conf")
+        result = annotation.export_package(_workspace(ctx), annotation.PackageConfig(
             out=Path(p["out"]), round=p.get("round") or None,
             pre_annotations=p.get("pre_annotations") or None,
-            pre_annotation_conf=float(p.get("pre_annotation_conf", 0.25))))
+            pre_annotation_conf=float(conf) if conf is not None
+            else _default(annotation.PackageConfig, "pre_annotation_conf")))
         ctx.trigger("reload_dataset")
-        return {"path": result["path"], "images": result["images"],
-                "package_id": result["package_id"]}
+        return {"path": result.path, "images": result.images, "package_id": result.package_id}
 
     def resolve_output(self, ctx: Any) -> types.Property:
         outputs = types.Object()
@@ -134,17 +147,11 @@ class ImportAnnotations(foo.Operator):
         return types.Property(inputs)
 
     def execute(self, ctx: Any) -> dict[str, Any]:
-        from pathlib import Path
-
-        from workbench.annotation.importer import import_annotations
-        from workbench.errors import InputReportError
-
         p = ctx.params
         try:
-            result = import_annotations(
-                _workspace(ctx), Path(p["path"]),
-                package=Path(p["package"]) if p.get("package") else None,
-                dry_run=bool(p.get("dry_run", True)))
+            result = annotation.import_annotations(_workspace(ctx), annotation.ImportConfig(
+                path=Path(p["path"]), package=Path(p["package"]) if p.get("package") else None,
+                dry_run=bool(p.get("dry_run", True))))
         except InputReportError as exc:
             problems = [f"{i.where()}: {i.message}" for i in exc.result.issues
                         if i.severity == "error"]

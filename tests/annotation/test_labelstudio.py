@@ -19,7 +19,8 @@ import pytest
 from tests.annotation.conftest import build_round
 from tests.conftest import _free_port
 from workbench.annotation import lsjson
-from workbench.annotation.labelstudio import KEY_ENV, Client, PushConfig, pull, push
+from workbench.annotation.api import PullConfig, PushConfig, pull, push
+from workbench.annotation.labelstudio import KEY_ENV, Client
 from workbench.store import schema
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -84,7 +85,7 @@ def test_push_annotate_pull(workspace: Any, tmp_path: Path, label_studio: tuple[
     monkeypatch.setenv(KEY_ENV, token)
     rw = build_round(workspace, tmp_path)
     ws = rw.ws
-    pushed = push(ws, PushConfig(url=url, pre_annotations="p1"))
+    pushed = push(ws, PushConfig(url=url, pre_annotations="p1")).to_dict()
     assert (pushed["tasks_created"], pushed["already_in_project"]) == (5, 0)
     assert ws.samples.distinct(schema.STATUS, {schema.ROUND_SELECTED: "round-1"}) == [
         "in_annotation"]
@@ -108,7 +109,7 @@ def test_push_annotate_pull(workspace: Any, tmp_path: Path, label_studio: tuple[
     negative = tasks[3]
     _annotate(client, negative, [], 1, 1)
 
-    result = pull(ws, url=url)
+    result = pull(ws, PullConfig(url=url))
     assert (result.images, result.not_annotated) == (4, 1)
     for t in annotated:
         d = ws.samples.find_one({"_id": docs[t["data"]["sample_id"]]["_id"]})
@@ -122,6 +123,6 @@ def test_push_annotate_pull(workspace: Any, tmp_path: Path, label_studio: tuple[
     assert neg[schema.GROUND_TRUTH]["detections"] == [] and neg[schema.STATUS] == "labeled"
     assert ws.samples.count_documents({schema.STATUS: "in_annotation"}) == 1
 
-    assert pull(ws, url=url).images == 0  # nothing new: nothing changes
-    again = push(ws, PushConfig(url=url))
+    assert pull(ws, PullConfig(url=url)).images == 0  # nothing new: nothing changes
+    again = push(ws, PushConfig(url=url)).to_dict()
     assert (again["tasks_created"], again["already_in_project"]) == (0, 5)

@@ -14,9 +14,8 @@ import pytest
 
 from tests.annotation import writers
 from tests.annotation.conftest import RoundWorkspace, snapshot
+from workbench.annotation.api import Manifest, PackageConfig, export_package
 from workbench.annotation.importer import import_annotations, undo_import
-from workbench.annotation.manifest import Manifest
-from workbench.annotation.package import ExportConfig, export_package
 from workbench.errors import InputReportError, SourceError, WorkbenchError
 from workbench.store import runs, schema
 
@@ -25,7 +24,7 @@ pytestmark = pytest.mark.integration
 
 def _export(rw: RoundWorkspace, **kw: Any) -> tuple[Path, Manifest]:
     out = rw.tmp / "pkg.zip"
-    export_package(rw.ws, ExportConfig(out=out, **kw))
+    export_package(rw.ws, PackageConfig(out=out, **kw))
     with zipfile.ZipFile(out) as zf:
         manifest = Manifest.from_dict(json.loads(zf.read("manifest.json")), "test")
     return out, manifest

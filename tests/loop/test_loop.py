@@ -13,8 +13,7 @@ from tests.conftest import REPO, demo_images, make_yolo
 from workbench.curation.splitting import split
 from workbench.errors import ConfigError
 from workbench.ingestion.ingest import ingest
-from workbench.loop.rounds import NextConfig, loop_status, next_round
-from workbench.loop.simulation import SimConfig, simulate
+from workbench.loop.api import NextConfig, SimConfig, StatusConfig, next_round, simulate, status
 from workbench.store import runs, schema
 from workbench.store.workspace import open_workspace
 
@@ -40,7 +39,8 @@ def test_simulation_curves_oracle_and_resume(workspace: Any, tmp_path: Path) -> 
     src = _labeled(workspace, tmp_path)
     out = tmp_path / "sim"
     seen: list[str] = []
-    summary = simulate(src, _cfg(), out, progress=lambda d, t, text: seen.append(text))
+    summary = simulate(src, _cfg(), out,
+                       progress=lambda d, t, text: seen.append(text)).to_dict()
     curves = json.loads((out / "curves.json").read_text())
     assert set(curves) == {"entropy", "random"}
     for strategy in curves:
@@ -66,7 +66,7 @@ def test_simulation_curves_oracle_and_resume(workspace: Any, tmp_path: Path) -> 
     trained = len(runs.list_runs(sim, "train"))
     curves["entropy"]["0"] = curves["entropy"]["0"][:1]
     (out / "curves.json").write_text(json.dumps(curves))
-    again = simulate(src, _cfg(), out)
+    again = simulate(src, _cfg(), out).to_dict()
     assert again["strategies"] == summary["strategies"]
     assert len(runs.list_runs(sim, "train")) == trained
 
@@ -88,14 +88,14 @@ def test_next_round_reuses_the_model_of_unchanged_labels(workspace: Any, tmp_pat
     ingest(ws, pool, "images")
     cfg = NextConfig(budget=4, model=MICRO, imgsz=96, epochs=1, batch=8,
                      allow_missing_classes=True)
-    first = next_round(ws, cfg)
+    first = next_round(ws, cfg).to_dict()
     assert not first["model_reused"] and first["selected"] == 4
     assert Path(first["package"]).is_file() and "annotate import" in first["next"]
-    second = next_round(ws, cfg)
+    second = next_round(ws, cfg).to_dict()
     assert second["model_reused"] and second["model_run"] == first["model_run"]
     assert second["round"] != first["round"]
-    status = loop_status(ws, plot=tmp_path / "status.png")
-    assert [r["round"] for r in status["rounds"]] == [first["round"], second["round"]]
-    assert status["rounds"][0]["status"] == {"in_annotation": 4}
-    assert status["rounds"][0]["model_run"] == first["model_run"]
-    assert (tmp_path / "status.png").is_file() and len(status["trainings"]) == 1
+    shown = status(ws, StatusConfig(plot=tmp_path / "status.png")).to_dict()
+    assert [r["round"] for r in shown["rounds"]] == [first["round"], second["round"]]
+    assert shown["rounds"][0]["status"] == {"in_annotation": 4}
+    assert shown["rounds"][0]["model_run"] == first["model_run"]
+    assert (tmp_path / "status.png").is_file() and len(shown["trainings"]) == 1

@@ -21,6 +21,30 @@ def test_resolve_model_names(tmp_path: Path) -> None:
     assert resolve_model(str(pt)) == str(pt.resolve())
 
 
+@pytest.mark.parametrize("spec", ["micro-relu", "micro-relu.yaml",
+                                  "configs/models/micro-relu.yaml"])
+def test_resolve_model_finds_shipped_configs_from_any_folder(
+        spec: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.resources import configs_dir
+
+    monkeypatch.chdir(tmp_path)  # no configs/ here: found through workbench.resources
+    resolved = resolve_model(spec)
+    assert Path(resolved) == (configs_dir() / "models" / "micro-relu.yaml").resolve()
+
+
+def test_train_cli_takes_its_defaults_from_the_config() -> None:
+    import inspect
+
+    from workbench.cli.common import default
+    from workbench.training.cli import evaluate, train
+    from workbench.training.config import EvalConfig
+
+    for command, config in ((train, TrainConfig), (evaluate, EvalConfig)):
+        for name, param in inspect.signature(command).parameters.items():
+            if name in {f for f in config.__dataclass_fields__}:
+                assert param.default == default(config, name), (command.__name__, name)
+
+
 @pytest.mark.parametrize(
     ("spec", "content", "message"),
     [

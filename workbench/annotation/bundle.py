@@ -8,7 +8,6 @@ bundle is ever executed; JSON and XML are read with size limits.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import stat
@@ -18,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
 from workbench.errors import SourceError
+from workbench.media.coco import decode_json
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
@@ -193,9 +193,4 @@ def read_text(bundle: Bundle, name: str) -> str:
 
 def read_json(bundle: Bundle, name: str) -> Any:
     """A JSON member, with an error naming the file, line and column."""
-    text = read_text(bundle, name)
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SourceError(f"{bundle.label}: {name}:{exc.lineno}: not valid JSON: {exc.msg} "
-                          f"(column {exc.colno})") from exc
+    return decode_json(read_text(bundle, name), f"{bundle.label}: {name}")

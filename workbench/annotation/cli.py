@@ -11,10 +11,20 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from workbench.annotation.backends import BACKENDS
+from workbench.annotation.config import (
+    ImportConfig,
+    PackageConfig,
+    PullConfig,
+    PushConfig,
+    UndoConfig,
+)
+from workbench.annotation.formats import format_choices
 from workbench.cli.common import (
     JsonOpt,
     Stage,
     WorkspaceOpt,
+    default,
     err,
     input_report,
     open_workspace,
@@ -38,7 +48,8 @@ PreOpt = Annotated[str | None, typer.Option(
                               "marked as predictions, never as ground truth).")]
 PreConfOpt = Annotated[float, typer.Option(
     "--pre-annotation-conf", help="Ship only pre-annotation boxes at least this confident.")]
-BackendOpt = Annotated[str, typer.Option(help="Annotation server; only labelstudio for now.")]
+BackendOpt = Annotated[str, typer.Option(
+    help=f"Annotation server: {', '.join(BACKENDS.names())}.")]
 UrlOpt = Annotated[str | None, typer.Option(
     help="Label Studio URL (default: $LABEL_STUDIO_URL or http://127.0.0.1:8080). The token "
          "comes from $LABEL_STUDIO_API_KEY.")]
@@ -49,32 +60,21 @@ MaxBytesOpt = Annotated[int, typer.Option(
 MaxEntriesOpt = Annotated[int, typer.Option(help="Refuse zips with more entries than this.")]
 
 
-def _limits(max_zip_bytes: int, max_zip_entries: int) -> Any:
-    from workbench.annotation.bundle import ZipLimits
-
-    return ZipLimits(max_entries=max_zip_entries, max_total_bytes=max_zip_bytes)
-
-
-def _backend(name: str) -> None:
-    from workbench.errors import UnknownNameError
-
-    if name != "labelstudio":
-        raise UnknownNameError("backend", name, ["labelstudio"])
-
-
 @annotate_app.command("export")
 def export_cmd(
     out_path: Annotated[Path, typer.Option("--out", help="The package zip to write.")],
     round_: RoundOpt = None,
     view: ViewOpt = None,
     pre_annotations: PreOpt = None,
-    pre_annotation_conf: PreConfOpt = 0.25,
+    pre_annotation_conf: PreConfOpt = default(PackageConfig, "pre_annotation_conf"),
     guidelines: Annotated[Path | None, typer.Option(
         help="Markdown with your own labeling rules, appended to guidelines.md.")] = None,
-    thumbnails: Annotated[bool, typer.Option(help="Write thumbnails/ previews.")] = True,
+    thumbnails: Annotated[bool, typer.Option(help="Write thumbnails/ previews.")]
+    = default(PackageConfig, "thumbnails"),
     image_prefix: Annotated[str, typer.Option(
         help="Image URL prefix in labelstudio_tasks.json (default: Label Studio local files "
-             "with the unzipped package as document root).")] = "/data/local-files/?d=images/",
+             "with the unzipped package as document root).")]
+    = default(PackageConfig, "image_prefix"),
     workspace: WorkspaceOpt = Path("."),
     json_: JsonOpt = False,
 ) -> None:
@@ -85,10 +85,10 @@ def export_cmd(
     """
     from rich.progress import Progress
 
-    from workbench.annotation.package import ExportConfig, export_package
+    from workbench.annotation.api import export_package
 
     ws = open_workspace(workspace)
-    cfg = ExportConfig(out=out_path, round=round_, view=view, pre_annotations=pre_annotations,
+    cfg = PackageConfig(out=out_path, round=round_, view=view, pre_annotations=pre_annotations,
                        pre_annotation_conf=pre_annotation_conf, guidelines=guidelines,
                        thumbnails=thumbnails, image_prefix=image_prefix)
     with Progress(console=err, disable=json_) as bar:
@@ -96,13 +96,13 @@ def export_cmd(
         result = export_package(ws, cfg, progress=lambda what, done, total: bar.update(
             task, description=what, completed=done, total=total))
     if json_:
-        print_json(result)
+        print_json(result.to_dict())
         return
-    out.print(f"[green]wrote[/] {result['path']}: {result['images']} images, "
-              f"{result['boxes_pre_annotated']} pre-annotated boxes, "
-              f"{result['size_bytes'] / 1e6:.1f} MB (package {result['package_id']})")
+    out.print(f"[green]wrote[/] {result.path}: {result.images} images, "
+              f"{result.boxes_pre_annotated} pre-annotated boxes, "
+              f"{result.size_bytes / 1e6:.1f} MB (package {result.package_id})")
     out.print("next: annotate, add annotations.coco.json (or the tool's export) to the package, "
-              f"then: workbench annotate import {result['path']} -w {workspace}")
+              f"then: workbench annotate import {result.path} -w {workspace}")
 
 
 @annotate_app.command("import")
@@ -111,13 +111,14 @@ def import_cmd(
         help="The returned package (zip or folder), or a tool's export: COCO JSON, YOLO "
              "folder/zip, VOC folder, Label Studio JSON, CVAT XML.")],
     format_: Annotated[str, typer.Option(
-        "--format", help="auto | coco | yolo | voc | labelstudio | cvat")] = "auto",
+        "--format", help=" | ".join(format_choices()))] = default(ImportConfig, "format"),
     package: Annotated[Path | None, typer.Option(
         help="The package the export answers (when PATH is not the package itself).")] = None,
     dry_run: Annotated[bool, typer.Option(
-        help="Show what would change per image; write nothing.")] = False,
-    max_zip_bytes: MaxBytesOpt = 20 * 1024**3,
-    max_zip_entries: MaxEntriesOpt = 200_000,
+        help="Show what would change per image; write nothing.")]
+    = default(ImportConfig, "dry_run"),
+    max_zip_bytes: MaxBytesOpt = default(ImportConfig, "max_zip_bytes"),
+    max_zip_entries: MaxEntriesOpt = default(ImportConfig, "max_zip_entries"),
     workspace: WorkspaceOpt = Path("."),
     json_: JsonOpt = False,
 ) -> None:
@@ -126,12 +127,13 @@ def import_cmd(
     Classes are matched by name; images by the package manifest (and sha256). Nothing is
     written unless everything is valid. Each import can be undone with `annotate undo`.
     """
-    from workbench.annotation.importer import import_annotations
+    from workbench.annotation.api import import_annotations
 
     ws = open_workspace(workspace)
     with input_report(json_):
-        result = import_annotations(ws, path, format_, package, dry_run,
-                                    _limits(max_zip_bytes, max_zip_entries))
+        result = import_annotations(ws, ImportConfig(
+            path=path, format=format_, package=package, dry_run=dry_run,
+            max_zip_bytes=max_zip_bytes, max_zip_entries=max_zip_entries))
     _report_import(result, json_, workspace)
 
 
@@ -173,62 +175,62 @@ def undo_cmd(
     json_: JsonOpt = False,
 ) -> None:
     """Restore the ground truth, status and split that an import replaced."""
-    from workbench.annotation.importer import undo_import
+    from workbench.annotation.api import undo_import
 
-    result = undo_import(open_workspace(workspace), import_id)
+    result = undo_import(open_workspace(workspace), UndoConfig(import_id))
     if json_:
-        print_json(result)
+        print_json(result.to_dict())
         return
-    out.print(f"[green]restored[/] {result['restored']} samples to their state before "
-              f"{import_id} ({result['undo_id']})")
+    out.print(f"[green]restored[/] {result.restored} samples to their state before "
+              f"{import_id} ({result.undo_id})")
 
 
 @annotate_app.command("push")
 def push_cmd(
-    backend: BackendOpt = "labelstudio",
+    backend: BackendOpt = default(PushConfig, "backend"),
     url: UrlOpt = None,
     project: ProjectOpt = None,
     round_: RoundOpt = None,
     view: ViewOpt = None,
     pre_annotations: PreOpt = None,
-    pre_annotation_conf: PreConfOpt = 0.25,
+    pre_annotation_conf: PreConfOpt = default(PushConfig, "pre_annotation_conf"),
     workspace: WorkspaceOpt = Path("."),
     json_: JsonOpt = False,
 ) -> None:
     """Create or update a Label Studio project and upload the round's images as tasks."""
-    from workbench.annotation.labelstudio import PushConfig, push
+    from workbench.annotation.api import push
 
-    _backend(backend)
+    cfg = PushConfig(project=project, round=round_, view=view, pre_annotations=pre_annotations,
+                     pre_annotation_conf=pre_annotation_conf, url=url, backend=backend)
     ws = open_workspace(workspace)
-    with spinner(json_, "pushing to Label Studio"):
-        result = push(ws, PushConfig(project=project, round=round_, view=view,
-                                     pre_annotations=pre_annotations,
-                                     pre_annotation_conf=pre_annotation_conf, url=url))
+    with spinner(json_, f"pushing to {BACKENDS.meta(backend)['label']}"):
+        result = push(ws, cfg)
     if json_:
-        print_json(result)
+        print_json(result.to_dict())
         return
-    out.print(f"[green]pushed[/] {result['tasks_created']} tasks to project "
-              f"{result['project']!r} ({result['already_in_project']} already there): "
-              f"{result['project_url']}")
+    out.print(f"[green]pushed[/] {result.tasks_created} tasks to project "
+              f"{result.project!r} ({result.already_in_project} already there): "
+              f"{result.project_url}")
     out.print(f"when annotators are done: workbench annotate pull -w {workspace}")
 
 
 @annotate_app.command("pull")
 def pull_cmd(
-    backend: BackendOpt = "labelstudio",
+    backend: BackendOpt = default(PullConfig, "backend"),
     url: UrlOpt = None,
     project: ProjectOpt = None,
-    dry_run: Annotated[bool, typer.Option(help="Show the diff; write nothing.")] = False,
+    dry_run: Annotated[bool, typer.Option(help="Show the diff; write nothing.")]
+    = default(PullConfig, "dry_run"),
     workspace: WorkspaceOpt = Path("."),
     json_: JsonOpt = False,
 ) -> None:
     """Fetch submitted annotations from Label Studio and import them (validated, undoable)."""
-    from workbench.annotation.labelstudio import pull
+    from workbench.annotation.api import pull
 
-    _backend(backend)
+    cfg = PullConfig(project=project, url=url, dry_run=dry_run, backend=backend)
     ws = open_workspace(workspace)
     with input_report(json_):
-        result = pull(ws, project=project, url=url, dry_run=dry_run)
+        result = pull(ws, cfg)
     _report_import(result, json_, workspace)
 
 

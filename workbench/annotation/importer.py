@@ -14,75 +14,28 @@ import datetime as dt
 import hashlib
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from bson import ObjectId
 
 from workbench.annotation.bundle import Bundle, ZipLimits, open_bundle
+from workbench.annotation.config import UndoConfig
 from workbench.annotation.formats import parse_returned
 from workbench.annotation.formats.base import PACKAGE_DIRS, PACKAGE_FILES
 from workbench.annotation.manifest import MANIFEST, Manifest, load_manifest
+from workbench.annotation.results import ImportResult, UndoResult
 from workbench.core.boxes import xywhn_to_xyxyn, xyxyn_to_xywhn
 from workbench.core.labeldiff import diff_boxes
 from workbench.errors import InputReportError, SourceError, WorkbenchError
-from workbench.media.records import Issue, check_boxes
-from workbench.store import labels, query, runs, schema, versions
+from workbench.media.records import check_boxes
+from workbench.store import annotating, datasets, labels, runs, schema, versions
 from workbench.store.bulk import detections_doc
 from workbench.store.runs import RunKind
 from workbench.store.workspace import Workspace
 
 KIND = RunKind.ANNOTATE_IMPORT
 _TRAIN_SPLITS = ("train", "val", "test")
-
-
-@dataclass
-class ImportResult:
-    """What an import did, or would do (``dry_run``), or why it was refused.
-
-    Attributes:
-        import_id: the import run id ("" when refused or a dry run).
-        package_id: the package the annotations answer.
-        format: the annotation format read.
-        images: images whose labels or status changed (written, or to be written).
-        boxes: boxes of those images after the import.
-        unchanged: annotated images already holding exactly these labels.
-        not_annotated: package images the file does not answer (left as they were).
-        totals: added / removed / moved / relabeled / unchanged boxes.
-        per_image: one entry per changed image with its counts.
-        issues: every problem found.
-    """
-
-    package_id: str = ""
-    format: str = ""
-    import_id: str = ""
-    dry_run: bool = False
-    images: int = 0
-    boxes: int = 0
-    unchanged: int = 0
-    not_annotated: int = 0
-    placed_in_splits: int = 0
-    same_as: str | None = None
-    totals: dict[str, int] = field(default_factory=dict)
-    per_image: list[dict[str, Any]] = field(default_factory=list)
-    issues: list[Issue] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        errors = [i for i in self.issues if i.severity == "error"]
-        return {
-            "import_id": self.import_id, "package_id": self.package_id, "format": self.format,
-            "dry_run": self.dry_run, "images": self.images, "boxes": self.boxes,
-            "unchanged": self.unchanged, "not_annotated": self.not_annotated,
-            "placed_in_splits": self.placed_in_splits, "same_as": self.same_as,
-            "totals": self.totals, "per_image": self.per_image,
-            "errors": len(errors), "warnings": len(self.issues) - len(errors),
-            "issue_counts": dict(Counter(f"{i.severity}:{i.kind}" for i in self.issues)),
-            "issues": [i.to_dict() for i in self.issues], "seconds": round(self.seconds, 3),
-        }
 
 
 def _check_layout(bundle: Bundle) -> None:
@@ -120,7 +73,7 @@ def resolve_inputs(path: Path, package: Path | None,
 
 def check_workspace(ws: Workspace, manifest: Manifest, where: str) -> None:
     """The package must come from this workspace and use classes it knows."""
-    mine = str(ws.dataset._doc.id)
+    mine = datasets.dataset_id(ws)
     theirs = manifest.workspace.get("dataset_id")
     if theirs != mine:
         raise SourceError(
@@ -182,11 +135,8 @@ def import_annotations(
                         "matched by name)", batch.boxes.line[first] or None)
     pkg_index = [r.fields["package_index"] for r in batch.records]
     images = [manifest.images[k] for k in pkg_index]
-    sample_ids = [ObjectId(im.sample_id) for im in images]
-    current = {d["_id"]: d for d in ws.samples.find(
-        {"_id": {"$in": sample_ids}},
-        {schema.CONTENT_HASH: 1, "last_modified_at": 1, "filepath": 1,
-         **{k: 1 for k in versions.SAVED}})}
+    sample_ids = annotating.raw_ids([im.sample_id for im in images])
+    current = annotating.import_states(ws, sample_ids)
     _check_samples(batch, bundle, pkg_bundle, images, sample_ids, current)
     result.issues = list(batch.issues)
     if any(i.severity == "error" for i in batch.issues):
@@ -200,7 +150,7 @@ def import_annotations(
     new_xyxyn = xyxyn[keep]
     order = np.argsort(new_image, kind="stable")
     new_image, new_label, new_xyxyn = new_image[order], new_label[order], new_xyxyn[order]
-    old = query.box_arrays(ws, {"_id": {"$in": sample_ids}})
+    old = annotating.ground_truth_boxes(ws, sample_ids)
     pos = {sid: k for k, sid in enumerate(sample_ids)}
     old_image = np.asarray([pos[sid] for sid in old["ids"]], dtype=np.int64)[
         old["sample_index"]]
@@ -225,11 +175,7 @@ def import_annotations(
          "was": current[sample_ids[k]].get(schema.STATUS)}
         for k in np.flatnonzero(changed).tolist()]
     digest = _digest(bundle, returned.files, manifest)
-    earlier = ws.runs.find_one({"dataset": ws.config.name, "kind": KIND,
-                                "outputs.digest": digest, "outputs.images": {"$gt": 0},
-                                "status": "completed", "undone_by": None},
-                               sort=[("started_at", -1)])
-    result.same_as = earlier["_id"] if earlier else None
+    result.same_as = annotating.earlier_import(ws, digest)
     if dry_run:
         result.seconds = time.perf_counter() - t0
         return result
@@ -250,7 +196,7 @@ def import_annotations(
         labels.write_ground_truth(ws, before, docs)
         to_place = [b["_id"] for b in before if b.get(schema.SPLIT) not in _TRAIN_SPLITS]
         if to_place:
-            from workbench.curation.splitting import split
+            from workbench.curation.api import split
 
             placed = split(ws).moved
     except BaseException as exc:
@@ -272,7 +218,7 @@ def import_annotations(
 
 
 def _check_samples(batch: Any, bundle: Bundle, pkg_bundle: Bundle, images: list[Any],
-                   sample_ids: list[ObjectId], current: dict[Any, dict[str, Any]]) -> None:
+                   sample_ids: list[Any], current: dict[Any, dict[str, Any]]) -> None:
     """Samples must exist with the exported bytes; returned image files must be unchanged."""
     own = set(bundle.names())
     names = own | (set(pkg_bundle.names()) if pkg_bundle is not bundle else set())
@@ -296,6 +242,11 @@ def _check_samples(batch: Any, bundle: Bundle, pkg_bundle: Bundle, images: list[
 
 
 def undo_import(ws: Workspace, import_id: str) -> dict[str, Any]:
+    """Restore what import ``import_id`` replaced; the JSON of :func:`undo`."""
+    return undo(ws, UndoConfig(import_id)).to_dict()
+
+
+def undo(ws: Workspace, cfg: UndoConfig) -> UndoResult:
     """Restore the ground truth, status, split and tags an import replaced.
 
     Raises:
@@ -303,6 +254,7 @@ def undo_import(ws: Workspace, import_id: str) -> dict[str, Any]:
             same samples (undo that first).
     """
     started = dt.datetime.now(dt.UTC)
+    import_id = cfg.import_id
     run = runs.get_run(ws, import_id, KIND)
     if run is None:
         known = [r["_id"] for r in runs.list_runs(ws, KIND)][-5:]
@@ -316,4 +268,4 @@ def undo_import(ws: Workspace, import_id: str) -> dict[str, Any]:
     runs.record_run(ws, RunKind.ANNOTATE_UNDO, undo_id, {"import_id": import_id},
                     {"restored": restored}, started)
     runs.update_run(ws, import_id, set_={"undone_by": undo_id})
-    return {"undo_id": undo_id, "import_id": import_id, "restored": restored}
+    return UndoResult(undo_id=undo_id, import_id=import_id, restored=restored)

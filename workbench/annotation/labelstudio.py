@@ -16,24 +16,23 @@ import datetime as dt
 import json
 import os
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from workbench.annotation import lsjson
 from workbench.annotation.bundle import ZipLimits
-from workbench.annotation.importer import ImportResult, import_annotations
+from workbench.annotation.config import PackageConfig, PushConfig
+from workbench.annotation.importer import import_annotations
 from workbench.annotation.manifest import MANIFEST, Manifest
 from workbench.annotation.package import (
-    ExportConfig,
-    mark_in_annotation,
     new_manifest,
     package_images,
     pre_annotations,
     resolve_match,
 )
+from workbench.annotation.results import ImportResult, PushResult
 from workbench.errors import ConfigError, WorkbenchError
-from workbench.store import runs
+from workbench.store import annotating, runs
 from workbench.store.runs import RunKind
 from workbench.store.workspace import Workspace
 
@@ -141,25 +140,12 @@ class Client:
         return doc
 
 
-@dataclass
-class PushConfig:
-    """Options of ``annotate push``: the project title (default: the dataset name), what to
-    send (as for :class:`~workbench.annotation.package.ExportConfig`) and the server."""
-
-    project: str | None = None
-    round: str | None = None
-    view: str | None = None
-    pre_annotations: str | None = None
-    pre_annotation_conf: float = 0.25
-    url: str | None = None
-
-
 def _task_sample_ids(tasks: list[dict[str, Any]]) -> set[str]:
     return {str(t.get("data", {}).get("sample_id")) for t in tasks
             if t.get("data", {}).get("sample_id")}
 
 
-def push(ws: Workspace, cfg: PushConfig, client: Client | None = None) -> dict[str, Any]:
+def push(ws: Workspace, cfg: PushConfig, client: Client | None = None) -> PushResult:
     """Create or update the project and upload the round's images as tasks.
 
     Images already in the project (by sample id) are not uploaded again; the labeling config
@@ -168,7 +154,7 @@ def push(ws: Workspace, cfg: PushConfig, client: Client | None = None) -> dict[s
     started = dt.datetime.now(dt.UTC)
     client = client or Client(cfg.url)
     title = cfg.project or ws.config.name
-    match, round_name = resolve_match(ws, ExportConfig(Path("."), cfg.round, cfg.view))
+    match, round_name = resolve_match(ws, PackageConfig(Path("."), cfg.round, cfg.view))
     images, paths, ids = package_images(ws, match)
     if not images:
         raise ConfigError(f"nothing to push: no samples match {cfg.view or round_name!r}")
@@ -197,7 +183,7 @@ def push(ws: Workspace, cfg: PushConfig, client: Client | None = None) -> dict[s
             task["data"]["image"] = urls[images[k].file_name]
             new_tasks.append(task)
         client.import_tasks(pid, new_tasks)
-        mark_in_annotation(ws, [ids[k] for k in todo])
+        annotating.mark_in_annotation(ws, [ids[k] for k in todo])
     all_images = list(images)
     if previous is not None:
         old = Manifest.from_dict(previous["outputs"]["manifest"], "push record")
@@ -206,22 +192,20 @@ def push(ws: Workspace, cfg: PushConfig, client: Client | None = None) -> dict[s
     push_id = runs.new_run_id("push")
     manifest = new_manifest(ws, push_id, round_name, cfg.view, cfg.pre_annotations, all_images,
                             started)
-    outputs = {"project_id": pid, "project": title, "url": client.url, "tasks_created": len(todo),
-               "already_in_project": len(images) - len(todo), "round": round_name,
-               "project_url": f"{client.url}/projects/{pid}/data"}
+    result = PushResult(push_id=push_id, project_id=pid, project=title, url=client.url,
+                        tasks_created=len(todo), already_in_project=len(images) - len(todo),
+                        round=round_name, project_url=f"{client.url}/projects/{pid}/data")
+    outputs = {k: v for k, v in result.to_dict().items() if k != "push_id"}
     runs.record_run(ws, PUSH_KIND, push_id,
                     {"url": client.url, "project": title, "round": round_name, "view": cfg.view,
                      "pre_annotations": cfg.pre_annotations},
                     {**outputs, "manifest": manifest.to_dict()}, started)
-    return {"push_id": push_id, **outputs}
+    return result
 
 
 def latest_push(ws: Workspace, url: str, title: str) -> dict[str, Any] | None:
     """The latest push record for a server and project title."""
-    doc: dict[str, Any] | None = ws.runs.find_one(
-        {"dataset": ws.config.name, "kind": PUSH_KIND, "params.url": url,
-         "params.project": title}, sort=[("started_at", -1)])
-    return doc
+    return annotating.latest_push(ws, url, title)
 
 
 def pull(ws: Workspace, project: str | None = None, url: str | None = None,

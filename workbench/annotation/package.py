@@ -18,8 +18,6 @@ import time
 import zipfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,19 +25,18 @@ import numpy as np
 import workbench
 from workbench.annotation import lsjson
 from workbench.annotation.cocojson import ImageBoxes, coco_document
+from workbench.annotation.config import PackageConfig
 from workbench.annotation.manifest import MANIFEST, Manifest, PackageImage, classes_hash
 from workbench.errors import ConfigError, SourceError, WorkbenchError
 from workbench.media.probe import pil_open
-from workbench.store import predictions, query, runs, schema, views
+from workbench.store import annotating, datasets, predictions, query, runs, views
+from workbench.store.annotating import mark_in_annotation
 from workbench.store.runs import RunKind
 from workbench.store.workspace import Workspace
 
 KIND = RunKind.ANNOTATE_EXPORT
 THUMB_SIZE = 256
 CROP_SIZE = 160
-#: Default image URL prefix in labelstudio_tasks.json: Label Studio's local-files serving
-#: with the unzipped package folder as its document root.
-LS_LOCAL_PREFIX = "/data/local-files/?d=images/"
 Progress = Callable[[str, int, int], None]
 
 RULES = """\
@@ -60,34 +57,8 @@ RULES = """\
 """
 
 
-@dataclass
-class ExportConfig:
-    """Options of ``workbench annotate export``.
-
-    Attributes:
-        out: the zip to write.
-        round: a selection round to export (default: the latest round, when no view).
-        view: a view spec instead of a round.
-        pre_annotations: a prediction run whose boxes ship as pre-annotations.
-        pre_annotation_conf: only its boxes at least this confident ship.
-        guidelines: a Markdown file appended to the generated guidelines.
-        thumbnails: write ``thumbnails/``.
-        examples_per_class: example crops per class in the guidelines.
-        image_prefix: URL prefix of images in ``labelstudio_tasks.json``.
-    """
-
-    out: Path
-    round: str | None = None
-    view: str | None = None
-    pre_annotations: str | None = None
-    pre_annotation_conf: float = 0.25
-    guidelines: Path | None = None
-    thumbnails: bool = True
-    examples_per_class: int = 3
-    image_prefix: str = LS_LOCAL_PREFIX
-
-
-def resolve_match(ws: Workspace, cfg: ExportConfig) -> tuple[dict[str, Any], str | None]:
+def resolve_match(ws: Workspace, cfg: PackageConfig) -> tuple[dict[str, Any], str | None]:
+    """The sample filter and round name of what ``cfg`` sends (a view, or a round)."""
     if cfg.round and cfg.view:
         raise ConfigError("give --round or --view, not both")
     if cfg.view:
@@ -99,7 +70,7 @@ def resolve_match(ws: Workspace, cfg: ExportConfig) -> tuple[dict[str, Any], str
             raise ConfigError("no selection round yet: run `workbench select` first, or pass "
                               "--view (e.g. --view status:unlabeled)")
         name = str(rounds[-1]["_id"])
-    return {schema.ROUND_SELECTED: name}, name
+    return annotating.round_match(name), name
 
 
 def _file_name(sample_id: str, filepath: str) -> str:
@@ -138,7 +109,7 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or "class"
 
 
-def _guidelines(ws: Workspace, cfg: ExportConfig) -> tuple[str, dict[str, bytes]]:
+def _guidelines(ws: Workspace, cfg: PackageConfig) -> tuple[str, dict[str, bytes]]:
     """``guidelines.md`` and its example crops (largest labeled train boxes per class)."""
     if cfg.examples_per_class > 0:
         boxes = query.box_arrays(ws, views.labeled_match("split:train"))
@@ -188,7 +159,7 @@ def pre_annotations(ws: Workspace, run: str, match: dict[str, Any], images: list
     """``predictions.coco.json`` and the Label Studio tasks with the run's boxes (those with
     confidence >= ``min_conf``)."""
     field = predictions.field_name("pred", run)
-    if field not in ws.dataset.get_field_schema():
+    if not datasets.has_sample_field(ws, field):
         raise ConfigError(f"--pre-annotations {run}: no prediction run of that name (field "
                           f"{field}); see `workbench runs`")
     boxes = query.box_arrays(ws, match, field, attrs=("confidence",))
@@ -219,17 +190,12 @@ def pre_annotations(ws: Workspace, run: str, match: dict[str, Any], images: list
 def package_images(ws: Workspace, match: dict[str, Any]) -> tuple[list[PackageImage], list[str],
                                                                  list[Any]]:
     """The package entries, file paths and raw ids of the samples matching ``match``."""
-    docs = list(ws.samples.find(match, {"filepath": 1, schema.CONTENT_HASH: 1,
-                                        "metadata.width": 1, "metadata.height": 1}).sort("_id", 1))
-    images, paths = [], []
-    for d in docs:
-        meta = d.get("metadata") or {}
-        sid = str(d["_id"])
-        images.append(PackageImage(sid, _file_name(sid, d["filepath"]),
-                                   d.get(schema.CONTENT_HASH) or "", int(meta.get("width") or 0),
-                                   int(meta.get("height") or 0)))
-        paths.append(d["filepath"])
-    return images, paths, [d["_id"] for d in docs]
+    found = annotating.package_samples(ws, match)
+    images = [PackageImage(sid, _file_name(sid, path), sha, w, h)
+              for sid, path, sha, w, h in zip(found.sample_ids, found.filepaths,
+                                              found.content_hash, found.width, found.height,
+                                              strict=True)]
+    return images, found.filepaths, found.ids
 
 
 def new_manifest(ws: Workspace, package_id: str, round_name: str | None, view: str | None,
@@ -238,25 +204,14 @@ def new_manifest(ws: Workspace, package_id: str, round_name: str | None, view: s
     """The manifest of a package (or a Label Studio push) of ``images`` from ``ws``."""
     return Manifest(
         package_id=package_id,
-        workspace={"name": ws.config.name, "dataset_id": str(ws.dataset._doc.id),
+        workspace={"name": ws.config.name, "dataset_id": datasets.dataset_id(ws),
                    "root": str(ws.root)},
         round=round_name, view=view, created_at=created.isoformat(),
         workbench_version=workbench.__version__, classes=ws.classes,
         classes_hash=classes_hash(ws.classes), pre_annotations=pre_annotations, images=images)
 
 
-def mark_in_annotation(ws: Workspace, ids: list[Any]) -> None:
-    """Unlabeled and queued samples become ``in_annotation``; labeled ones stay labeled
-    (they are being reviewed, and keep training until new labels are imported)."""
-    labeled = {"$eq": ["$" + schema.STATUS, "labeled"]}
-    query.update_ids(ws, ids, [{"$set": {
-        schema.STATUS: {"$cond": [labeled, "labeled", "in_annotation"]},
-        "last_modified_at": query.now(),
-        "tags": {"$cond": [labeled, "$tags",
-                           query.retag(list(schema.STATUSES), ["in_annotation"])]}}}])
-
-
-def export_package(ws: Workspace, cfg: ExportConfig, progress: Progress | None = None
+def export_package(ws: Workspace, cfg: PackageConfig, progress: Progress | None = None
                    ) -> dict[str, Any]:
     """Write the package; see the module docstring.
 

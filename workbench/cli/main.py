@@ -19,8 +19,8 @@ from workbench.cli.common import Stage, err
 from workbench.errors import WorkbenchError
 
 #: The capabilities whose commands make up the CLI, in the order of the work.
-CAPABILITIES = ("ingestion", "curation", "app", "training", "prediction", "selection",
-                "annotation", "loop", "export")
+CAPABILITIES = ("ingestion", "curation", "ui", "training", "prediction", "selection",
+                "annotation", "loop", "deployment")
 _STAGES = [s.value for s in Stage]
 
 

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from workbench.core.boxes import outside_image
-from workbench.store import query, schema
+from workbench.curation.config import CheckConfig
+from workbench.store import checks, query, schema
 from workbench.store.config import SPLITS
 from workbench.store.workspace import Workspace
 
@@ -56,25 +57,23 @@ class CheckResult:
                 "unassigned": self.unassigned}
 
 
-def _spanning(ws: Workspace, key: str) -> list[dict[str, Any]]:
-    """Values of ``key`` shared by samples in more than one of train/val/test."""
-    pipeline = [
-        {"$match": {key: {"$ne": None}, schema.SPLIT: {"$in": list(SPLITS)}}},
-        {"$group": {"_id": f"${key}", "splits": {"$addToSet": f"${schema.SPLIT}"},
-                    "samples": {"$push": {"id": {"$toString": "$_id"}, "filepath": "$filepath",
-                                          "split": f"${schema.SPLIT}"}}}},
-        {"$match": {"splits.1": {"$exists": True}}},
-    ]
-    return [{"key": str(d["_id"]), "splits": sorted(d["splits"]), "samples": d["samples"]}
-            for d in ws.samples.aggregate(pipeline, allowDiskUse=True)]
+def check(ws: Workspace, **options: Any) -> CheckResult:
+    """:func:`run_check` with the fields of :class:`CheckConfig` as keywords."""
+    return run_check(ws, CheckConfig(**options))
 
 
-def check(ws: Workspace, group_by: str | None = None) -> CheckResult:
-    """Look for duplicates across splits, group leaks, boxes outside images, empty classes."""
+def run_check(ws: Workspace, config: CheckConfig | None = None) -> CheckResult:
+    """Look for duplicates across splits, group leaks, boxes outside images, empty classes.
+
+    Args:
+        ws: the workspace.
+        config: the grouping field of the leak check (default: the workspace's).
+    """
+    config = config or CheckConfig()
     result = CheckResult()
-    result.duplicates = _spanning(ws, schema.CONTENT_HASH)
-    result.group_leaks = _spanning(ws, group_by or ws.config.split.group_by)
-    boxes = query.box_arrays(ws, {f"{schema.GROUND_TRUTH}.detections.0": {"$exists": True}})
+    result.duplicates = checks.spanning_splits(ws, schema.CONTENT_HASH)
+    result.group_leaks = checks.spanning_splits(ws, config.group_by or ws.config.split.group_by)
+    boxes = checks.ground_truth_boxes(ws)
     bad = np.flatnonzero(outside_image(boxes["xywhn"]))
     result.boxes_outside_count = len(bad)
     for j in bad[:_EXAMPLES]:
@@ -89,6 +88,5 @@ def check(ws: Workspace, group_by: str | None = None) -> CheckResult:
         missing = [s for s in SPLITS if s not in entry["by_split"]]
         if missing and entry["images"] >= len(SPLITS):
             result.classes_missing_from_split[c] = missing
-    result.unassigned = ws.samples.count_documents({schema.STATUS: "labeled",
-                                                    schema.SPLIT: None})
+    result.unassigned = checks.count_labeled_without_split(ws)
     return result

@@ -8,39 +8,50 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from workbench.cli.common import JsonOpt, Stage, WorkspaceOpt, err, open_workspace, out, print_json
+from workbench.cli.common import (
+    JsonOpt,
+    Stage,
+    WorkspaceOpt,
+    default,
+    err,
+    open_workspace,
+    out,
+    print_json,
+)
+from workbench.curation.config import RUN_KINDS, CheckConfig, InitConfig, RunsConfig, SplitConfig
 
 
 def init(
     directory: Annotated[Path, typer.Argument(help="Folder for the new workspace.")] = Path("."),
-    name: Annotated[str | None, typer.Option(help="Dataset name (default: folder name).")] = None,
+    name: Annotated[str | None, typer.Option(help="Dataset name (default: folder name).")]
+    = default(InitConfig, "name"),
     classes: Annotated[str | None, typer.Option(
         help="Comma-separated class list, e.g. fish,shark. Default: taken from the first "
              "labeled ingest.")] = None,
     database_uri: Annotated[str | None, typer.Option(
-        help="External MongoDB URI. Default: embedded mongod, data inside the workspace.")] = None,
+        help="External MongoDB URI. Default: embedded mongod, data inside the workspace.")]
+    = default(InitConfig, "database_uri"),
     json_: JsonOpt = False,
 ) -> None:
     """Create a workspace: workbench.yaml plus one FiftyOne dataset."""
-    from workbench.store.workspace import init_workspace
+    from workbench.curation.api import init as run_init
 
     class_list = [c.strip() for c in classes.split(",") if c.strip()] if classes else []
-    ws = init_workspace(directory, name=name, classes=class_list, database_uri=database_uri)
-    info = {"workspace": str(ws.root), "dataset": ws.config.name, "classes": ws.classes,
-            "database": ws.target.describe()}
+    result = run_init(directory, InitConfig(name=name, classes=class_list,
+                                            database_uri=database_uri))
     if json_:
-        print_json(info)
+        print_json(result.to_dict())
         return
-    out.print(f"[green]created[/] workspace {ws.root} (dataset [bold]{ws.config.name}[/], "
-              f"{ws.target.describe()})")
-    out.print(f"next: workbench ingest PATH --format yolo -w {ws.root}")
+    out.print(f"[green]created[/] workspace {result.workspace} (dataset [bold]{result.dataset}[/], "
+              f"{result.database})")
+    out.print(f"next: workbench ingest PATH --format yolo -w {result.workspace}")
 
 
 def status(workspace: WorkspaceOpt = Path("."), json_: JsonOpt = False) -> None:
     """Counts of samples and boxes per source, split, status and class."""
-    from workbench.curation.status import status as run_status
+    from workbench.curation.api import status as run_status
 
-    report = run_status(open_workspace(workspace))
+    report = run_status(open_workspace(workspace)).to_dict()
     if json_:
         print_json(report)
         return
@@ -69,18 +80,15 @@ def status(workspace: WorkspaceOpt = Path("."), json_: JsonOpt = False) -> None:
 
 def runs_command(
     kind: Annotated[str | None, typer.Option(
-        help="Only this kind: ingest, split, train, evaluate, sweep.")] = None,
+        help=f"Only this kind: {', '.join(RUN_KINDS)}.")] = default(RunsConfig, "kind"),
     workspace: WorkspaceOpt = Path("."),
     json_: JsonOpt = False,
 ) -> None:
     """List the workspace's runs (ingests, splits, trainings, evaluations), oldest first."""
-    from workbench.store.runs import list_runs
+    from workbench.curation.api import runs as run_runs
 
-    docs = list_runs(open_workspace(workspace), kind)
-    rows = [{"run": d["_id"], "kind": d["kind"], "status": d.get("status", "completed"),
-             "started_at": d.get("started_at"), "seconds": d.get("seconds"),
-             "epochs": len(d.get("epochs") or []) or None,
-             "map50": (d.get("outputs") or {}).get("map50")} for d in docs]
+    config = RunsConfig(kind=kind)
+    rows = run_runs(open_workspace(workspace), config).rows
     if json_:
         print_json(rows)
         return
@@ -97,22 +105,24 @@ def runs_command(
 
 def split(
     ratios: Annotated[str | None, typer.Option(
-        help="train,val,test fractions (default: the workspace's, 0.7,0.15,0.15).")] = None,
+        help="train,val,test fractions (default: the workspace's, 0.7,0.15,0.15).")]
+    = default(SplitConfig, "ratios"),
     seed: Annotated[int | None, typer.Option(help="Seed; the same seed gives the same split.")]
-    = None,
+    = default(SplitConfig, "seed"),
     group_by: Annotated[str | None, typer.Option(
-        help="Sample field whose equal values must share a split (default: group).")] = None,
+        help="Sample field whose equal values must share a split (default: group).")]
+    = default(SplitConfig, "group_by"),
     reset: Annotated[bool, typer.Option(
         help="Redistribute every labeled image, test included (default: keep assigned images "
-             "where they are and place only new ones).")] = False,
+             "where they are and place only new ones).")] = default(SplitConfig, "reset"),
     workspace: WorkspaceOpt = Path("."),
     json_: JsonOpt = False,
 ) -> None:
     """Split labeled images into train/val/test: per-class stratified, group-aware."""
-    from workbench.curation.splitting import split as run_split
+    from workbench.curation.api import split as run_split
 
-    result = run_split(open_workspace(workspace), ratios=ratios, seed=seed, group_by=group_by,
-                       reset=reset)
+    ws = open_workspace(workspace)
+    result = run_split(ws, SplitConfig(ratios=ratios, seed=seed, group_by=group_by, reset=reset))
     if json_:
         print_json(result.to_dict())
         return
@@ -127,7 +137,8 @@ def split(
 
 def check(
     group_by: Annotated[str | None, typer.Option(
-        help="Field that defines groups for the leak check (default: group).")] = None,
+        help="Field that defines groups for the leak check (default: group).")]
+    = default(CheckConfig, "group_by"),
     workspace: WorkspaceOpt = Path("."),
     json_: JsonOpt = False,
 ) -> None:
@@ -135,9 +146,9 @@ def check(
 
     Exits with status 1 when it finds a leak or a box outside its image.
     """
-    from workbench.curation.checking import check as run_check
+    from workbench.curation.api import check as run_check
 
-    result = run_check(open_workspace(workspace), group_by=group_by)
+    result = run_check(open_workspace(workspace), CheckConfig(group_by=group_by))
     if json_:
         print_json(result.to_dict())
     else:

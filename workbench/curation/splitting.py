@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 
 from workbench.core.splits import UNASSIGNED, assign_splits
-from workbench.errors import ConfigError
+from workbench.curation.config import SplitConfig, check_group_by
 from workbench.store import query, runs
-from workbench.store.config import SPLITS, parse_ratios, validate_ratios
+from workbench.store.config import SPLITS, validate_ratios
 from workbench.store.runs import RunKind
 from workbench.store.workspace import Workspace
 
@@ -42,33 +42,30 @@ class SplitResult:
                 "reset": self.reset}
 
 
-def split(
-    ws: Workspace,
-    ratios: tuple[float, float, float] | str | None = None,
-    seed: int | None = None,
-    group_by: str | None = None,
-    reset: bool = False,
-) -> SplitResult:
+def split(ws: Workspace, **options: Any) -> SplitResult:
+    """:func:`run_split` with the fields of :class:`SplitConfig` as keywords."""
+    return run_split(ws, SplitConfig(**options))
+
+
+def run_split(ws: Workspace, config: SplitConfig | None = None) -> SplitResult:
     """Assign labeled images to train/val/test.
 
-    Without ``reset`` every image keeps the split it has (so the test set never changes
+    Without ``config.reset`` every image keeps the split it has (so the test set never changes
     under a model) and only unassigned labeled images are placed, towards the target ratios.
     With ``reset`` all labeled images are redistributed.
 
     Args:
         ws: the workspace.
-        ratios: train, val, test fractions (default: the workspace's).
-        seed: tie-break seed (default: the workspace's); the same seed gives the same split.
-        group_by: sample field whose equal values must share a split (default ``group``).
-        reset: redistribute every labeled image, including the test split.
+        config: ratios, seed, grouping field, reset; ``None`` fields take the workspace's.
     """
+    config = config or SplitConfig()
     started = dt.datetime.now(dt.UTC)
-    r = parse_ratios(ratios) if isinstance(ratios, str) else (ratios or ws.config.split.ratios)
+    r = config.ratios if isinstance(config.ratios, tuple) else ws.config.split.ratios
     validate_ratios(tuple(r))
-    seed = ws.config.split.seed if seed is None else seed
-    group_by = group_by or ws.config.split.group_by
-    if group_by.startswith("_") or group_by in ("tags", "ground_truth", "metadata"):
-        raise ConfigError(f"cannot group by {group_by!r}; use a scalar sample field like 'group'")
+    seed = ws.config.split.seed if config.seed is None else config.seed
+    group_by = config.group_by or ws.config.split.group_by
+    reset = config.reset
+    check_group_by(group_by)
     table = query.labeled_table(ws, ws.classes, group_by)
     split_index = {s: k for k, s in enumerate(SPLITS)}
     current = np.array([split_index.get(s, UNASSIGNED) for s in table.split], dtype=np.int64)

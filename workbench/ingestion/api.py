@@ -2,6 +2,45 @@
 
 from __future__ import annotations
 
-from workbench.ingestion.ingest import IngestResult, ingest
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["IngestResult", "ingest"]
+from workbench.errors import ConfigError
+from workbench.ingestion.config import IngestConfig
+from workbench.ingestion.ingest import IngestError, IngestResult, Progress, run_ingest
+from workbench.ingestion.sources import SOURCES
+from workbench.ingestion.sources.voc import declared_size
+
+if TYPE_CHECKING:
+    from workbench.store.workspace import Workspace
+
+
+def ingest(ws: Workspace, config: IngestConfig | str | Path, format: str | None = None, *,
+           progress: Progress | None = None, **options: Any) -> IngestResult:
+    """Ingest images and labels into the workspace; re-ingesting the same files adds nothing.
+
+    Called with an :class:`IngestConfig`, or as ``ingest(ws, path, format, **options)`` with
+    the config's fields as keywords (what ``wb.ingest`` documents).
+
+    Args:
+        ws: the workspace.
+        config: what to ingest (path, format) and how; or the path.
+        format: the format, when ``config`` is a path.
+        progress: called as ``progress(stage, done, total)``.
+        **options: the other :class:`IngestConfig` fields, when ``config`` is a path.
+
+    Raises:
+        IngestError: the input has errors and ``skip_bad`` is off; nothing was written.
+        SourceError: the input cannot be read at all.
+        UnknownNameError: an unknown format (the message lists them).
+    """
+    if not isinstance(config, IngestConfig):
+        if format is None:
+            raise ConfigError(f"ingest of {config} needs a format: {SOURCES.choices()}")
+        config = IngestConfig(path=config, format=format, **options)
+    elif format is not None or options:
+        raise TypeError("give an IngestConfig or a path with keyword options, not both")
+    return run_ingest(ws, config, progress)
+
+
+__all__ = ["SOURCES", "IngestConfig", "IngestError", "IngestResult", "declared_size", "ingest"]

@@ -11,6 +11,7 @@ from workbench.cli.common import (
     JsonOpt,
     Stage,
     WorkspaceOpt,
+    default,
     input_report,
     open_workspace,
     out,
@@ -18,34 +19,39 @@ from workbench.cli.common import (
     print_json,
     spinner,
 )
+from workbench.ingestion.config import IngestConfig
+from workbench.ingestion.sources import format_help
 
 
 def ingest(
     path: Annotated[Path, typer.Argument(help="File or folder to ingest (see --format).")],
-    format: Annotated[str, typer.Option(
-        "--format", "-f",
-        help="yolo (data.yaml or its folder) | coco (JSON) | voc (XML folder) | jsonl | "
-             "classdir (one folder per class) | images (unlabeled folder) | npz (captures)")],
+    format: Annotated[str, typer.Option("--format", "-f", help=format_help())],
     source: Annotated[str | None, typer.Option(
-        help="Provenance name stored on each sample (default: the path's name).")] = None,
+        help="Provenance name stored on each sample (default: the path's name).")]
+    = default(IngestConfig, "source"),
     unlabeled: Annotated[bool, typer.Option(
-        help="Ignore labels: ingest the images into the pool as unlabeled.")] = False,
+        help="Ignore labels: ingest the images into the pool as unlabeled.")]
+    = default(IngestConfig, "unlabeled"),
     skip_bad: Annotated[bool, typer.Option(
-        help="Ingest the valid images and report the bad ones (default: change nothing).")] = False,
+        help="Ingest the valid images and report the bad ones (default: change nothing).")]
+    = default(IngestConfig, "skip_bad"),
     add_classes: Annotated[bool, typer.Option(
-        help="Append class names the workspace does not know (default: report them).")] = False,
+        help="Append class names the workspace does not know (default: report them).")]
+    = default(IngestConfig, "add_classes"),
     images: Annotated[Path | None, typer.Option(
-        help="Image folder for coco/voc/jsonl when images are not beside the annotations.")] = None,
+        help="Image folder for coco/voc/jsonl when images are not beside the annotations.")]
+    = default(IngestConfig, "images_dir"),
     workspace: WorkspaceOpt = Path("."),
     json_: JsonOpt = False,
 ) -> None:
     """Ingest images and labels; re-ingesting the same files adds nothing."""
-    from workbench.ingestion.ingest import ingest as run_ingest
+    from workbench.ingestion.api import ingest as run_ingest
 
     ws = open_workspace(workspace)
+    config = IngestConfig(path=path, format=format, source=source, unlabeled=unlabeled,
+                          skip_bad=skip_bad, add_classes=add_classes, images_dir=images)
     with input_report(json_), spinner(json_, f"ingesting {path} ({format}) ..."):
-        result = run_ingest(ws, path, format, source=source, unlabeled=unlabeled,
-                            skip_bad=skip_bad, add_classes=add_classes, images_dir=images)
+        result = run_ingest(ws, config)
     if json_:
         print_json(result.to_dict())
         return

@@ -18,6 +18,7 @@ import numpy as np
 
 from workbench.core.perf import paused_gc
 from workbench.errors import InputReportError
+from workbench.ingestion.config import IngestConfig
 from workbench.ingestion.sources import get_source
 from workbench.media.probe import ImageInfo, probe
 from workbench.media.records import Issue, SourceBatch, SourceOptions, check_boxes
@@ -93,28 +94,28 @@ class IngestError(InputReportError):
             "and leave the bad ones out", result)
 
 
-def ingest(
-    ws: Workspace,
-    path: str | Path,
-    format: str,
-    source: str | None = None,
-    unlabeled: bool = False,
-    skip_bad: bool = False,
-    add_classes: bool = False,
-    images_dir: str | Path | None = None,
-    progress: Progress | None = None,
-) -> IngestResult:
-    """Ingest ``path`` in ``format`` into the workspace.
+def ingest(ws: Workspace, path: str | Path, format: str, *, progress: Progress | None = None,
+           **options: Any) -> IngestResult:
+    """Ingest ``path`` in ``format``: :func:`run_ingest` with keyword options.
 
     Args:
         ws: the workspace.
         path: file or folder, as the format expects.
         format: a name in :data:`workbench.ingestion.sources.SOURCES`.
-        source: provenance name stored on each sample (default: the path's name).
-        unlabeled: ignore labels; images go to the pool as ``unlabeled``.
-        skip_bad: ingest the valid images and report the rest, instead of failing.
-        add_classes: append class names the workspace does not know yet (else an error).
-        images_dir: where images are, for formats whose annotation files live apart.
+        progress: called as ``progress(stage, done, total)``.
+        **options: the other fields of :class:`IngestConfig` (``source``, ``unlabeled``,
+            ``skip_bad``, ``add_classes``, ``images_dir``).
+    """
+    return run_ingest(ws, IngestConfig(path=path, format=format, **options), progress)
+
+
+def run_ingest(ws: Workspace, config: IngestConfig,
+               progress: Progress | None = None) -> IngestResult:
+    """Ingest ``config.path`` in ``config.format`` into the workspace.
+
+    Args:
+        ws: the workspace.
+        config: what to ingest and how.
         progress: called as ``progress(stage, done, total)``.
 
     Returns:
@@ -126,20 +127,22 @@ def ingest(
     """
     started_wall = time.perf_counter()
     started = dt.datetime.now(dt.UTC)
-    path = Path(path).expanduser().resolve()
-    parser = get_source(format)
-    name = source or path.stem or path.name
-    options = SourceOptions(unlabeled=unlabeled,
+    path = Path(config.path).expanduser().resolve()
+    parser = get_source(config.format)
+    name = config.source or path.stem or path.name
+    images_dir = config.images_dir
+    options = SourceOptions(unlabeled=config.unlabeled,
                             images_dir=Path(images_dir).resolve() if images_dir else None,
                             workspace_root=ws.root)
-    result = IngestResult(source=name, format=format)
+    result = IngestResult(source=name, format=config.format)
     with paused_gc():
         batch = parser(path, options)
         result.images_found = len(batch.records)
         try:
-            _ingest_batch(ws, batch, result, skip_bad, add_classes, progress, started,
-                          params={"path": str(path), "format": format, "source": name,
-                                  "unlabeled": unlabeled, "skip_bad": skip_bad})
+            _ingest_batch(ws, batch, result, config.skip_bad, config.add_classes, progress,
+                          started,
+                          params={"path": str(path), "format": config.format, "source": name,
+                                  "unlabeled": config.unlabeled, "skip_bad": config.skip_bad})
         except BaseException:
             _remove_created_media(batch, keep=set())
             raise
@@ -185,7 +188,7 @@ def _ingest_batch(ws: Workspace, batch: SourceBatch, result: IngestResult, skip_
         elif not ws.classes and batch.class_names and any(records[i].labeled for i in keep):
             result.classes_added = ws.add_classes(_ordered_classes(batch, box_label))
         run_id = runs.new_run_id("ingest")
-        schema.ensure_schema(ws.dataset, batch.extra_fields)
+        schema.ensure_workspace_schema(ws, batch.extra_fields)
         order = np.argsort(box_image, kind="stable")
         result.boxes_added = bulk.insert_samples(
             ws, [records[i] for i in keep], [infos[i] for i in keep], np.asarray(keep),

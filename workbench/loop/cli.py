@@ -6,7 +6,7 @@ Added to the CLI by :func:`register`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -15,31 +15,28 @@ from workbench.cli.common import (
     JsonOpt,
     Stage,
     WorkspaceOpt,
+    default,
     open_workspace,
     out,
     print_json,
     progress_bar,
 )
+from workbench.loop.config import (
+    NextConfig,
+    SimConfig,
+    StatusConfig,
+    next_backends,
+    parse_train_args,
+    simulation_strategies,
+)
+from workbench.selection.api import strategy_help
 
 loop_app = typer.Typer(
     help="The active-learning loop: `loop --simulate` measures whether a strategy saves labels "
          "against random on fully labeled data; `loop next` runs one real round; `loop status` "
          "shows the rounds so far.")
 
-
-def _train_args(items: list[str] | None) -> dict[str, Any]:
-    """``["lr0=0.002", "mosaic=0"]`` -> ``{"lr0": 0.002, "mosaic": 0}`` (YAML scalars)."""
-    import yaml
-
-    from workbench.errors import ConfigError
-
-    parsed: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--train-arg {item!r}: expected KEY=VALUE, e.g. lr0=0.002")
-        parsed[key.strip()] = yaml.safe_load(value)
-    return parsed
+_SIM_DEFAULT_STRATEGIES = ",".join(default(SimConfig, "strategies"))
 
 
 @loop_app.callback(invoke_without_command=True)
@@ -48,21 +45,30 @@ def loop_main(
     simulate: Annotated[bool, typer.Option(
         help="Simulate rounds on a fully labeled workspace: the pool's labels are hidden and "
              "revealed by an oracle for the images each round selects.")] = False,
-    rounds: Annotated[int, typer.Option(help="Training rounds per simulation.")] = 5,
+    rounds: Annotated[int, typer.Option(help="Training rounds per simulation.")]
+    = default(SimConfig, "rounds"),
     initial: Annotated[int, typer.Option(help="Random initial labeled set (same for every "
-                                               "strategy of a seed).")] = 50,
-    budget: Annotated[int, typer.Option(help="Images labeled per round.")] = 50,
+                                               "strategy of a seed).")]
+    = default(SimConfig, "initial"),
+    budget: Annotated[int, typer.Option(help="Images labeled per round.")]
+    = default(SimConfig, "budget"),
     strategies: Annotated[str, typer.Option(
-        help="Comma-separated: entropy, margin, least-confidence, tta-disagreement, random "
-             "(random is required: savings are measured against it).")] = "entropy,random",
-    seeds: Annotated[int, typer.Option(help="Repetitions with different initial sets.")] = 3,
+        help=f"Comma-separated: {', '.join(simulation_strategies())} "
+             "(random is required: savings are measured against it).")]
+    = _SIM_DEFAULT_STRATEGIES,
+    seeds: Annotated[int, typer.Option(help="Repetitions with different initial sets.")]
+    = default(SimConfig, "seeds"),
     model: Annotated[str, typer.Option(help="Model YAML or local .pt, trained every round.")]
-    = "configs/models/micro-relu.yaml",
-    imgsz: Annotated[int, typer.Option(help="Input size (multiple of 32).")] = 320,
-    epochs: Annotated[int, typer.Option(help="Epochs per round (no early stopping).")] = 30,
-    batch: Annotated[int, typer.Option(help="Batch size.")] = 16,
-    pool: Annotated[str, typer.Option(help="Source view forming the pool.")] = "split:train",
-    val: Annotated[str, typer.Option(help="Fixed validation view.")] = "split:val",
+    = default(SimConfig, "model"),
+    imgsz: Annotated[int, typer.Option(help="Input size (multiple of 32).")]
+    = default(SimConfig, "imgsz"),
+    epochs: Annotated[int, typer.Option(help="Epochs per round (no early stopping).")]
+    = default(SimConfig, "epochs"),
+    batch: Annotated[int, typer.Option(help="Batch size.")] = default(SimConfig, "batch"),
+    pool: Annotated[str, typer.Option(help="Source view forming the pool.")]
+    = default(SimConfig, "pool"),
+    val: Annotated[str, typer.Option(help="Fixed validation view.")]
+    = default(SimConfig, "val"),
     train_arg: Annotated[list[str] | None, typer.Option(
         "--train-arg", help="Further Ultralytics training argument KEY=VALUE (repeatable), "
                             "e.g. lr0=0.002; default val=False.")] = None,
@@ -79,16 +85,17 @@ def loop_main(
         out.print(ctx.get_help())
         raise typer.Exit(0)
     from workbench.cli.console import stdout_to_stderr
-    from workbench.loop.simulation import SimConfig
-    from workbench.loop.simulation import simulate as run_simulation
+    from workbench.loop.api import simulate as run_simulation
 
     cfg = SimConfig(rounds=rounds, initial=initial, budget=budget,
                     strategies=tuple(s.strip() for s in strategies.split(",") if s.strip()),
                     seeds=seeds, model=model, imgsz=imgsz, epochs=epochs, batch=batch,
-                    pool=pool, val=val, overrides={"val": False, **_train_args(train_arg)})
+                    pool=pool, val=val,
+                    overrides={**default(SimConfig, "overrides"), **parse_train_args(train_arg)})
     ws = open_workspace(workspace)
     with stdout_to_stderr(), progress_bar(json_, "simulating") as update:
-        summary = run_simulation(ws, cfg, out_dir, progress=update)
+        result = run_simulation(ws, cfg, out_dir, progress=update)
+    summary = result.to_dict()
     if json_:
         print_json(summary)
         return
@@ -114,25 +121,30 @@ def loop_main(
 
 @loop_app.command("next")
 def next_cmd(
-    budget: Annotated[int, typer.Option(help="Images to select.")] = 100,
-    strategy: Annotated[str, typer.Option(help="Selection strategy.")] = "entropy",
+    budget: Annotated[int, typer.Option(help="Images to select.")]
+    = default(NextConfig, "budget"),
+    strategy: Annotated[str, typer.Option(help=f"Selection strategy: {strategy_help()}.")]
+    = default(NextConfig, "strategy"),
     model: Annotated[str, typer.Option(help="Model to train when labels changed.")]
-    = "yolov8n.yaml",
-    imgsz: Annotated[int, typer.Option(help="Input size.")] = 320,
-    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 50,
-    backend: Annotated[str, typer.Option(help="package (a zip) or labelstudio (push).")]
-    = "package",
+    = default(NextConfig, "model"),
+    imgsz: Annotated[int, typer.Option(help="Input size.")] = default(NextConfig, "imgsz"),
+    epochs: Annotated[int, typer.Option(help="Training epochs.")]
+    = default(NextConfig, "epochs"),
+    backend: Annotated[str, typer.Option(
+        help=f"package (a zip) or {' / '.join(next_backends()[1:])} (push).")]
+    = default(NextConfig, "backend"),
     out_path: Annotated[Path | None, typer.Option("--out", help="Package path.")] = None,
     url: Annotated[str | None, typer.Option(help="Label Studio URL.")] = None,
     project: Annotated[str | None, typer.Option(help="Label Studio project.")] = None,
     allow_missing_classes: Annotated[bool, typer.Option(
-        help="Train even if some classes have no labeled box yet.")] = False,
+        help="Train even if some classes have no labeled box yet.")]
+    = default(NextConfig, "allow_missing_classes"),
     workspace: WorkspaceOpt = Path("."),
     json_: JsonOpt = False,
 ) -> None:
     """One real round: train (or reuse the model of unchanged labels), predict, select, send."""
     from workbench.cli.console import stdout_to_stderr
-    from workbench.loop.rounds import NextConfig, next_round
+    from workbench.loop.api import next_round
 
     cfg = NextConfig(budget=budget, strategy=strategy, model=model, imgsz=imgsz, epochs=epochs,
                      backend=backend, out=out_path, url=url, project=project,
@@ -141,21 +153,21 @@ def next_cmd(
     with stdout_to_stderr(), progress_bar(json_, "training") as update:
         result = next_round(ws, cfg, on_epoch=lambda e, n, _m: update(e, n, "training"))
     if json_:
-        print_json(result)
+        print_json(result.to_dict())
         return
-    how = "reused" if result["model_reused"] else "trained"
-    out.print(f"{how} {result['model_run']} (val mAP50 {result['map50']:.3f}); selected "
-              f"{result['selected']} images by {result['strategy']} as [bold]{result['round']}[/]")
-    out.print(f"next: {result['next']}")
+    how = "reused" if result.model_reused else "trained"
+    out.print(f"{how} {result.model_run} (val mAP50 {result.map50:.3f}); selected "
+              f"{result.selected} images by {result.strategy} as [bold]{result.round}[/]")
+    out.print(f"next: {result.next}")
 
 
 @loop_app.command("status")
 def status_cmd(workspace: WorkspaceOpt = Path("."), json_: JsonOpt = False) -> None:
     """Rounds, label counts and mAP per round, as a table and a plot."""
-    from workbench.loop.rounds import loop_status
+    from workbench.loop.api import status
 
     ws = open_workspace(workspace)
-    result = loop_status(ws, plot=ws.root / "runs" / "loop" / "status.png")
+    result = status(ws, StatusConfig(plot=ws.root / "runs" / "loop" / "status.png")).to_dict()
     if json_:
         print_json(result)
         return

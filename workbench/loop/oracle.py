@@ -4,7 +4,7 @@ The truth of the pool is read once from the source workspace and kept outside th
 simulation's dataset, so selection never sees it. When a round is selected, the oracle
 exports the round's annotation package exactly as for people, writes the true boxes as the
 annotators' ``annotations.coco.json`` into it, and imports it with
-:func:`~workbench.annotation.importer.import_annotations`.
+:func:`~workbench.annotation.api.import_annotations`.
 """
 
 from __future__ import annotations
@@ -14,12 +14,18 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from workbench.annotation.cocojson import ImageBoxes, coco_document
-from workbench.annotation.importer import ImportResult, import_annotations
-from workbench.annotation.manifest import MANIFEST, Manifest
-from workbench.annotation.package import ExportConfig, export_package
+from workbench.annotation.api import (
+    ImageBoxes,
+    ImportConfig,
+    ImportResult,
+    PackageConfig,
+    coco_document,
+    export_package,
+    import_annotations,
+    read_package_manifest,
+)
 from workbench.core.segments import segments
-from workbench.store import query
+from workbench.store import simulation
 from workbench.store.workspace import Workspace
 
 
@@ -30,9 +36,9 @@ class Oracle:
         self.truth = truth
 
     @classmethod
-    def from_workspace(cls, ws: Workspace, match: dict[str, Any]) -> Oracle:
-        """Read the ground truth of the samples matching ``match`` (one bulk read)."""
-        boxes = query.box_arrays(ws, match)
+    def from_workspace(cls, ws: Workspace, ids: list[Any]) -> Oracle:
+        """Read the ground truth of the samples ``ids`` (raw ids; one bulk read)."""
+        boxes = simulation.ground_truth_of(ws, ids)
         starts, ends = segments(boxes["sample_index"], range(len(boxes["ids"])))
         labels = boxes["label"].tolist()
         xywhn = boxes["xywhn"].tolist()
@@ -43,14 +49,13 @@ class Oracle:
         """Export the round's package, answer it with the truth, import the answer."""
         folder.mkdir(parents=True, exist_ok=True)
         pkg = folder / f"{round_name}.zip"
-        export_package(ws, ExportConfig(out=pkg, round=round_name, thumbnails=False,
-                                        examples_per_class=0))
-        with zipfile.ZipFile(pkg) as zf:
-            manifest = Manifest.from_dict(json.loads(zf.read(MANIFEST)), str(pkg))
+        export_package(ws, PackageConfig(out=pkg, round=round_name, thumbnails=False,
+                                         examples_per_class=0))
+        manifest = read_package_manifest(pkg)
         answers: list[ImageBoxes] = [(*self.truth.get(im.sample_id, ([], [])), None)
                                      for im in manifest.images]
         doc = coco_document(manifest.images, manifest.classes, answers,
                             info={"description": "simulated annotator (oracle)"})
         with zipfile.ZipFile(pkg, "a") as zf:
             zf.writestr("annotations.coco.json", json.dumps(doc))
-        return import_annotations(ws, pkg, "coco", source="oracle")
+        return import_annotations(ws, ImportConfig(path=pkg, format="coco"), source="oracle")

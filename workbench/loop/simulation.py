@@ -19,7 +19,6 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,61 +26,19 @@ import numpy as np
 
 from workbench.core.curves import label_saving
 from workbench.errors import ConfigError
+from workbench.loop.config import SimConfig, SimResult
 from workbench.loop.oracle import Oracle
-from workbench.selection.select import IMAGE_STRATEGIES, STRATEGIES, SelectConfig, select
-from workbench.store import bulk, query, runs, schema, views
+from workbench.selection.api import STRATEGIES, SelectConfig, select
+from workbench.store import runs, simulation
 from workbench.store.runs import RunKind
 from workbench.store.workspace import Workspace, drop_dataset, init_workspace, open_workspace
 
+__all__ = ["SimConfig", "SimResult", "simulate", "summarize"]
+
 STATE = "simulation.json"
 CURVES = "curves.json"
-_COPIED = ("filepath", "_media_type", "_rand", "metadata", "created_at", "last_modified_at",
-           schema.SOURCE, schema.SOURCE_ID, schema.CONTENT_HASH, schema.GROUP, schema.INGEST_RUN)
 #: step, done, total, description
 Progress = Callable[[int, int, str], None]
-
-
-@dataclass
-class SimConfig:
-    """Options of ``workbench loop --simulate``.
-
-    Attributes:
-        rounds: training rounds per simulation (the first on the initial set).
-        initial: images in the random initial set; ``budget``: images selected per round.
-        strategies: selection strategies to compare; must include ``random``.
-        seeds: independent repetitions (initial set and training seed).
-        model, imgsz, epochs, patience, batch: training settings, the same for every round.
-        pool: the source view whose images form the pool (their labels are the oracle's).
-        val: the source view used as the fixed validation set.
-        overrides: further Ultralytics training arguments; by default ``val: False``
-            (validation once, after the last epoch: the round's model is its last epoch).
-    """
-
-    rounds: int = 5
-    initial: int = 50
-    budget: int = 50
-    strategies: tuple[str, ...] = ("entropy", "random")
-    seeds: int = 3
-    model: str = "configs/models/micro-relu.yaml"
-    imgsz: int = 320
-    epochs: int = 30
-    patience: int = 0
-    batch: int = 16
-    pool: str = "split:train"
-    val: str = "split:val"
-    overrides: dict[str, Any] = field(default_factory=lambda: {"val": False})
-
-    def __post_init__(self) -> None:
-        valid = (*STRATEGIES, *IMAGE_STRATEGIES[:1], "random")
-        unknown = [s for s in self.strategies if s not in valid]
-        if unknown:
-            raise ConfigError(f"unknown strategies {unknown}; valid: {', '.join(valid)}")
-        if "random" not in self.strategies:
-            raise ConfigError("--strategies must include random: label saving is measured "
-                              "against it")
-        for name in ("rounds", "initial", "budget", "seeds"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"--{name} must be positive")
 
 
 def _sim_name(src: Workspace, out: Path, strategy: str, seed: int) -> str:
@@ -103,27 +60,11 @@ def _setup(src: Workspace, cfg: SimConfig, out: Path, strategy: str, seed: int,
                             database_uri=target.uri,
                             database_dir=None if target.uri else str(target.directory),
                             split_ratios=(1.0, 0.0, 0.0))
-        ds_id = ws.dataset._doc.id
-        docs = []
-        pool = set(pool_ids)
-        fields = {f: 1 for f in (*_COPIED, schema.GROUND_TRUTH, schema.SPLIT)}
-        for d in src.samples.find(views.labeled_match(cfg.val), fields):
-            if d["_id"] in pool:
-                continue
-            docs.append({**d, "_dataset_id": ds_id, schema.STATUS: "labeled",
-                         schema.SPLIT: "val", "tags": ["val", "labeled"],
-                         schema.ROUND_SELECTED: None})
-        for d in src.samples.find({"_id": {"$in": pool_ids}}, {f: 1 for f in _COPIED}):
-            docs.append({**d, "_dataset_id": ds_id, schema.STATUS: "unlabeled",
-                         schema.SPLIT: "pool", "tags": ["pool", "unlabeled"],
-                         schema.GROUND_TRUTH: None, schema.ROUND_SELECTED: None})
-        bulk.insert_documents(ws, docs)
-    if not ws.samples.find_one({schema.ROUND_SELECTED: _round(ws, 0)}):
+        simulation.copy_samples(src, ws, cfg.val, pool_ids)
+    if not simulation.round_started(ws, _round(ws, 0)):
         rng = np.random.default_rng(seed)
         chosen = sorted(rng.choice(len(pool_ids), size=cfg.initial, replace=False).tolist())
-        query.update_ids(ws, [pool_ids[k] for k in chosen], [{"$set": {
-            schema.STATUS: "queued", schema.ROUND_SELECTED: _round(ws, 0),
-            "tags": query.retag(list(schema.STATUSES), ["queued", _round(ws, 0)])}}])
+        simulation.queue_round(ws, [pool_ids[k] for k in chosen], _round(ws, 0))
     _label_round(ws, _round(ws, 0), oracle)
     return ws
 
@@ -134,14 +75,12 @@ def _round(ws: Workspace, r: int) -> str:
 
 
 def _label_round(ws: Workspace, round_name: str, oracle: Oracle) -> None:
-    pending = ws.samples.count_documents({schema.ROUND_SELECTED: round_name,
-                                          schema.STATUS: {"$ne": "labeled"}})
-    if pending:
+    if simulation.unlabeled_in_round(ws, round_name):
         oracle.annotate(ws, round_name, ws.root / "packages")
 
 
 def _train(ws: Workspace, cfg: SimConfig, r: int, seed: int) -> dict[str, Any]:
-    from workbench.training.runner import TrainConfig, last_checkpoint, train
+    from workbench.training.api import TrainConfig, last_checkpoint, train
 
     name = f"{ws.config.name}-train-r{r}"
     doc = runs.get_run(ws, name, RunKind.TRAIN)
@@ -149,7 +88,7 @@ def _train(ws: Workspace, cfg: SimConfig, r: int, seed: int) -> dict[str, Any]:
         return dict(doc["outputs"])
     resume = doc is not None and last_checkpoint(ws, name).is_file()
     if doc is not None and not resume:  # interrupted before its first checkpoint: start over
-        ws.runs.delete_one({"_id": name, "dataset": ws.config.name})
+        simulation.delete_run(ws, name)
     config = TrainConfig(view="split:train", val="split:val", model=cfg.model, imgsz=cfg.imgsz,
                          epochs=cfg.epochs, patience=cfg.patience, batch=cfg.batch, run=name,
                          seed=seed, allow_missing_classes=True, overrides=dict(cfg.overrides),
@@ -159,23 +98,23 @@ def _train(ws: Workspace, cfg: SimConfig, r: int, seed: int) -> dict[str, Any]:
 
 def _select(ws: Workspace, cfg: SimConfig, strategy: str, r: int, seed: int,
             model_weights: str) -> None:
-    from workbench.prediction.predict import predict
+    from workbench.prediction.api import PredictConfig, predict
 
     name = _round(ws, r + 1)
     if runs.get_run(ws, name, RunKind.SELECT) is not None:
         return
     run = None
-    if strategy != "random":
+    meta = STRATEGIES.meta(strategy)
+    if not meta["baseline"]:  # random needs no predictions
         run = f"{ws.config.name}-pred-r{r}"
-        predict(ws, model_weights, run=run, view="pool,status:unlabeled", imgsz=cfg.imgsz,
-                replace=True, tta=strategy == "tta-disagreement")
+        predict(ws, PredictConfig(model=model_weights, run=run, view="pool,status:unlabeled",
+                                  imgsz=cfg.imgsz, replace=True, tta=bool(meta["needs_tta"])))
     select(ws, SelectConfig(n=cfg.budget, run=run, strategy=strategy, round=name, seed=seed))
 
 
 def _point(ws: Workspace, r: int, trained: dict[str, Any]) -> dict[str, Any]:
-    train = query.grouped_counts(ws, schema.SPLIT, {schema.STATUS: "labeled"}).get(
-        "train", {"samples": 0, "boxes": 0})
-    counts = query.grouped_counts(ws, schema.STATUS)
+    train = simulation.labeled_per_split(ws).get("train", {"samples": 0, "boxes": 0})
+    counts = simulation.per_status(ws)
     return {"round": r, "labeled_images": train["samples"],
             "labeled_boxes": train["boxes"], "pool_left": counts.get("unlabeled", {}).get(
                 "samples", 0), "map50": round(float(trained["map50"]), 5),
@@ -183,7 +122,7 @@ def _point(ws: Workspace, r: int, trained: dict[str, Any]) -> dict[str, Any]:
 
 
 def simulate(src: Workspace, cfg: SimConfig, out: Path,
-             progress: Progress | None = None) -> dict[str, Any]:
+             progress: Progress | None = None) -> SimResult:
     """Run (or continue) the simulation; write ``curves.json``, the plot and the summary.
 
     Returns:
@@ -193,28 +132,26 @@ def simulate(src: Workspace, cfg: SimConfig, out: Path,
         ConfigError: ``out`` holds a simulation with other settings, or the pool is too small.
     """
     out = out.expanduser().resolve()
-    settings = asdict(cfg)
-    settings["strategies"] = list(cfg.strategies)
+    settings = cfg.settings()
     state_path = out / STATE
     if state_path.is_file():
         saved = json.loads(state_path.read_text())
         if saved.get("settings") != settings or saved.get("workspace") != str(src.root):
             raise ConfigError(f"{out} holds a simulation with other settings ({state_path}); "
                               "choose another --out to start a new one")
-    pool_ids = [d["_id"] for d in src.samples.find(views.labeled_match(cfg.pool),
-                                                   {"_id": 1}).sort("_id", 1)]
+    pool_ids = simulation.labeled_ids(src, cfg.pool)
     needed = cfg.initial + cfg.budget * (cfg.rounds - 1)
     if len(pool_ids) < needed:
         raise ConfigError(f"the pool view {cfg.pool!r} has {len(pool_ids)} labeled images; "
                           f"{cfg.rounds} rounds of {cfg.initial} + {cfg.budget} per round "
                           f"need {needed}")
-    if not src.samples.find_one(views.labeled_match(cfg.val)):
+    if not simulation.has_labeled(src, cfg.val):
         raise ConfigError(f"the validation view {cfg.val!r} has no labeled images")
     # written only once the inputs are known to be usable: a refused start leaves no state
     out.mkdir(parents=True, exist_ok=True)
     state_path.write_text(json.dumps({"workspace": str(src.root), "settings": settings},
                                      indent=1))
-    oracle = Oracle.from_workspace(src, {"_id": {"$in": pool_ids}})
+    oracle = Oracle.from_workspace(src, pool_ids)
     curves_path = out / CURVES
     curves: dict[str, dict[str, list[dict[str, Any]]]] = (
         json.loads(curves_path.read_text()) if curves_path.is_file() else {})
@@ -243,17 +180,17 @@ def simulate(src: Workspace, cfg: SimConfig, out: Path,
     if progress:
         progress(total, total, "done")
     summary = summarize(curves, cfg)
-    summary["seconds_this_run"] = round(time.perf_counter() - started, 1)
+    summary.seconds_this_run = round(time.perf_counter() - started, 1)
     from workbench.plots import learning_curves
 
-    summary["plot"] = str(learning_curves(curves, out / "learning_curves.png"))
-    summary["curves"] = str(curves_path)
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    summary.plot = str(learning_curves(curves, out / "learning_curves.png"))
+    summary.curves = str(curves_path)
+    (out / "summary.json").write_text(json.dumps(summary.to_dict(), indent=1))
     return summary
 
 
 def summarize(curves: dict[str, dict[str, list[dict[str, Any]]]], cfg: SimConfig
-              ) -> dict[str, Any]:
+              ) -> SimResult:
     """Final mAP per strategy and the label saving of each strategy against random."""
     seeds = [str(s) for s in range(cfg.seeds)]
 
@@ -261,8 +198,7 @@ def summarize(curves: dict[str, dict[str, list[dict[str, Any]]]], cfg: SimConfig
         return [([p["labeled_images"] for p in curves[strategy][s]],
                  [p[metric] for p in curves[strategy][s]]) for s in seeds]
 
-    out: dict[str, Any] = {"settings": {**asdict(cfg), "strategies": list(cfg.strategies)},
-                           "strategies": {}}
+    out = SimResult(settings=cfg.settings(), strategies={})
     random = series("random")
     for strategy in cfg.strategies:
         mine = series(strategy)
@@ -274,5 +210,5 @@ def summarize(curves: dict[str, dict[str, list[dict[str, Any]]]], cfg: SimConfig
         }
         if strategy != "random":
             entry["label_saving"] = label_saving(mine, random).to_dict()
-        out["strategies"][strategy] = entry
+        out.strategies[strategy] = entry
     return out

@@ -2,12 +2,48 @@
 
 from __future__ import annotations
 
+from workbench.prediction import imported
+from workbench.prediction import predict as _predict
+from workbench.prediction.backends import BACKENDS
 from workbench.prediction.backends.base import PredictOptions, Predictor
 from workbench.prediction.backends.onnx import OnnxPredictor, export_onnx
-from workbench.prediction.backends.preprocess import load_batch, load_letterboxed, load_uint8
-from workbench.prediction.imported import import_predictions
-from workbench.prediction.predict import PredictResult, make_predictor, predict, resolve_weights
+from workbench.prediction.backends.preprocess import (
+    load_batch,
+    load_letterboxed,
+    load_uint8,
+    to_uint8,
+)
+from workbench.prediction.backends.torch import load_detection_model
+from workbench.prediction.imported import (
+    ImportResult,
+    PredictionImportError,
+    PredictionsImportConfig,
+)
+from workbench.prediction.predict import (
+    PredictConfig,
+    PredictResult,
+    Progress,
+    make_predictor,
+    resolve_weights,
+)
+from workbench.store.workspace import Workspace
 
-__all__ = ["OnnxPredictor", "PredictOptions", "PredictResult", "Predictor", "export_onnx",
-           "import_predictions", "load_batch", "load_letterboxed", "load_uint8", "make_predictor",
-           "predict", "resolve_weights"]
+__all__ = ["BACKENDS", "ImportResult", "OnnxPredictor", "PredictConfig", "PredictOptions",
+           "PredictResult", "PredictionImportError", "PredictionsImportConfig", "Predictor",
+           "export_onnx", "import_predictions", "load_batch", "load_detection_model",
+           "load_letterboxed", "load_uint8", "make_predictor", "predict", "resolve_weights",
+           "to_uint8"]
+
+
+def predict(ws: Workspace, config: PredictConfig,
+            progress: Progress | None = None) -> PredictResult:
+    """Predict ``config.view`` with ``config.model``; store ``pred_<run>`` and its scores.
+
+    ``progress`` is called with ``(images done, total)`` after each chunk.
+    """
+    return _predict.predict_view(ws, config, progress)
+
+
+def import_predictions(ws: Workspace, config: PredictionsImportConfig) -> ImportResult:
+    """Validate a JSONL predictions file and write it as prediction run ``config.run``."""
+    return imported.import_file(ws, config)

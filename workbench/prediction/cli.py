@@ -11,6 +11,7 @@ from workbench.cli.common import (
     JsonOpt,
     Stage,
     WorkspaceOpt,
+    default,
     err,
     input_report,
     open_workspace,
@@ -19,6 +20,14 @@ from workbench.cli.common import (
     print_json,
     spinner,
 )
+from workbench.prediction.api import BACKENDS, PredictConfig, PredictionsImportConfig
+
+
+def _backend_help() -> str:
+    """``onnxruntime (default) | ultralytics``: the registered backends."""
+    first = default(PredictConfig, "backend")
+    return " | ".join(n + (" (default)" if n == first else "") for n in BACKENDS.names())
+
 
 predictions_app = typer.Typer(help="Predictions made elsewhere (another machine, a device).",
                               no_args_is_help=True)
@@ -28,25 +37,31 @@ def predict(
     model: Annotated[str, typer.Option(
         help="A .pt or .onnx file, or the name of a finished training run.")],
     run: Annotated[str | None, typer.Option(help="Prediction run name (default: generated).")]
-    = None,
+    = default(PredictConfig, "run"),
     view: Annotated[str, typer.Option(
-        help="pool | all | split:NAME | tag:NAME | status:NAME | round:NAME")] = "pool",
-    backend: Annotated[str, typer.Option(help="onnxruntime (default) | ultralytics")]
-    = "onnxruntime",
-    imgsz: Annotated[int | None, typer.Option(help="Input size (default: the model's).")] = None,
-    batch: Annotated[int, typer.Option(help="Images per forward pass.")] = 16,
+        help="pool | all | split:NAME | tag:NAME | status:NAME | round:NAME")]
+    = default(PredictConfig, "view"),
+    backend: Annotated[str, typer.Option(help=_backend_help())]
+    = default(PredictConfig, "backend"),
+    imgsz: Annotated[int | None, typer.Option(help="Input size (default: the model's).")]
+    = default(PredictConfig, "imgsz"),
+    batch: Annotated[int, typer.Option(help="Images per forward pass.")]
+    = default(PredictConfig, "batch"),
     conf: Annotated[float, typer.Option(
         help="Minimum best-class score of a box (low on purpose: unsure boxes are what "
-             "uncertainty sampling looks for).")] = 0.01,
-    iou: Annotated[float, typer.Option(help="NMS IoU threshold.")] = 0.7,
+             "uncertainty sampling looks for).")] = default(PredictConfig, "conf"),
+    iou: Annotated[float, typer.Option(help="NMS IoU threshold.")]
+    = default(PredictConfig, "iou"),
     embeddings: Annotated[bool, typer.Option(
-        help="Also store a pooled backbone feature per image as emb_RUN.")] = False,
+        help="Also store a pooled backbone feature per image as emb_RUN.")]
+    = default(PredictConfig, "embeddings"),
     tta: Annotated[bool, typer.Option(
         help="Add flip and 0.83x/1.17x-scale passes; store them and their disagreement.")]
-    = False,
+    = default(PredictConfig, "tta"),
     device: Annotated[str, typer.Option(help="cpu, or a CUDA index (ultralytics backend).")]
-    = "cpu",
-    replace: Annotated[bool, typer.Option(help="Overwrite a run of the same name.")] = False,
+    = default(PredictConfig, "device"),
+    replace: Annotated[bool, typer.Option(help="Overwrite a run of the same name.")]
+    = default(PredictConfig, "replace"),
     workspace: WorkspaceOpt = Path("."),
     json_: JsonOpt = False,
 ) -> None:
@@ -54,14 +69,15 @@ def predict(
     from rich.progress import Progress
 
     from workbench.cli.console import stdout_to_stderr
-    from workbench.prediction.predict import predict as run_predict
+    from workbench.prediction.api import predict as run_predict
 
+    config = PredictConfig(model=model, run=run, view=view, backend=backend, imgsz=imgsz,
+                           batch=batch, embeddings=embeddings, conf=conf, iou=iou,
+                           device=device, replace=replace, tta=tta)
     ws = open_workspace(workspace)
     with stdout_to_stderr(), Progress(console=err, disable=json_) as bar:
         task = bar.add_task("predicting", total=None)
-        result = run_predict(ws, model, run=run, view=view, backend=backend, imgsz=imgsz,
-                             batch=batch, embeddings=embeddings, conf=conf, iou=iou,
-                             device=device, replace=replace, tta=tta,
+        result = run_predict(ws, config,
                              progress=lambda done, total: bar.update(task, completed=done,
                                                                      total=total))
     if json_:
@@ -78,17 +94,20 @@ def predictions_import(
     file: Annotated[Path, typer.Argument(help="JSONL: one {filepath, detections} per line.")],
     run: Annotated[str, typer.Option(help="Name of the prediction run to create.")],
     skip_bad: Annotated[bool, typer.Option(
-        help="Import the valid lines and report the rest (default: change nothing).")] = False,
-    replace: Annotated[bool, typer.Option(help="Overwrite a run of the same name.")] = False,
+        help="Import the valid lines and report the rest (default: change nothing).")]
+    = default(PredictionsImportConfig, "skip_bad"),
+    replace: Annotated[bool, typer.Option(help="Overwrite a run of the same name.")]
+    = default(PredictionsImportConfig, "replace"),
     workspace: WorkspaceOpt = Path("."),
     json_: JsonOpt = False,
 ) -> None:
     """Import predictions from JSONL into pred_RUN (validated; all or nothing)."""
-    from workbench.prediction.imported import import_predictions
+    from workbench.prediction.api import import_predictions
 
     ws = open_workspace(workspace)
+    config = PredictionsImportConfig(file, run, skip_bad=skip_bad, replace=replace)
     with input_report(json_), spinner(json_, f"importing {file} ..."):
-        result = import_predictions(ws, file, run, skip_bad=skip_bad, replace=replace)
+        result = import_predictions(ws, config)
     if json_:
         print_json(result.to_dict())
         return

@@ -22,11 +22,29 @@ from workbench.core.perf import paused_gc
 from workbench.core.types import Predictions
 from workbench.errors import InputReportError, SourceError, WorkbenchError
 from workbench.media.records import Issue
+from workbench.selection.api import image_scores, indexed_keys
 from workbench.store import predictions, runs
 from workbench.store.runs import RunKind
 from workbench.store.workspace import Workspace
 
 MAX_LINE_BYTES = 16 * 1024**2
+
+
+@dataclass
+class PredictionsImportConfig:
+    """Options of ``workbench predictions import``.
+
+    Attributes:
+        path: the JSONL file (one ``{filepath, detections}`` per line).
+        run: name of the prediction run to create.
+        skip_bad: import the valid lines and report the rest (default: change nothing).
+        replace: overwrite a run of the same name.
+    """
+
+    path: Path
+    run: str
+    skip_bad: bool = False
+    replace: bool = False
 
 
 @dataclass
@@ -58,12 +76,24 @@ class PredictionImportError(InputReportError):
                          result)
 
 
-def import_predictions(ws: Workspace, path: str | Path, run: str, skip_bad: bool = False,
-                       replace: bool = False) -> ImportResult:
-    """Validate and write predictions from a JSONL file as prediction run ``run``."""
+def import_predictions(ws: Workspace, path: str | Path, run: str,
+                       **options: Any) -> ImportResult:
+    """Keyword form of :func:`import_file`: ``options`` are the other config fields."""
+    return import_file(ws, PredictionsImportConfig(Path(path), run, **options))
+
+
+def import_file(ws: Workspace, config: PredictionsImportConfig) -> ImportResult:
+    """Validate and write predictions from a JSONL file as prediction run ``config.run``.
+
+    Raises:
+        SourceError: no such file; PredictionImportError: invalid lines (without
+            ``skip_bad``; nothing written); WorkbenchError: an existing run (without
+            ``replace``), ``class_probs`` given for some detections only.
+    """
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.UTC)
-    path = Path(path).expanduser().resolve()
+    run, skip_bad, replace = config.run, config.skip_bad, config.replace
+    path = Path(config.path).expanduser().resolve()
     if not path.is_file():
         raise SourceError(f"{path}: no such file")
     existing = runs.get_run(ws, run)
@@ -71,7 +101,7 @@ def import_predictions(ws: Workspace, path: str | Path, run: str, skip_bad: bool
         raise WorkbenchError(f"a run named {run!r} exists; choose another --run or --replace")
     classes = ws.classes
     class_index = {c: i for i, c in enumerate(classes)}
-    by_path = {d["filepath"]: d["_id"] for d in ws.samples.find({}, {"filepath": 1})}
+    by_path = predictions.ids_by_filepath(ws)
     result = ImportResult(run=run)
     sample_ids: list[Any] = []
     rows_index: list[int] = []
@@ -150,11 +180,13 @@ def import_predictions(ws: Workspace, path: str | Path, run: str, skip_bad: bool
         np.asarray(rows_index, dtype=np.int64),
         np.asarray(probs, dtype=np.float64).reshape(len(probs), len(classes)) if with_probs
         else None)
-    written = predictions.write_predictions(ws, run, sample_ids, preds, classes)
+    scores = image_scores(preds, len(sample_ids))
+    written = predictions.write_predictions(ws, run, sample_ids, preds, classes, scores=scores,
+                                            indexed=indexed_keys(scores))
     result.samples, result.boxes = written["samples"], written["boxes"]
     result.seconds = time.perf_counter() - started
     if existing is not None:
-        ws.runs.delete_one({"_id": run})
+        runs.delete_run(ws, run)
     runs.record_run(ws, RunKind.PREDICTIONS_IMPORT, run, {"path": str(path), "skip_bad": skip_bad},
                     {k: v for k, v in result.to_dict().items() if k != "issues"} |
                     {"field": written["field"], "scores_field": written["scores_field"]},

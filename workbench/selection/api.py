@@ -1,7 +1,14 @@
-"""The selection capability's public surface: select and its config/result."""
+"""The selection capability's public surface: select, its config/result, the registries of
+strategies and diversity methods, and the per-image scores written with predictions."""
 
 from __future__ import annotations
 
-from workbench.selection.select import SelectConfig, SelectResult, select
+from workbench.selection.config import SelectConfig, SelectResult, parse_class_weights
+from workbench.selection.diversity import DIVERSITY
+from workbench.selection.precompute import image_scores, indexed_keys
+from workbench.selection.select import latest_prediction_run, select
+from workbench.selection.strategies import STRATEGIES, image_level, strategy_help
 
-__all__ = ["SelectConfig", "SelectResult", "select"]
+__all__ = ["DIVERSITY", "STRATEGIES", "SelectConfig", "SelectResult", "image_level",
+           "image_scores", "indexed_keys", "latest_prediction_run", "parse_class_weights",
+           "select", "strategy_help"]

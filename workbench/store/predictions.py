@@ -1,31 +1,30 @@
 """Write model predictions into ``pred_<run>`` fields in bulk, with per-image scores.
 
 Boxes are plain FiftyOne documents (no ``fo.Detection`` objects) carrying ``confidence`` and,
-when known, the full ``class_probs`` vector. Alongside, ``scores_<run>`` holds the per-image
-scores of the built-in strategies (computed once, here, with numpy) so that selection is a
-sort on an indexed field.
+when known, the full ``class_probs`` vector. Alongside, ``scores_<run>`` holds per-image scores
+computed by the caller (selection's strategies, with numpy) and indexed here, so that selection
+is a sort on an indexed field.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pymongo import UpdateOne
 
-from workbench.core import scoring
 from workbench.core.boxes import xyxyn_to_xywhn
 from workbench.core.segments import segments
 from workbench.core.types import Predictions
 from workbench.store.bulk import detections_doc
 from workbench.store.schema import ensure_detections_field
+from workbench.store.views import view_match
+
+if TYPE_CHECKING:
+    from workbench.store.workspace import Workspace
 
 _FIELD_RE = re.compile(r"[^A-Za-z0-9_]")
-#: Strategy name -> key inside ``scores_<run>`` (built-in strategies, aggregated with max).
-SCORE_KEYS = {"least-confidence": "least_confidence", "margin": "margin", "entropy": "entropy"}
-#: Written only by ``predict --tta``.
-TTA_KEY = "tta_disagreement"
 _CHUNK = 5000
 
 
@@ -44,30 +43,21 @@ def score_index_name(scores_field: str, key: str) -> str:
     return f"wb_{scores_field}_{key}"
 
 
-def image_scores(preds: Predictions, n_images: int, empty: float = 1.0) -> dict[str, np.ndarray]:
-    """Per-image scores of the built-in strategies (max over boxes) plus box stats.
-
-    Returns:
-        ``{"least_confidence", "margin", "entropy", "max_conf", "n_boxes"}``, each ``(N,)``.
-    """
-    idx = preds.image_index
-    out: dict[str, np.ndarray] = {}
-    for strategy, key in SCORE_KEYS.items():
-        if preds.class_probs is not None and preds.class_probs.shape[1] > 0:
-            per_box = scoring.BOX_SCORES[strategy](preds.class_probs)
-        else:
-            per_box = scoring.confidence_uncertainty(preds.confidence)
-        out[key] = scoring.aggregate(per_box, idx, n_images, "max", empty=empty)
-    out["max_conf"] = scoring.aggregate(preds.confidence, idx, n_images, "max", empty=0.0)
-    out["n_boxes"] = np.bincount(idx, minlength=n_images).astype(np.float64)
-    return out
+def view_files(ws: Workspace, view: str) -> tuple[list[Any], list[str]]:
+    """Ids and file paths of the samples of view spec ``view``, sorted by id."""
+    docs = list(ws.samples.find(view_match(view), {"_id": 1, "filepath": 1}).sort("_id", 1))
+    return [d["_id"] for d in docs], [d["filepath"] for d in docs]
 
 
-def write_predictions(ws: Any, run: str, sample_ids: list[Any], preds: Predictions,
-                      classes: list[str], with_scores: bool = True,
-                      embeddings: np.ndarray | None = None,
-                      tta: tuple[Predictions, np.ndarray, np.ndarray] | None = None,
-                      ) -> dict[str, Any]:
+def ids_by_filepath(ws: Workspace) -> dict[str, Any]:
+    """Every sample's id by its file path."""
+    return {d["filepath"]: d["_id"] for d in ws.samples.find({}, {"filepath": 1})}
+
+
+def write_predictions(ws: Workspace, run: str, sample_ids: list[Any], preds: Predictions,
+                      classes: list[str], scores: Mapping[str, np.ndarray] | None = None,
+                      indexed: Sequence[str] = (), embeddings: np.ndarray | None = None,
+                      tta: tuple[Predictions, np.ndarray] | None = None) -> dict[str, Any]:
     """Set ``pred_<run>`` (and ``scores_<run>``) on the given samples with ``bulk_write``.
 
     Args:
@@ -76,19 +66,22 @@ def write_predictions(ws: Any, run: str, sample_ids: list[Any], preds: Predictio
         sample_ids: ``N`` sample ObjectIds; ``preds.image_index`` indexes this list.
         preds: the boxes.
         classes: class names, indexed by ``preds.class_id``.
-        with_scores: also write ``scores_<run>`` and index its keys.
+        scores: per-image scores, key -> ``(N,)`` array, stored as ``scores_<run>.<key>`` (in
+            this key order); None: no ``scores_<run>``.
+        indexed: the keys of ``scores`` to index with :func:`score_index`.
         embeddings: ``(N, D)`` image embeddings to store as ``emb_<run>``.
-        tta: ``(boxes of all passes, (M',) pass id per box, (N,) disagreement per image)``:
-            stored as ``pred_<run>_tta`` (boxes with ``tta_pass``) and
-            ``scores_<run>.tta_disagreement``.
+        tta: ``(boxes of all TTA passes, (M',) pass id per box)``: stored as
+            ``pred_<run>_tta`` (boxes with ``tta_pass``).
 
     Returns:
-        ``{"field", "scores_field", "samples", "boxes"}``.
+        ``{"field", "scores_field", "samples", "boxes", "embeddings_field"}``.
     """
     import fiftyone as fo
+    from pymongo import UpdateOne
 
     field = field_name("pred", run)
     scores_field = field_name("scores", run)
+    with_scores = scores is not None
     ds = ws.dataset
     ensure_detections_field(ds, field)
     emb_field = field_name("emb", run)
@@ -102,16 +95,16 @@ def write_predictions(ws: Any, run: str, sample_ids: list[Any], preds: Predictio
     main = _columns(preds, classes, n)
     if preds.class_probs is not None:
         main["per_box"]["class_probs"] = preds.class_probs.tolist()
-    scores = image_scores(preds, n) if with_scores else {}
     tta_field = f"{field}_tta"
     if tta is not None:
         ensure_detections_field(ds, tta_field)
-        tta_preds, tta_pass, tta_scores = tta
-        scores[TTA_KEY] = tta_scores
+        tta_preds, tta_pass = tta
         passes = _columns(tta_preds, classes, n)
         passes["per_box"]["tta_pass"] = tta_pass.tolist()
-    score_rows = [dict(zip(scores, vals, strict=True))
-                  for vals in zip(*(v.tolist() for v in scores.values()), strict=True)]
+    scores = scores or {}
+    score_rows = ([dict(zip(scores, vals, strict=True))
+                   for vals in zip(*(np.asarray(v).tolist() for v in scores.values()),
+                                   strict=True)] if scores else [{} for _ in range(n)])
     from workbench.core.perf import paused_gc
 
     with paused_gc():
@@ -129,7 +122,7 @@ def write_predictions(ws: Any, run: str, sample_ids: list[Any], preds: Predictio
             if ops:
                 ws.samples.bulk_write(ops, ordered=False)
     if with_scores:
-        for key in [*SCORE_KEYS.values(), *([TTA_KEY] if tta is not None else [])]:
+        for key in indexed:
             ws.samples.create_index(score_index(scores_field, key),
                                     name=score_index_name(scores_field, key))
     return {"field": field, "scores_field": scores_field, "samples": n, "boxes": len(preds),

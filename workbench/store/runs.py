@@ -87,6 +87,11 @@ def list_runs(ws: Workspace, kind: RunKind | str | None = None) -> list[dict[str
                 .sort("started_at", 1))
 
 
+def delete_run(ws: Workspace, run_id: str) -> None:
+    """Delete the record of run ``run_id`` of the workspace (a run about to be replaced)."""
+    ws.runs.delete_one({"_id": run_id, "dataset": ws.config.name})
+
+
 def start_run(ws: Workspace, kind: RunKind, run_id: str, params: dict[str, Any],
               inputs: dict[str, Any]) -> dict[str, Any]:
     """Insert a run in state ``running`` (for long jobs that update it as they go)."""

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pymongo import InsertOne, UpdateOne
 
 from workbench.errors import WorkbenchError
 from workbench.store import query, schema
+
+if TYPE_CHECKING:
+    from workbench.store.workspace import Workspace
 
 COLLECTION = "workbench_label_versions"
 SAVED = (schema.GROUND_TRUTH, schema.STATUS, schema.SPLIT, "tags", schema.ROUND_SELECTED)
@@ -29,12 +32,12 @@ def fingerprint(detections: dict[str, Any] | None) -> str:
     return hashlib.sha1(json.dumps(rows).encode()).hexdigest()
 
 
-def collection(ws: Any) -> Any:
+def collection(ws: Workspace) -> Any:
     """The versions collection (its index is made by :func:`save`, the only writer)."""
     return ws.db[COLLECTION]
 
 
-def save(ws: Any, change_id: str, before: list[dict[str, Any]], after: list[str]) -> None:
+def save(ws: Workspace, change_id: str, before: list[dict[str, Any]], after: list[str]) -> None:
     """Save the pre-change state of samples.
 
     Args:
@@ -52,19 +55,19 @@ def save(ws: Any, change_id: str, before: list[dict[str, Any]], after: list[str]
         coll.bulk_write(ops[start:start + _CHUNK], ordered=False)
 
 
-def saved(ws: Any, change_id: str) -> list[dict[str, Any]]:
+def saved(ws: Workspace, change_id: str) -> list[dict[str, Any]]:
     """The saved states of a change."""
     return list(collection(ws).find({"change_id": change_id, "dataset": ws.config.name}))
 
 
-def changes_touching(ws: Any, sample_ids: list[Any]) -> list[str]:
+def changes_touching(ws: Workspace, sample_ids: list[Any]) -> list[str]:
     """Ids of the changes that touched any of ``sample_ids``."""
     ids: list[str] = collection(ws).distinct("change_id", {"sample_id": {"$in": sample_ids},
                                                            "dataset": ws.config.name})
     return ids
 
 
-def restore(ws: Any, states: list[dict[str, Any]], check: bool = True) -> int:
+def restore(ws: Workspace, states: list[dict[str, Any]], check: bool = True) -> int:
     """Put samples back to their saved states.
 
     Args:

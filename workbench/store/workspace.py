@@ -1,4 +1,9 @@
-"""Workspaces: a folder with ``workbench.yaml`` and one FiftyOne dataset."""
+"""Workspaces: a folder with ``workbench.yaml`` and one FiftyOne dataset.
+
+The database (``ws.db``), the sample collection (``ws.samples``) and the run records
+(``ws.runs``) are plain pymongo objects, found without importing fiftyone; ``ws.dataset``, the
+FiftyOne dataset, is loaded (and fiftyone imported) only when something needs FiftyOne itself.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from workbench.store.config import (
     validate_classes,
     validate_ratios,
 )
+from workbench.store.datasets import DATASETS_COLLECTION
 
 
 class Workspace:
@@ -53,22 +59,46 @@ class Workspace:
 
     @cached_property
     def dataset(self) -> Any:
-        """The FiftyOne dataset (``fiftyone.core.dataset.Dataset``)."""
+        """The FiftyOne dataset (``fiftyone.core.dataset.Dataset``); imports fiftyone."""
         self.db  # noqa: B018  (connects first, with the workspace's target)
-        import fiftyone as fo
-
+        fo = connection.fiftyone()
         if not fo.dataset_exists(self.config.name):
-            raise WorkspaceError(
-                f"the dataset {self.config.name!r} of workspace {self.root} does not exist in "
-                f"{self.target.describe()}; was the database deleted? Re-create the workspace "
-                "with `workbench init`"
-            )
+            raise self._missing_dataset()
         return fo.load_dataset(self.config.name)
+
+    def dataset_document(self, projection: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The dataset's document in FiftyOne's ``datasets`` collection (read with pymongo).
+
+        Args:
+            projection: the fields to read (all by default).
+
+        Raises:
+            WorkspaceError: the dataset does not exist in the workspace's database.
+        """
+        doc: dict[str, Any] | None = self.db[DATASETS_COLLECTION].find_one(
+            {"name": self.config.name}, projection)
+        if doc is None:
+            raise self._missing_dataset()
+        return doc
+
+    def _missing_dataset(self) -> WorkspaceError:
+        return WorkspaceError(
+            f"the dataset {self.config.name!r} of workspace {self.root} does not exist in "
+            f"{self.target.describe()}; was the database deleted? Re-create the workspace "
+            "with `workbench init`"
+        )
+
+    @cached_property
+    def sample_collection_name(self) -> str:
+        """Name of the dataset's sample collection (FiftyOne's ``sample_collection_name``)."""
+        if "dataset" in self.__dict__:
+            return str(self.dataset._sample_collection_name)
+        return str(self.dataset_document({"sample_collection_name": 1})["sample_collection_name"])
 
     @property
     def samples(self) -> Any:
         """The raw pymongo collection of the dataset's samples (for bulk paths)."""
-        return self.db[self.dataset._sample_collection_name]
+        return self.db[self.sample_collection_name]
 
     @property
     def runs(self) -> Any:
@@ -78,6 +108,10 @@ class Workspace:
     def save_config(self) -> None:
         """Write the config back to ``workbench.yaml`` and mirror the classes to the dataset."""
         self.config.save(self.root)
+        if "dataset" not in self.__dict__:  # compare with pymongo; load FiftyOne to change
+            doc = self.dataset_document({"default_classes": 1})
+            if list(doc.get("default_classes") or []) == self.config.classes:
+                return
         ds = self.dataset
         if list(ds.default_classes) != self.config.classes:
             ds.default_classes = list(self.config.classes)
@@ -101,6 +135,32 @@ def open_workspace(path: str | Path = ".") -> Workspace:
     """
     root = Path(path).expanduser().resolve()
     return Workspace(root, WorkspaceConfig.load(root))
+
+
+def workspace_for_dataset(dataset: Any, path: str | Path | None = None) -> Workspace:
+    """The workspace of an already loaded FiftyOne dataset (the App's ``ctx.dataset``).
+
+    Args:
+        dataset: a ``fiftyone.core.dataset.Dataset`` created by ``workbench init``.
+        path: the workspace folder; default: the one ``init`` recorded in the dataset's
+            ``info["workbench_workspace"]``.
+
+    Raises:
+        WorkspaceError: the dataset records no workspace, or the workspace's dataset is
+            another one.
+    """
+    root = path if path is not None else (dataset.info or {}).get("workbench_workspace")
+    if not root:
+        raise WorkspaceError(
+            f"the dataset {dataset.name!r} was not created by `workbench init` (its info has "
+            "no workbench_workspace)")
+    ws = open_workspace(root)
+    if ws.config.name != dataset.name:
+        raise WorkspaceError(
+            f"the workspace {ws.root} holds the dataset {ws.config.name!r}, not "
+            f"{dataset.name!r}")
+    ws.__dict__["dataset"] = dataset
+    return ws
 
 
 def init_workspace(
@@ -138,8 +198,7 @@ def init_workspace(
         config.split.ratios = split_ratios
     ws = Workspace(root, config)
     ws.db  # noqa: B018  (connect before touching fiftyone's dataset registry)
-    import fiftyone as fo
-
+    fo = connection.fiftyone()
     if fo.dataset_exists(config.name):
         raise WorkspaceError(
             f"a dataset named {config.name!r} already exists in {ws.target.describe()}; "
@@ -167,8 +226,7 @@ def drop_dataset(src: Workspace, name: str) -> bool:
     Used for simulation datasets whose folder is gone. Returns whether one was deleted.
     """
     src.db  # noqa: B018  (connect first)
-    import fiftyone as fo
-
+    fo = connection.fiftyone()
     if not fo.dataset_exists(name):
         return False
     fo.load_dataset(name).delete()

@@ -1,11 +1,78 @@
-"""The training capability's public surface: train, size sweeps, evaluate, model resolution."""
+"""The training capability's public surface: train, size sweeps, evaluate, model resolution.
+
+Light at import (configs and results); the verbs import Ultralytics, torch and the store
+when they run.
+"""
 
 from __future__ import annotations
 
-from workbench.training.evaluation import EvalResult, evaluate
-from workbench.training.runner import TrainConfig, TrainResult, last_checkpoint, train
-from workbench.training.sweep import sweep
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from workbench.training.config import (
+    EvalConfig,
+    EvalResult,
+    SweepConfig,
+    SweepResult,
+    TrainConfig,
+    TrainResult,
+    parse_sizes,
+)
 from workbench.training.weights import offline_environment, resolve_model
 
-__all__ = ["EvalResult", "TrainConfig", "TrainResult", "evaluate", "last_checkpoint",
-           "offline_environment", "resolve_model", "sweep", "train"]
+if TYPE_CHECKING:
+    from workbench.store.workspace import Workspace
+
+__all__ = ["EpochCallback", "EvalConfig", "EvalResult", "SweepConfig", "SweepResult",
+           "TrainConfig", "TrainResult", "evaluate", "label_hash", "last_checkpoint",
+           "offline_environment", "parse_sizes", "resolve_model", "sweep", "train"]
+
+#: ``on_epoch(epoch, total, metrics)``: called after each finished epoch.
+EpochCallback = Callable[[int, int, dict[str, float]], None]
+
+
+def train(ws: Workspace, config: TrainConfig,
+          on_epoch: EpochCallback | None = None) -> TrainResult:
+    """Train on ``config.view`` (or resume ``config.run``) and record the run.
+
+    Raises:
+        WorkbenchError: empty views, missing classes, bad model spec, a run that exists or
+            cannot be resumed, out of memory.
+    """
+    from workbench.training.runner import train as run_train
+
+    return run_train(ws, config, on_epoch=on_epoch)
+
+
+def sweep(ws: Workspace, config: SweepConfig,
+          on_epoch: EpochCallback | None = None) -> SweepResult:
+    """Train one model per input size and write the trade-off report."""
+    from workbench.training.sweep import run_sweep
+
+    return run_sweep(ws, config, on_epoch=on_epoch)
+
+
+def evaluate(ws: Workspace, config: EvalConfig) -> EvalResult:
+    """Predict a split with a run's weights (or a ``.pt``), evaluate COCO-style, store TP/FP/FN.
+
+    Raises:
+        WorkbenchError: unknown or unfinished run, empty split, foreign model classes.
+    """
+    from workbench.training.evaluation import run_evaluation
+
+    return run_evaluation(ws, config)
+
+
+def last_checkpoint(ws: Workspace, run: str) -> Path:
+    """Where a training run keeps its latest checkpoint (what ``--resume`` continues from)."""
+    from workbench.training.runner import last_checkpoint as checkpoint
+
+    return checkpoint(ws, run)
+
+
+def label_hash(ws: Workspace, train_view: str, val_view: str, classes: list[str]) -> str:
+    """The hash that keys the YOLO export of two views (what a training run records)."""
+    from workbench.training.dataset import label_hash as views_hash
+
+    return views_hash(ws, train_view, val_view, classes)

@@ -12,53 +12,60 @@ from workbench.cli.common import (
     JsonOpt,
     Stage,
     WorkspaceOpt,
+    default,
     epoch_progress,
     open_workspace,
     out,
     print_json,
     spinner,
 )
+from workbench.training.config import EvalConfig, SweepConfig, TrainConfig, parse_sizes
 
 
 def train(
     view: Annotated[str, typer.Option(help="Training images (labeled ones of this view).")]
-    = "split:train",
-    val: Annotated[str, typer.Option(help="Validation images.")] = "split:val",
+    = default(TrainConfig, "view"),
+    val: Annotated[str, typer.Option(help="Validation images.")] = default(TrainConfig, "val"),
     model: Annotated[str, typer.Option(
         help="Model YAML (yolov8n.yaml, yolo11n.yaml, configs/models/NAME.yaml) to train from "
-             "scratch, or a local .pt. Nothing is downloaded.")] = "yolov8n.yaml",
-    imgsz: Annotated[int, typer.Option(help="Input size (multiple of 32).")] = 320,
-    epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 50,
+             "scratch, or a local .pt. Nothing is downloaded.")]
+    = default(TrainConfig, "model"),
+    imgsz: Annotated[int, typer.Option(help="Input size (multiple of 32).")]
+    = default(TrainConfig, "imgsz"),
+    epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = default(TrainConfig, "epochs"),
     patience: Annotated[int, typer.Option(help="Stop after this many epochs without "
-                                          "improvement.")] = 10,
-    batch: Annotated[int, typer.Option(help="Batch size.")] = 16,
-    device: Annotated[str, typer.Option(help="cpu, or a CUDA device index such as 0.")] = "cpu",
-    run: Annotated[str | None, typer.Option(help="Run name (default: generated).")] = None,
+                                          "improvement.")] = default(TrainConfig, "patience"),
+    batch: Annotated[int, typer.Option(help="Batch size.")] = default(TrainConfig, "batch"),
+    device: Annotated[str, typer.Option(help="cpu, or a CUDA device index such as 0.")]
+    = default(TrainConfig, "device"),
+    run: Annotated[str | None, typer.Option(help="Run name (default: generated).")]
+    = default(TrainConfig, "run"),
     resume: Annotated[bool, typer.Option(help="Continue --run from its last checkpoint.")]
-    = False,
+    = default(TrainConfig, "resume"),
     sizes: Annotated[str | None, typer.Option(
         help="Train one model per input size, e.g. 224,320,416, and write a trade-off report.")]
     = None,
     allow_missing_classes: Annotated[bool, typer.Option(
-        help="Train even if some classes have no box in the training view.")] = False,
-    seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
+        help="Train even if some classes have no box in the training view.")]
+    = default(TrainConfig, "allow_missing_classes"),
+    seed: Annotated[int, typer.Option(help="Training seed.")] = default(TrainConfig, "seed"),
     workspace: WorkspaceOpt = Path("."),
     json_: JsonOpt = False,
 ) -> None:
     """Train a detector on a curated view (offline, from YAML or a local .pt); recorded as a run."""
     from workbench.cli.console import stdout_to_stderr
-    from workbench.training.runner import TrainConfig
-    from workbench.training.runner import train as run_train
+    from workbench.training.api import train as run_train
 
     ws = open_workspace(workspace)
     config = TrainConfig(view=view, val=val, model=model, imgsz=imgsz, epochs=epochs,
                          patience=patience, batch=batch, device=device, run=run, resume=resume,
                          seed=seed, allow_missing_classes=allow_missing_classes)
     if sizes:
-        from workbench.training.sweep import parse_sizes, sweep
+        from workbench.training.api import sweep
 
+        sweep_config = SweepConfig(config, parse_sizes(sizes))
         with stdout_to_stderr(), epoch_progress(json_) as on_epoch:
-            report = sweep(ws, config, parse_sizes(sizes), on_epoch=on_epoch)
+            report = sweep(ws, sweep_config, on_epoch=on_epoch).to_dict()
         if json_:
             print_json(report)
             return
@@ -79,24 +86,29 @@ def train(
 
 def evaluate(
     run: Annotated[str | None, typer.Option(
-        help="Training run whose best weights to evaluate.")] = None,
+        help="Training run whose best weights to evaluate.")] = default(EvalConfig, "run"),
     model: Annotated[str | None, typer.Option(
-        help="Evaluate this local .pt instead of a run's weights.")] = None,
-    split: Annotated[str, typer.Option(help="Split to evaluate on.")] = "val",
-    conf: Annotated[float, typer.Option(help="Minimum confidence of evaluated boxes.")] = 0.01,
-    iou: Annotated[float, typer.Option(help="IoU for the per-box TP/FP/FN fields.")] = 0.5,
-    device: Annotated[str, typer.Option(help="cpu, or a CUDA device index.")] = "cpu",
+        help="Evaluate this local .pt instead of a run's weights.")]
+    = default(EvalConfig, "model"),
+    split: Annotated[str, typer.Option(help="Split to evaluate on.")]
+    = default(EvalConfig, "split"),
+    conf: Annotated[float, typer.Option(help="Minimum confidence of evaluated boxes.")]
+    = default(EvalConfig, "conf"),
+    iou: Annotated[float, typer.Option(help="IoU for the per-box TP/FP/FN fields.")]
+    = default(EvalConfig, "iou"),
+    device: Annotated[str, typer.Option(help="cpu, or a CUDA device index.")]
+    = default(EvalConfig, "device"),
     workspace: WorkspaceOpt = Path("."),
     json_: JsonOpt = False,
 ) -> None:
     """Predict a split with a run's weights and evaluate (COCO-style), storing TP/FP/FN."""
     from workbench.cli.console import stdout_to_stderr
-    from workbench.training.evaluation import evaluate as run_evaluate
+    from workbench.training.api import evaluate as run_evaluate
 
     ws = open_workspace(workspace)
     with stdout_to_stderr(), spinner(json_, f"evaluating {run or model} on {split} ..."):
-        report = run_evaluate(ws, run, split=split, iou=iou, device=device, model=model,
-                              conf=conf)
+        report = run_evaluate(ws, EvalConfig(run=run, model=model, split=split, conf=conf,
+                                             iou=iou, device=device))
     if json_:
         print_json(report.to_dict())
         return

@@ -12,15 +12,17 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from workbench.core.boxes import xywhn_to_xyxyn
 from workbench.core.segments import segments
 from workbench.errors import WorkbenchError
-from workbench.store import query
-from workbench.store.views import labeled_match
+from workbench.store.view_data import labeled_boxes
+
+if TYPE_CHECKING:
+    from workbench.store.workspace import Workspace
 
 
 @dataclass
@@ -59,8 +61,8 @@ class YoloDataset:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def _read(ws: Any, spec: str) -> dict[str, Any]:
-    return query.box_arrays(ws, labeled_match(spec))
+def _read(ws: Workspace, spec: str) -> dict[str, Any]:
+    return labeled_boxes(ws, spec)
 
 
 def _split_hash(data: dict[str, Any], class_index: dict[str, int]) -> str:
@@ -85,12 +87,12 @@ def _key(parts: dict[str, dict[str, Any]], classes: list[str]) -> str:
         _split_hash(parts[n], class_index) for n in ("train", "val"))).encode()).hexdigest()
 
 
-def label_hash(ws: Any, train_view: str, val_view: str, classes: list[str]) -> str:
+def label_hash(ws: Workspace, train_view: str, val_view: str, classes: list[str]) -> str:
     """The hash that keys the YOLO export of two views (what a training run records)."""
     return _key({"train": _read(ws, train_view), "val": _read(ws, val_view)}, classes)
 
 
-def export_yolo(ws: Any, train_view: str, val_view: str, classes: list[str]) -> YoloDataset:
+def export_yolo(ws: Workspace, train_view: str, val_view: str, classes: list[str]) -> YoloDataset:
     """Write (or reuse) the YOLO dataset of two views' labeled images.
 
     Args:

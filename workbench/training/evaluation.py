@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,43 +18,25 @@ import numpy as np
 
 from workbench.core.types import Predictions
 from workbench.errors import WorkbenchError
-from workbench.store import predictions, query, runs, schema
+from workbench.store import predictions, runs
+from workbench.store.evaluation import (
+    DetectionEvaluation,
+    evaluate_detections,
+    labeled_split_boxes,
+)
 from workbench.store.runs import RunKind
 from workbench.store.workspace import Workspace
+from workbench.training.config import EvalConfig, EvalResult
 from workbench.training.weights import offline_environment
 
-#: Confidence threshold for precision/recall and the confusion matrix (a typical deploy one).
-DEPLOY_CONF = 0.25
-#: Boxes below this confidence are not evaluated (Ultralytics' val uses 0.001 and 300 boxes
-#: per image; FiftyOne's per-object matching then takes minutes for a weak model's hundreds
-#: of near-zero boxes per image, which barely move mAP).
-EVAL_CONF = 0.01
-EVAL_MAX_DET = 100
+__all__ = ["DEPLOY_CONF", "EVAL_CONF", "EVAL_MAX_DET", "EvalConfig", "EvalResult", "evaluate",
+           "predict_with_ultralytics", "run_evaluation"]
 
-
-@dataclass
-class EvalResult:
-    """Report of :func:`evaluate`."""
-
-    run: str
-    split: str
-    eval_key: str
-    pred_field: str
-    map50: float
-    map50_95: float
-    per_class: dict[str, dict[str, float]]
-    precision: float
-    recall: float
-    conf_threshold: float
-    images: int
-    confusion: dict[str, Any] = field(default_factory=dict)
-    report_dir: str = ""
-    plots: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return asdict(self)
+#: Confidence threshold for precision/recall and the confusion matrix (:class:`EvalConfig`).
+DEPLOY_CONF = EvalConfig.deploy_conf
+#: Boxes below this confidence are not evaluated (see :class:`EvalConfig`).
+EVAL_CONF = EvalConfig.conf
+EVAL_MAX_DET = EvalConfig.max_det
 
 
 def predict_with_ultralytics(weights: str, paths: list[str], imgsz: int, classes: list[str],
@@ -121,17 +102,17 @@ def _weights_of(ws: Workspace, run: str | None, model: str | None) -> tuple[str,
     return run, str(weights), int(doc["params"].get("imgsz", 320))
 
 
-def evaluate(ws: Workspace, run: str | None = None, split: str = "val", iou: float = 0.5,
-             device: str = "cpu", model: str | None = None, conf: float = EVAL_CONF,
-             max_det: int = EVAL_MAX_DET) -> EvalResult:
-    """Predict ``split`` with a run's best weights (or a local ``.pt``), evaluate, store, report.
+def evaluate(ws: Workspace, run: str | None = None, split: str = EvalConfig.split,
+             iou: float = EvalConfig.iou, device: str = EvalConfig.device,
+             model: str | None = None, conf: float = EvalConfig.conf,
+             max_det: int = EvalConfig.max_det) -> EvalResult:
+    """:func:`run_evaluation` with keyword options (``wb.evaluate(ws, "r1", split="test")``)."""
+    return run_evaluation(ws, EvalConfig(run=run, model=model, split=split, conf=conf, iou=iou,
+                                         device=device, max_det=max_det))
 
-    Args:
-        ws: the workspace.
-        run: a finished training run (or, with ``model``, the name to store results under).
-        split: the split to evaluate on; ``iou``: IoU of the per-box TP/FP/FN fields.
-        model: evaluate this ``.pt`` instead of a run's weights.
-        conf: minimum confidence of evaluated boxes; ``max_det``: boxes per image.
+
+def run_evaluation(ws: Workspace, config: EvalConfig) -> EvalResult:
+    """Predict a split with a run's best weights (or a local ``.pt``), evaluate, store, report.
 
     Raises:
         WorkbenchError: unknown or unfinished run, empty split, model classes that are not
@@ -139,49 +120,39 @@ def evaluate(ws: Workspace, run: str | None = None, split: str = "val", iou: flo
     """
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.UTC)
-    run, weights, imgsz = _weights_of(ws, run, model)
-    if not 0.0 < iou < 1.0:
-        raise WorkbenchError(f"--iou must be between 0 and 1, got {iou}")
-    match = {schema.SPLIT: split, schema.STATUS: "labeled"}
-    gt = query.box_arrays(ws, match)
+    split, iou, conf, max_det = config.split, config.iou, config.conf, config.max_det
+    run, weights, imgsz = _weights_of(ws, config.run, config.model)
+    gt = labeled_split_boxes(ws, split)
     if not gt["ids"]:
         raise WorkbenchError(f"split {split!r} has no labeled images to evaluate on")
-    preds = predict_with_ultralytics(weights, gt["filepath"], imgsz, ws.classes, device,
+    preds = predict_with_ultralytics(weights, gt["filepath"], imgsz, ws.classes, config.device,
                                      conf=conf, max_det=max_det)
-    pred_field = predictions.write_predictions(ws, run, gt["ids"], preds, ws.classes,
-                                               with_scores=False)["field"]
+    pred_field = predictions.write_predictions(ws, run, gt["ids"], preds, ws.classes)["field"]
     eval_key = predictions.field_name("eval", f"{run}_{split}")
-    ds = ws.dataset
-    if eval_key in ds.list_evaluations():
-        ds.delete_evaluation(eval_key)
-    view = ds.match(match)
-    results = view.evaluate_detections(pred_field, gt_field=schema.GROUND_TRUTH,
-                                       eval_key=eval_key, method="coco", iou=iou,
-                                       compute_mAP=True, classes=ws.classes)
-    report = _report(ws, results, gt, view, pred_field, eval_key, run, split)
+    results = evaluate_detections(ws, split, pred_field, eval_key, iou, ws.classes)
+    report = _report(results, gt, pred_field, eval_key, run, split, config.deploy_conf)
     report.seconds = round(time.perf_counter() - started, 2)
     out_dir = ws.root / "runs" / "eval" / f"{run}-{split}"
     out_dir.mkdir(parents=True, exist_ok=True)
     report.report_dir = str(out_dir)
-    report.plots = _plots(results, report, out_dir, ws.classes)
+    report.plots = _plots(results, report, out_dir)
     (out_dir / "report.json").write_text(json.dumps(report.to_dict(), indent=2))
     eval_run = runs.new_run_id("evaluate")
     runs.record_run(ws, RunKind.EVALUATE, eval_run, {"run": run, "model": weights, "split": split,
                                                "iou": iou, "conf": conf, "max_det": max_det},
                     {k: v for k, v in report.to_dict().items() if k != "confusion"},
                     started_at)
-    if not model:
+    if not config.model:
         runs.update_run(ws, run, set_={f"evaluations.{split}": {
             "map50": report.map50, "map50_95": report.map50_95, "eval_key": eval_key}})
     return report
 
 
-def _report(ws: Workspace, results: Any, gt: dict[str, Any], view: Any, pred_field: str,
-            eval_key: str, run: str, split: str) -> EvalResult:
-    classes = list(results.classes)
-    precision = np.asarray(results.precision)  # (T, K, R)
-    threshs = np.asarray(results.iou_threshs)
-    t50 = int(np.argmin(np.abs(threshs - 0.5)))
+def _report(results: DetectionEvaluation, gt: dict[str, Any], pred_field: str,
+            eval_key: str, run: str, split: str, deploy_conf: float) -> EvalResult:
+    classes = results.classes
+    precision = results.precision  # (T, K, R)
+    t50 = int(np.argmin(np.abs(results.iou_threshs - 0.5)))
     ap_all = np.where(precision >= 0, precision, np.nan)
     with np.errstate(all="ignore"):
         ap50 = np.nanmean(ap_all[t50], axis=1)  # (K,)
@@ -190,12 +161,12 @@ def _report(ws: Workspace, results: Any, gt: dict[str, Any], view: Any, pred_fie
     has = np.array([support[c] > 0 for c in classes])
     per_class = {c: {"ap50": _f(ap50[k]), "ap50_95": _f(ap[k]), "support": support[c]}
                  for k, c in enumerate(classes)}
-    p, r, conf_matrix = _at_threshold(view, pred_field, eval_key, classes, len(gt["label"]))
+    p, r, conf_matrix = _at_threshold(results, len(gt["label"]), deploy_conf)
     return EvalResult(
         run=run, split=split, eval_key=eval_key, pred_field=pred_field,
         map50=_f(np.nanmean(ap50[has])) if has.any() else 0.0,
         map50_95=_f(np.nanmean(ap[has])) if has.any() else 0.0,
-        per_class=per_class, precision=p, recall=r, conf_threshold=DEPLOY_CONF,
+        per_class=per_class, precision=p, recall=r, conf_threshold=deploy_conf,
         images=len(gt["ids"]), confusion=conf_matrix)
 
 
@@ -204,27 +175,18 @@ def _f(x: Any) -> float:
     return 0.0 if np.isnan(v) else round(v, 6)
 
 
-def _flat(values: list[Any]) -> list[Any]:
-    return [v for per_sample in values for v in (per_sample or [])]
-
-
-def _at_threshold(view: Any, pred_field: str, eval_key: str, classes: list[str],
-                  n_gt: int) -> tuple[float, float, dict[str, Any]]:
-    """Precision, recall and a class confusion matrix counting predictions >= DEPLOY_CONF."""
-    p_label, p_conf, p_eval, p_id = view.values([
-        f"{pred_field}.detections.label", f"{pred_field}.detections.confidence",
-        f"{pred_field}.detections.{eval_key}", f"{pred_field}.detections.id"])
-    g_label, g_match = view.values([f"{schema.GROUND_TRUTH}.detections.label",
-                                    f"{schema.GROUND_TRUTH}.detections.{eval_key}_id"])
-    p_label, p_conf, p_eval = _flat(p_label), np.asarray(_flat(p_conf), float), _flat(p_eval)
-    p_id = _flat(p_id)
-    g_label, g_match = _flat(g_label), _flat(g_match)
-    keep = p_conf >= DEPLOY_CONF
+def _at_threshold(results: DetectionEvaluation, n_gt: int,
+                  deploy_conf: float) -> tuple[float, float, dict[str, Any]]:
+    """Precision, recall and a class confusion matrix counting predictions >= ``deploy_conf``."""
+    p_label, p_conf, p_eval, p_id = (results.pred_label, results.pred_conf, results.pred_eval,
+                                     results.pred_id)
+    g_label, g_match = results.gt_label, results.gt_match
+    keep = p_conf >= deploy_conf
     tp = int(sum(1 for e, k in zip(p_eval, keep, strict=True) if k and e == "tp"))
     fp = int(keep.sum()) - tp
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / n_gt if n_gt else 0.0
-    labels = [*classes, "(none)"]
+    labels = [*results.classes, "(none)"]
     idx = {c: i for i, c in enumerate(labels)}
     kept_ids = {pid for pid, k in zip(p_id, keep, strict=True) if k}
     pred_label_by_id = dict(zip(p_id, p_label, strict=True))
@@ -236,20 +198,19 @@ def _at_threshold(view: Any, pred_field: str, eval_key: str, classes: list[str],
         if k and e == "fp":
             matrix[idx["(none)"], idx.get(label, idx["(none)"])] += 1
     return (round(precision, 6), round(recall, 6),
-            {"labels": labels, "matrix": matrix.tolist(), "conf_threshold": DEPLOY_CONF})
+            {"labels": labels, "matrix": matrix.tolist(), "conf_threshold": deploy_conf})
 
 
-def _plots(results: Any, report: EvalResult, out_dir: Path, classes: list[str]) -> list[str]:
+def _plots(results: DetectionEvaluation, report: EvalResult, out_dir: Path) -> list[str]:
     from workbench import plots
 
-    precision = np.asarray(results.precision)
-    t50 = int(np.argmin(np.abs(np.asarray(results.iou_threshs) - 0.5)))
+    t50 = int(np.argmin(np.abs(results.iou_threshs - 0.5)))
     ap50 = [report.per_class[c]["ap50"] for c in results.classes]
-    pr = plots.pr_curves(np.asarray(results.recall), precision[t50], list(results.classes), ap50,
+    pr = plots.pr_curves(results.recall, results.precision[t50], list(results.classes), ap50,
                          out_dir / "pr_curves.png",
                          f"{report.run} on {report.split}: PR @ IoU 0.5 (mAP50 "
                          f"{report.map50:.3f})")
     cm = plots.confusion(np.asarray(report.confusion["matrix"]), report.confusion["labels"],
                          out_dir / "confusion.png",
-                         f"confusion at conf >= {DEPLOY_CONF} (rows: ground truth)")
+                         f"confusion at conf >= {report.conf_threshold} (rows: ground truth)")
     return [str(pr), str(cm)]

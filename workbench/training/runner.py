@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -13,76 +13,13 @@ from workbench.errors import ConfigError, WorkbenchError
 from workbench.store import runs
 from workbench.store.runs import RunKind
 from workbench.store.workspace import Workspace
+from workbench.training.config import TrainConfig, TrainResult
 from workbench.training.dataset import YoloDataset, export_yolo
 from workbench.training.weights import offline_environment, resolve_model
 
+__all__ = ["EpochCallback", "TrainConfig", "TrainResult", "last_checkpoint", "train"]
+
 EpochCallback = Callable[[int, int, dict[str, float]], None]
-
-
-@dataclass
-class TrainConfig:
-    """Options of ``workbench train``.
-
-    Attributes:
-        view: training images (labeled ones of this view).
-        val: validation images.
-        model: model YAML / name / local ``.pt`` (see :func:`resolve_model`).
-        imgsz: input size in pixels; ``epochs``: maximum epochs; ``patience``: early stopping.
-        batch: batch size; ``device``: ``cpu`` or a CUDA index such as ``0``.
-        run: run name (default: generated); ``resume``: continue that run's last checkpoint.
-        seed: training seed; ``workers``: dataloader worker processes.
-        allow_missing_classes: train even if some classes have no box in the training view.
-        overrides: further Ultralytics training arguments (e.g. ``{"mosaic": 0.0}``).
-    """
-
-    view: str = "split:train"
-    val: str = "split:val"
-    model: str = "yolov8n.yaml"
-    imgsz: int = 320
-    epochs: int = 50
-    patience: int = 10
-    batch: int = 16
-    device: str = "cpu"
-    run: str | None = None
-    resume: bool = False
-    seed: int = 0
-    workers: int = 2
-    allow_missing_classes: bool = False
-    overrides: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        for name in ("imgsz", "epochs", "batch"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"--{name} must be positive, got {getattr(self, name)}")
-        if self.imgsz % 32:
-            raise ConfigError(f"--imgsz must be a multiple of 32 (the model stride), got "
-                              f"{self.imgsz}")
-        if self.patience < 0:
-            raise ConfigError(f"--patience must be >= 0, got {self.patience}")
-
-
-@dataclass
-class TrainResult:
-    """What a training run produced."""
-
-    run: str
-    weights: str
-    last: str
-    map50: float
-    map50_95: float
-    epochs: int
-    seconds: float
-    run_dir: str
-    plots: list[str] = field(default_factory=list)
-    dataset: str = ""
-    dataset_reused: bool = False
-    label_hash: str = ""
-    train_images: int = 0
-    val_images: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return asdict(self)
 
 
 def _run_dir(ws: Workspace, run: str) -> Path:

@@ -21,25 +21,17 @@ from typing import Any
 
 import numpy as np
 
-from workbench.errors import ConfigError, WorkbenchError
-from workbench.store import query, runs
+from workbench.errors import WorkbenchError
+from workbench.store import runs
 from workbench.store.runs import RunKind
-from workbench.store.views import labeled_match
+from workbench.store.view_data import view_filepaths
 from workbench.store.workspace import Workspace
-from workbench.training.runner import EpochCallback, TrainConfig, train
+from workbench.training.config import SweepConfig, SweepResult, TrainConfig, parse_sizes
+from workbench.training.runner import EpochCallback, train
+
+__all__ = ["SCORE_FORMULA", "efficiency", "measure", "parse_sizes", "run_sweep", "sweep"]
 
 SCORE_FORMULA = "score = mAP50 * sqrt(min_latency / latency)"
-
-
-def parse_sizes(text: str) -> list[int]:
-    """``"224,320,416"`` -> ``[224, 320, 416]`` (multiples of 32, no repeats)."""
-    try:
-        sizes = [int(s) for s in text.split(",") if s.strip()]
-    except ValueError as exc:
-        raise ConfigError(f"--sizes must be integers like 224,320,416: {exc}") from exc
-    if not sizes or any(s <= 0 or s % 32 for s in sizes) or len(set(sizes)) != len(sizes):
-        raise ConfigError(f"--sizes must be distinct positive multiples of 32, got {text!r}")
-    return sizes
 
 
 def efficiency(map50: Sequence[float], latency_ms: Sequence[float]) -> np.ndarray:
@@ -87,13 +79,21 @@ def _measure_here(spec: dict[str, Any]) -> dict[str, float]:
 
 
 def sweep(ws: Workspace, config: TrainConfig, sizes: list[int],
-          on_epoch: EpochCallback | None = None, latency_images: int = 30) -> dict[str, Any]:
+          on_epoch: EpochCallback | None = None,
+          latency_images: int = SweepConfig.latency_images) -> dict[str, Any]:
+    """:func:`run_sweep` with positional options; returns the report dict."""
+    return run_sweep(ws, SweepConfig(config, list(sizes), latency_images),
+                     on_epoch=on_epoch).to_dict()
+
+
+def run_sweep(ws: Workspace, cfg: SweepConfig,
+              on_epoch: EpochCallback | None = None) -> SweepResult:
     """Train one model per size and write the trade-off report (JSON, Markdown, PNG)."""
+    config, sizes = cfg.train, cfg.sizes
     base = config.run or runs.new_run_id("sweep")
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.UTC)
-    val = query.box_arrays(ws, labeled_match(config.val))
-    images = val["filepath"][:latency_images]
+    images = view_filepaths(ws, config.val)[:cfg.latency_images]
     rows: list[dict[str, Any]] = []
     for size in sizes:
         result = train(ws, replace(config, imgsz=size, run=f"{base}-{size}"), on_epoch=on_epoch)
@@ -112,17 +112,18 @@ def sweep(ws: Workspace, config: TrainConfig, sizes: list[int],
 
     plot = plots.tradeoff(rows, "latency_ms_p50", "map50", "imgsz", out_dir / "tradeoff.png",
                           f"input size trade-off ({config.model}); best: {best['imgsz']}")
-    report = {"sweep": base, "model": config.model, "score_formula": SCORE_FORMULA,
-              "sizes": rows, "best": best, "latency_images": len(images),
-              "plot": str(plot), "markdown": str(out_dir / "report.md"),
-              "json": str(out_dir / "report.json"),
-              "seconds": round(time.perf_counter() - started, 1)}
+    sweep_result = SweepResult(sweep=base, model=config.model, score_formula=SCORE_FORMULA,
+                         sizes=rows, best=best, latency_images=len(images), plot=str(plot),
+                         markdown=str(out_dir / "report.md"),
+                         json=str(out_dir / "report.json"),
+                         seconds=round(time.perf_counter() - started, 1))
+    report = sweep_result.to_dict()
     (out_dir / "report.json").write_text(json.dumps(report, indent=2))
     (out_dir / "report.md").write_text(_markdown(report))
     runs.record_run(ws, RunKind.SWEEP, base, {"sizes": sizes, "model": config.model},
                     {k: v for k, v in report.items() if k != "sizes"} | {"rows": rows},
                     started_at)
-    return report
+    return sweep_result
 
 
 def _markdown(report: dict[str, Any]) -> str:

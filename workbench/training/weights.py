@@ -8,8 +8,8 @@ from pathlib import Path
 import yaml
 
 from workbench.errors import ConfigError
+from workbench.resources import configs_dir
 
-REPO_CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "models"
 #: Architecture YAMLs that Ultralytics carries inside its package (built offline, no weights).
 BUILTIN_PREFIXES = ("yolov3", "yolov5", "yolov6", "yolov8", "yolov9", "yolov10", "yolo11",
                     "yolo12", "yolo26")
@@ -28,8 +28,10 @@ def offline_environment() -> None:
 def resolve_model(spec: str) -> str:
     """Return what to pass to ``YOLO(...)`` for ``spec``.
 
-    Accepts a path to a ``.yaml``/``.pt`` file, a name under ``configs/models/`` (with or
-    without ``.yaml``), or an Ultralytics architecture name such as ``yolov8n.yaml``.
+    Accepts a path to a ``.yaml``/``.pt`` file, a name of a shipped model config
+    (:func:`workbench.resources.configs_dir` ``/models``, with or without ``.yaml``, or as
+    ``configs/models/NAME.yaml`` from any folder), or an Ultralytics architecture name such as
+    ``yolov8n.yaml``.
 
     Raises:
         ConfigError: the file is missing, does not parse, or a ``.pt`` would be downloaded.
@@ -42,8 +44,11 @@ def resolve_model(spec: str) -> str:
                 "local .pt (e.g. runs/train/NAME/weights/best.pt) or a model YAML such as "
                 "yolov8n.yaml or configs/models/micro-relu.yaml to train from scratch")
         return str(path.resolve())
-    candidates = [path, REPO_CONFIGS.parent.parent / spec, REPO_CONFIGS / spec,
-                  REPO_CONFIGS / f"{spec}.yaml"]
+    shipped_dir = configs_dir() / "models"
+    # ``configs/models/NAME.yaml`` as the docs write it, from any folder: relative to the
+    # folder that holds the shipped ``configs/`` (the checkout or the installed package)
+    candidates = [path, configs_dir().parent / spec, shipped_dir / spec,
+                  shipped_dir / f"{spec}.yaml"]
     for candidate in candidates:
         if candidate.is_file() and candidate.suffix in (".yaml", ".yml"):
             check_model_yaml(candidate)
@@ -51,7 +56,7 @@ def resolve_model(spec: str) -> str:
     if path.suffix in (".yaml", ".yml") and path.name.startswith(BUILTIN_PREFIXES) \
             and len(path.parts) == 1:
         return spec
-    shipped = sorted(p.name for p in REPO_CONFIGS.glob("*.yaml"))
+    shipped = sorted(p.name for p in shipped_dir.glob("*.yaml"))
     raise ConfigError(
         f"model {spec!r} not found: give a .yaml/.pt path, a config in configs/models/ "
         f"({', '.join(shipped)}), or an Ultralytics architecture such as yolov8n.yaml, "

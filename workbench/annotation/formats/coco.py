@@ -12,11 +12,9 @@ from workbench.annotation.bundle import Bundle, read_json
 from workbench.annotation.formats.base import Collector, Returned, single_member
 from workbench.annotation.manifest import Manifest
 from workbench.errors import SourceError
+from workbench.media.coco import bbox_xywh, categories, declared_size, is_coco
 
-
-def is_coco(doc: Any) -> bool:
-    """Whether a JSON document looks like COCO detection."""
-    return isinstance(doc, dict) and isinstance(doc.get("images"), list)
+__all__ = ["is_coco", "parse"]
 
 
 def parse(bundle: Bundle, members: list[str], manifest: Manifest) -> Returned:
@@ -31,21 +29,14 @@ def parse(bundle: Bundle, members: list[str], manifest: Manifest) -> Returned:
     if info.get("workbench_kind") == "predictions":
         col.prediction(where, "the file is the package's predictions.coco.json")
         return Returned("coco", col.batch, [member])
-    categories: dict[Any, str] = {}
-    for cat in doc.get("categories") or []:
-        if not isinstance(cat, dict) or "id" not in cat or "name" not in cat:
-            raise SourceError(f"{where}: every category needs 'id' and 'name': {cat!r}"[:300])
-        categories[cat["id"]] = str(cat["name"])
+    names = categories(doc, where)
     record_of: dict[Any, int] = {}
     for n, img in enumerate(doc["images"]):
         at = f"{where} images[{n}]"
         if not isinstance(img, dict) or "id" not in img or "file_name" not in img:
             col.batch.error("bad-image-entry", at, "needs 'id' and 'file_name'")
             continue
-        declared = None
-        if isinstance(img.get("width"), int) and isinstance(img.get("height"), int):
-            declared = (int(img["width"]), int(img["height"]))
-        k = col.image(str(img["file_name"]), at, declared)
+        k = col.image(str(img["file_name"]), at, declared_size(img))
         if k is not None:
             record_of[img["id"]] = k
     scored = 0
@@ -63,17 +54,17 @@ def parse(bundle: Bundle, members: list[str], manifest: Manifest) -> Returned:
                             f"image_id {ann.get('image_id')!r} is not a package image in "
                             "'images'")
             continue
-        if ann.get("category_id") not in categories:
+        if ann.get("category_id") not in names:
             col.batch.error("unknown-category", at,
                             f"category_id {ann.get('category_id')!r} is not in 'categories'")
             continue
-        bbox = ann.get("bbox")
-        if (not isinstance(bbox, list) or len(bbox) != 4
-                or not all(isinstance(v, int | float) for v in bbox)):
-            col.batch.error("bad-bbox", at, f"'bbox' must be [x, y, width, height]: {bbox!r}")
+        box = bbox_xywh(ann.get("bbox"))
+        if box is None:
+            col.batch.error("bad-bbox", at,
+                            f"'bbox' must be [x, y, width, height]: {ann.get('bbox')!r}")
             continue
-        x, y, w, h = (float(v) for v in bbox)
-        col.box_px(k, categories[ann["category_id"]], (x, y, x + w, y + h), at)
+        x, y, w, h = box
+        col.box_px(k, names[ann["category_id"]], (x, y, x + w, y + h), at)
     if scored:
         col.prediction(where, f"{scored} annotations carry a 'score'")
     return Returned("coco", col.batch, [member])

@@ -8,11 +8,12 @@ from workbench.annotation.bundle import Bundle
 from workbench.annotation.formats.base import Collector, Returned, xml_root
 from workbench.annotation.manifest import Manifest
 from workbench.errors import SourceError
-from workbench.ingestion.sources.voc import declared_size
 
 
 def parse(bundle: Bundle, members: list[str], manifest: Manifest) -> Returned:
     """Parse every VOC ``.xml`` member."""
+    from workbench.ingestion.api import declared_size
+
     xmls = [m for m in members if m.endswith(".xml")]
     if not xmls:
         raise SourceError(f"{bundle.label}: no VOC .xml files found")

@@ -1,20 +1,24 @@
-"""Input formats, one module each, behind the ``SOURCES`` registry."""
+"""Input formats, one module each, behind the ``SOURCES`` registry.
+
+Adding a format is one module with a ``parse(path, options) -> SourceBatch`` and one
+``SOURCES.register`` call below; ``help`` is what ``workbench ingest --format`` shows for it.
+"""
 
 from __future__ import annotations
 
-from workbench.errors import UnknownNameError
 from workbench.ingestion.sources import classdir, coco, imagedir, jsonl, npz, voc, yolo
 from workbench.media.records import Parser
+from workbench.registry import Registry
 
-SOURCES: dict[str, Parser] = {
-    "yolo": yolo.parse,
-    "coco": coco.parse,
-    "voc": voc.parse,
-    "jsonl": jsonl.parse,
-    "classdir": classdir.parse,
-    "images": imagedir.parse,
-    "npz": npz.parse,
-}
+#: Ingest formats: name -> parser; meta ``help`` describes what ``path`` is.
+SOURCES: Registry[Parser] = Registry("format")
+SOURCES.register("yolo", yolo.parse, help="data.yaml or its folder")
+SOURCES.register("coco", coco.parse, help="JSON")
+SOURCES.register("voc", voc.parse, help="XML folder")
+SOURCES.register("jsonl", jsonl.parse, help="")
+SOURCES.register("classdir", classdir.parse, help="one folder per class")
+SOURCES.register("images", imagedir.parse, help="unlabeled folder")
+SOURCES.register("npz", npz.parse, help="captures")
 
 
 def get_source(name: str) -> Parser:
@@ -23,7 +27,10 @@ def get_source(name: str) -> Parser:
     Raises:
         UnknownNameError: listing the valid formats.
     """
-    try:
-        return SOURCES[name]
-    except KeyError:
-        raise UnknownNameError("format", name, list(SOURCES)) from None
+    return SOURCES.get(name)
+
+
+def format_help() -> str:
+    """``yolo (data.yaml or its folder) | coco (JSON) | ...``: the ``--format`` help text."""
+    return " | ".join(f"{e.name} ({e.meta['help']})" if e.meta.get("help") else e.name
+                      for e in SOURCES)

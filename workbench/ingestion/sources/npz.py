@@ -14,7 +14,6 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from workbench.errors import SourceError
 from workbench.media.records import ImageRecord, SourceBatch, SourceOptions
@@ -25,6 +24,8 @@ EXTRA_FIELDS = {"depth_min": "float", "depth_max": "float", "depth_mean": "float
 
 def parse(path: Path, options: SourceOptions) -> SourceBatch:
     """Parse ``.npz`` captures (a file, or a folder searched recursively)."""
+    from PIL import Image  # imported when a capture is parsed: the CLI loads this at start-up
+
     files = [path] if path.is_file() else sorted(path.rglob("*.npz"))
     if not files:
         raise SourceError(f"{path}: no .npz files found")

@@ -9,13 +9,14 @@ import numpy as np
 
 from workbench.errors import ConfigError
 from workbench.prediction.backends.base import Predictor
-from workbench.training.weights import offline_environment
 
 
 def load_detection_model(weights: str) -> tuple[Any, list[str], int]:
     """The eval-mode float32 ``DetectionModel``, its class names and its training imgsz."""
     if not Path(weights).is_file():
         raise ConfigError(f"model weights {weights!r} not found (nothing is downloaded)")
+    from workbench.training.api import offline_environment
+
     offline_environment()
     from ultralytics import YOLO
 

@@ -1,0 +1,123 @@
+"""workbench export onnx / onnx-int8 with the shipped checkpoint on real demo images."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import DEMO
+from tests.training.conftest import covering_workspace
+from workbench.deployment.exporting import ExportConfig, export_model
+from workbench.errors import ConfigError
+from workbench.store import runs
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+WEIGHTS = str(DEMO / "weights" / "yolov8n-224.pt")
+
+
+@pytest.fixture(scope="module")
+def export_ws(tmp_path_factory: pytest.TempPathFactory, mongo_uri: str) -> Any:
+    ws = covering_workspace(tmp_path_factory.mktemp("export"), mongo_uri, 40, 40)
+    yield ws
+    ws.dataset.delete()
+
+
+def test_onnx_export_is_the_fp32_reference(export_ws: Any) -> None:
+    report = export_model(export_ws, ExportConfig(run=WEIGHTS, target="onnx"))
+    folder = Path(report["path"]).parent
+    assert {"model.onnx", "classes.txt", "deploy.yaml", "report.json"} <= {
+        p.name for p in folder.iterdir()}
+    assert report["fidelity"]["cosine"] == pytest.approx(1.0)
+    assert report["map50"] == report["map50_fp32"] and report["fits"] is None
+    deploy = yaml.safe_load((folder / "deploy.yaml").read_text())
+    assert deploy["input"]["shape"] == [1, 3, 224, 224] and deploy["classes"] == export_ws.classes
+    assert (folder / "classes.txt").read_text().split() == export_ws.classes
+    import onnx
+
+    model = onnx.load(report["path"])
+    meta = {p.key: p.value for p in model.metadata_props}
+    assert json.loads(meta["names"]) == export_ws.classes and meta["imgsz"] == "224"
+    assert 13 <= model.opset_import[0].version <= 17
+    assert runs.get_run(export_ws, report["export_id"], "export") is not None
+
+
+def test_int8_keeps_accuracy_and_is_calibrated_on_a_diverse_pick(export_ws: Any) -> None:
+    report = export_model(export_ws, ExportConfig(run=WEIGHTS, target="onnx-int8",
+                                                  calibration_count=16))
+    assert report["calibration"] == {"view": "split:train", "count": 16,
+                                     "pick": "core-set over the FP32 embeddings"}
+    assert report["fidelity"]["cosine"] >= 0.99
+    assert report["map50_fp32"] > 0.02  # a model that finds something, or the test says little
+    assert report["map50"] >= report["map50_fp32"] - 0.02  # at most 2 mAP50 points lost
+    assert report["size_bytes"] < 0.5 * Path(report["path"]).with_name(
+        "reference.fp32.onnx").stat().st_size
+
+
+def test_unknown_targets_and_options_are_explained() -> None:
+    with pytest.raises(ConfigError, match=r"valid targets: .*k210.*rknn"):
+        ExportConfig(run="x", target="coreml")
+    with pytest.raises(ConfigError, match=r"valid platforms: .*rk3566"):
+        ExportConfig(run="x", target="rknn", platform="rk9999")
+    with pytest.raises(ConfigError, match="--val-limit"):
+        ExportConfig(run="x", target="k210", val_limit=0)
+
+
+def test_benchmark_compares_exports(export_ws: Any, tmp_path: Path) -> None:
+    from workbench.deployment.benchmark import benchmark
+
+    fp32 = export_model(export_ws, ExportConfig(run=WEIGHTS, target="onnx"))
+    int8 = export_model(export_ws, ExportConfig(run=WEIGHTS, target="onnx-int8",
+                                                calibration_count=8))
+    device = tmp_path / "model.kmodel"
+    device.write_bytes(b"\0" * 1000)
+    result = benchmark(export_ws, [Path(fp32["path"]).parent, Path(int8["path"]).parent,
+                                   device], limit=12, out=tmp_path / "bench")
+    rows = {r["model"]: r for r in result["models"]}
+    assert result["images"] == 12
+    for report in (fp32, int8):
+        row = rows[Path(report["path"]).parent.name]
+        assert row["map50"] >= 0 and row["latency_p50_ms"] <= row["latency_p95_ms"]
+        assert row["fps"] > 0 and 0 < row["model_rss_mb"] < row["peak_rss_mb"]
+        assert row["size_mb"] == pytest.approx(report["size_bytes"] / 1e6, abs=1e-3)
+    assert "vendor simulator" in rows["model"]["skipped"]
+    assert sum(r.get("pareto", False) for r in result["models"]) >= 1
+    for kind in ("json", "markdown", "plot"):
+        assert Path(result["files"][kind]).is_file()
+    assert "| model | mAP50 |" in Path(result["files"]["markdown"]).read_text()
+    assert runs.get_run(export_ws, result["id"], "benchmark") is not None
+
+
+def test_tensorrt_bundle(export_ws: Any) -> None:
+    import subprocess
+    import sys
+
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    report = export_model(export_ws, ExportConfig(run=WEIGHTS, target="tensorrt",
+                                                  calibration_count=12))
+    folder = Path(report["path"]).parent
+    names = {p.name for p in folder.iterdir()}
+    assert {"model.onnx", "model.int8.qdq.onnx", "calibration.npy", "build.sh", "run_trt.py",
+            "deploy.yaml", "classes.txt", "report.json"} <= names
+    calib = np.load(folder / "calibration.npy")
+    assert calib.dtype == np.uint8 and calib.shape == (12, 3, 224, 224)
+    assert (folder / "build.sh").stat().st_mode & 0o111
+    assert "model.int8.qdq.onnx" in (folder / "build.sh").read_text()
+    helped = subprocess.run([sys.executable, str(folder / "run_trt.py"), "--help"],
+                            capture_output=True, text=True, check=True)
+    assert "engine" in helped.stdout
+    assert report["engine"]["built"] is False and "build.sh" in report["engine"]["how"]
+    # TensorRT's explicit quantization needs symmetric int8: every zero point is 0, signed
+    qdq = onnx.load(str(folder / "model.int8.qdq.onnx"))
+    inits = {i.name: numpy_helper.to_array(i) for i in qdq.graph.initializer}
+    zero_points = [inits[n.input[2]] for n in qdq.graph.node
+                   if n.op_type == "QuantizeLinear" and len(n.input) > 2]
+    assert zero_points and all(z.dtype == np.int8 and not z.any() for z in zero_points)
+    assert report["fidelity"]["cosine"] >= 0.99
+    assert report["map50"] >= report["map50_fp32"] - 0.02

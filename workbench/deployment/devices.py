@@ -1,0 +1,219 @@
+"""Device targets: K210 and K230 kmodels (nncase) and RKNN, built and simulated for real.
+
+Each target compiles the raw-head ONNX (:mod:`workbench.deployment.rawhead`) with the vendor's
+compiler in its pinned side environment (:mod:`workbench.deployment.toolchains`), driven as a
+subprocess (:mod:`workbench.deployment.drivers`), then runs the validation images through the
+vendor's simulator. The simulator's maps are decoded on the host with the same numpy
+post-processing as every other export, so the report's mAP50, cosine and max abs error
+compare like with like against the FP32 raw-head ONNX run by onnxruntime.
+
+For the K210, channel slices of a convolution's output (YOLOv8's C2f) are first rewritten
+into convolutions of their own (:mod:`workbench.deployment.onnx_unslice`): nncase 1.9 otherwise
+emits a kmodel its runtime rejects. The K210 check reads the compiler's memory summary: the
+kmodel must fit ``max_model_mb`` (5.5 MB) and everything the runtime holds (input, output,
+activations, model) the 6 MB of general-purpose SRAM; otherwise the export fails with what to
+change.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench.deployment.calibration import calibration_images
+from workbench.deployment.config import Budget
+from workbench.deployment.fidelity import ValSet, accuracy, output_fidelity
+from workbench.deployment.rawhead import (
+    HeadInfo,
+    MapsPredictor,
+    export_raw_onnx,
+    onnx_runner,
+    replay_runner,
+)
+from workbench.deployment.targets import K210_SIMULATOR_HINT, TARGETS
+from workbench.deployment.toolchains import side_python
+from workbench.errors import BudgetError, ConfigError, ToolchainError
+from workbench.prediction.api import export_onnx, load_uint8
+from workbench.store.workspace import Workspace
+
+__all__ = ["K210_SIMULATOR_HINT", "Budget", "DeviceResult", "check_budget", "export_device",
+           "parse_memory"]
+
+DRIVERS = Path(__file__).resolve().parent / "drivers"
+MB = 1024 * 1024
+
+
+@dataclass
+class DeviceResult:
+    """What a device export measured."""
+
+    model: Path
+    info: HeadInfo
+    reference: Path
+    map50: float
+    map50_fp32: float
+    fidelity: dict[str, Any]
+    latency_ms_fp32: float
+    simulator_ms: float
+    calibration: dict[str, Any] | None
+    memory: dict[str, int] | None
+    fits: bool | None
+    val_images: int
+    slices_rewritten: int = 0
+
+
+_MEMORY_LINE = re.compile(r"^\s*(\.?[A-Za-z]+)\s+[\d.]+\s*[KMG]?B\s+\((\d+)\s*B\)", re.M)
+
+
+def parse_memory(log: str) -> dict[str, int]:
+    """nncase's ``MEMORY USAGES`` summary as bytes per section.
+
+    Returns:
+        e.g. ``{"input": 150528, "output": 278320, "data": 515680, "model": 1384640,
+        "total": 2329168}``; empty when the log has no summary.
+    """
+    start = log.rfind("MEMORY USAGES")
+    if start < 0:
+        return {}
+    return {m.group(1).lstrip(".").lower(): int(m.group(2))
+            for m in _MEMORY_LINE.finditer(log[start:])}
+
+
+def check_budget(memory: dict[str, int], budget: Budget, imgsz: int,
+                 n_classes: int) -> str | None:
+    """Why a K210 kmodel does not fit (with what to change), or None when it fits.
+
+    Raises:
+        ToolchainError: the compiler printed no memory summary.
+    """
+    if "model" not in memory or "total" not in memory:
+        raise ToolchainError("nncase printed no memory summary; see compile.log")
+    over = []
+    if memory["model"] > budget.max_model_mb * MB:
+        over.append(f"the kmodel is {memory['model'] / MB:.2f} MB (budget "
+                    f"{budget.max_model_mb} MB)")
+    if memory["total"] > budget.max_memory_mb * MB:
+        parts = ", ".join(f"{k} {v / MB:.2f}" for k, v in memory.items() if k != "total")
+        over.append(f"it needs {memory['total'] / MB:.2f} MB of SRAM ({parts}; budget "
+                    f"{budget.max_memory_mb} MB)")
+    if not over:
+        return None
+    hints = ["train the microcontroller config: --model configs/models/micro-relu.yaml "
+             "(plain 3x3 convolutions, about 1.4 MB as a kmodel)"]
+    if imgsz > 224:
+        hints.append(f"a smaller input: --imgsz 224 (now {imgsz}; the K210 camera path is "
+                     "320x240 at most, activations grow with the square of the size)")
+    if n_classes > 5:
+        hints.append(f"fewer classes (now {n_classes}): merge or drop rare ones before "
+                     "training — every class adds a channel to each head map")
+    hints.append("or raise the budget with --max-model-mb / --max-memory-mb if your firmware "
+                 "leaves more SRAM free")
+    return ("the K210 kmodel does not fit: " + "; ".join(over) + ". Try: "
+            + "; ".join(hints))
+
+
+def export_device(ws: Workspace, target: str, weights: str, folder: Path, *,
+                  imgsz: int | None, calibration: str, calibration_count: int, val: str,
+                  val_limit: int | None, platform: str, budget: Budget) -> DeviceResult:
+    """Compile ``weights`` for ``target`` into ``folder`` and measure it in the simulator.
+
+    Raises:
+        ToolchainError: the side environment is missing or the compiler/simulator failed.
+        BudgetError: a K210 kmodel that does not fit (the folder is removed).
+        ConfigError: bad options (no calibration for a quantize-only target, empty views).
+    """
+    spec = TARGETS.get(target)
+    if spec.backend != "simulator":
+        raise ConfigError(f"--target {target} is not compiled by a vendor toolchain")
+    if calibration == "none" and spec.needs_calibration:
+        raise ConfigError(f"--target {target} compiles INT8 only: it needs --calibration VIEW")
+    python, environ = side_python(spec.toolchain)  # fail before any work when it is missing
+    valset = ValSet.load(ws, val, limit=val_limit)
+    if not valset.paths:
+        raise ConfigError(f"the validation view {val!r} has no labeled images")
+    reference = folder / "reference.fp32.onnx"
+    info = export_raw_onnx(weights, reference, imgsz)
+    work = folder / "build"
+    work.mkdir()
+    picked: dict[str, Any] | None = None
+    calib_file: Path | None = None
+    if calibration != "none":
+        embedder = work / "embedding.onnx"  # the full graph: its embedding drives the pick
+        export_onnx(weights, embedder, info.imgsz)
+        images = calibration_images(ws, calibration, calibration_count, embedder)
+        calib_file = work / "calibration.npy"
+        np.save(calib_file, load_uint8(images, info.imgsz))
+        picked = {"view": calibration, "count": len(images),
+                  "pick": "core-set over the FP32 embeddings"}
+    inputs = load_uint8(valset.paths, info.imgsz)
+    np.save(work / "inputs.npy", inputs)
+    compiled = reference
+    rewrites = 0
+    if spec.unslice:  # C2f's channel split breaks nncase 1.9's K210 runtime
+        from workbench.deployment.onnx_unslice import unslice_convolutions
+
+        compiled = work / "device.onnx"
+        rewrites = unslice_convolutions(reference, compiled)
+    model = folder / spec.model_file
+    job = {"target": target, "onnx": str(compiled), "model": str(model), "imgsz": info.imgsz,
+           "calibration": None if calib_file is None else str(calib_file),
+           "inputs": str(work / "inputs.npy"), "outputs": str(work / "outputs.npz"),
+           "platform": platform, "dump_dir": str(work / "dump")}
+    (work / "job.json").write_text(json.dumps(job, indent=1))
+    log_path = folder / "compile.log"
+    memory: dict[str, int] | None = None
+    fits: bool | None = None
+    for phase in spec.phases:
+        _drive(python, environ, spec.driver, phase, work, log_path,
+               spec.simulate_hint if phase == "simulate" else "")
+        if phase != "compile":
+            continue
+        memory = parse_memory(log_path.read_text(errors="replace")) or None
+        if spec.memory_budget:
+            problem = check_budget(memory or {}, budget, info.imgsz, len(info.names))
+            if problem is not None:
+                shutil.rmtree(folder)
+                raise BudgetError(problem)
+            fits = True
+    recorded = np.load(work / "outputs.npz")
+    maps = [recorded[f"arr_{i}"] for i in range(len(recorded.files))]
+    timing = json.loads((work / "outputs.npz.json").read_text())
+    candidate = MapsPredictor(info, replay_runner(inputs, maps))
+    fp32 = MapsPredictor(info, onnx_runner(reference))
+    acc = accuracy(candidate, valset, len(info.names))
+    ref_acc = accuracy(fp32, valset, len(info.names))
+    fidelity = output_fidelity(fp32, candidate, valset.paths, raw=True)
+    shutil.rmtree(work)
+    return DeviceResult(model=model, info=info, reference=reference, map50=acc["map50"],
+                        map50_fp32=ref_acc["map50"], fidelity=fidelity,
+                        latency_ms_fp32=round(ref_acc["seconds_per_image"] * 1000, 2),
+                        simulator_ms=round(timing["seconds_per_image"] * 1000, 1),
+                        calibration=picked, memory=memory, fits=fits,
+                        val_images=len(valset.paths), slices_rewritten=rewrites)
+
+
+def _drive(python: Path, environ: dict[str, str], driver: str, phase: str, work: Path,
+           log_path: Path, hint: str) -> None:
+    """Run one driver phase in the side environment, appending its output to the log.
+
+    Raises:
+        ToolchainError: it failed (with the log's tail).
+    """
+    with log_path.open("a") as log:
+        log.write(f"== {driver} {phase}\n")
+        log.flush()
+        proc = subprocess.run([str(python), str(DRIVERS / driver), phase,
+                               str(work / "job.json")], stdout=log, stderr=subprocess.STDOUT,
+                              cwd=work, env=environ, check=False)
+    if proc.returncode != 0:
+        tail = log_path.read_text(errors="replace").strip()[-1500:]
+        advice = f"\n{hint}" if hint and "Invalid argument" in tail else ""
+        raise ToolchainError(f"{driver} {phase} failed (exit {proc.returncode}); full log: "
+                             f"{log_path}\n{tail}{advice}")

@@ -1,0 +1,153 @@
+"""``workbench export``: a trained run as a deployable model folder, with measured fidelity.
+
+Every export writes ``OUT/<run>-<target>/`` with the model, ``classes.txt``, ``deploy.yaml``
+and ``report.json``, and is recorded as an ``export`` run. The report compares the export
+with the FP32 ONNX on the validation view: raw-output fidelity (cosine, max abs) and mAP50
+decoded with the same numpy post-processing.
+
+Targets: ``onnx`` (static shape, opset 17, simplified, class names and input size in the
+metadata), ``onnx-int8`` (ONNX Runtime static QDQ on the convolutions, calibrated on a diverse
+pick from a curated view), ``tensorrt`` (a Jetson bundle: the FP32 ONNX, a symmetric INT8 QDQ
+ONNX for TensorRT's explicit quantization, the calibration batch, ``build.sh`` for FP16 and
+INT8 engines and ``run_trt.py``; engines are built on the device, here the INT8 model is
+validated with onnxruntime), and the device targets ``k210``, ``k230`` and ``rknn``
+(:mod:`workbench.deployment.devices`: the vendor compiler in its side environment, measured in the
+vendor simulator, with a K210 memory budget check and a MaixPy script). Each target's
+descriptor in :data:`~workbench.deployment.targets.TARGETS` says which of these steps it takes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from workbench.deployment.artifacts import deploy_settings, write_artifacts
+from workbench.deployment.calibration import calibration_images
+from workbench.deployment.config import ExportConfig
+from workbench.deployment.devices import export_device
+from workbench.deployment.fidelity import ValSet, accuracy, output_fidelity
+from workbench.deployment.targets import TARGETS, TargetSpec
+from workbench.errors import ConfigError
+from workbench.prediction.api import OnnxPredictor, export_onnx, resolve_weights
+from workbench.store import runs
+from workbench.store.runs import RunKind
+from workbench.store.workspace import Workspace
+
+__all__ = ["ExportConfig", "export_model"]
+
+
+def export_model(ws: Workspace, cfg: ExportConfig) -> dict[str, Any]:
+    """Export, measure, write the folder, record the run; returns the report."""
+    started = dt.datetime.now(dt.UTC)
+    t0 = time.perf_counter()
+    weights = resolve_weights(ws, cfg.run)
+    name = Path(cfg.run).stem if Path(cfg.run).suffix else cfg.run
+    folder = (cfg.out if cfg.out.is_absolute() else ws.root / cfg.out) / f"{name}-{cfg.target}"
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    spec = TARGETS.get(cfg.target)
+    if spec.backend == "simulator":
+        report, deploy = _device_export(ws, cfg, spec, weights, folder)
+    else:
+        report, deploy = _onnx_export(ws, cfg, spec, weights, folder)
+    report["seconds"] = round(time.perf_counter() - t0, 2)
+    write_artifacts(folder, deploy["classes"], deploy, report)
+    export_id = runs.new_run_id("export")
+    report["export_id"] = export_id
+    runs.record_run(ws, RunKind.EXPORT, export_id, {
+        "run": cfg.run, "target": cfg.target, "imgsz": cfg.imgsz,
+        "calibration": cfg.calibration, "calibration_count": cfg.calibration_count,
+        "val": cfg.val, "val_limit": cfg.val_limit, "platform": cfg.platform,
+        "out": str(folder)}, report, started)
+    return report
+
+
+def _device_export(ws: Workspace, cfg: ExportConfig, spec: TargetSpec, weights: str,
+                   folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A ``simulator`` target: compiled and simulated by the vendor's tools."""
+    result = export_device(ws, cfg.target, weights, folder, imgsz=cfg.imgsz,
+                           calibration=cfg.calibration,
+                           calibration_count=cfg.calibration_count, val=cfg.val,
+                           val_limit=cfg.val_limit, platform=cfg.platform,
+                           budget=cfg.budget)
+    info = result.info
+    quant = "int8" if result.calibration else "fp16"
+    report: dict[str, Any] = {
+        "target": cfg.target, "path": str(result.model),
+        "size_bytes": result.model.stat().st_size, "map50": result.map50,
+        "map50_fp32": result.map50_fp32,
+        "fidelity": {**{k: result.fidelity[k] for k in ("cosine", "max_abs", "images")},
+                     "compared": "raw head maps, simulator vs FP32 onnxruntime"},
+        "fits": result.fits, "imgsz": info.imgsz, "source_run": cfg.run, "weights": weights,
+        "latency_ms": None, "latency_ms_fp32": result.latency_ms_fp32,
+        "simulator_ms_per_image": result.simulator_ms, "quantization": quant,
+        "val": {"view": cfg.val, "images": result.val_images},
+        "calibration": result.calibration, "memory_bytes": result.memory,
+    }
+    if spec.memory_budget:
+        report["budget_mb"] = {"model": cfg.max_model_mb, "memory": cfg.max_memory_mb}
+        report["slices_rewritten"] = result.slices_rewritten
+    if spec.platform:
+        report["platform"] = cfg.platform
+    deploy = deploy_settings(cfg.target, info.imgsz, info.names, cfg.run,
+                             None if result.calibration is None else cfg.calibration,
+                             result.model.name, head=info.to_dict())
+    if spec.device_script:
+        from workbench.deployment.maixpy import write_maixpy_script
+
+        report["device_script"] = str(write_maixpy_script(folder, info, deploy))
+    return report, deploy
+
+
+def _onnx_export(ws: Workspace, cfg: ExportConfig, spec: TargetSpec, weights: str,
+                 folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An ``onnxruntime`` target: exported here and measured with onnxruntime."""
+    fp32_path = folder / ("model.onnx" if spec.keep_fp32 else "reference.fp32.onnx")
+    export_onnx(weights, fp32_path, cfg.imgsz)
+    fp32 = OnnxPredictor(str(fp32_path), threads=1)
+    calibration: dict[str, Any] | None = None
+    model_path = fp32_path
+    extra: dict[str, Any] = {}
+    if spec.quantized:
+        from workbench.deployment.onnx_int8 import quantize_int8
+
+        diverse = cfg.calibration != "none"
+        view = cfg.calibration if diverse else "split:train"
+        images = calibration_images(ws, view, cfg.calibration_count, fp32_path, diverse=diverse)
+        model_path = quantize_int8(fp32_path, folder / spec.model_file, images, fp32.imgsz,
+                                   symmetric=spec.symmetric)
+        calibration = {"view": view, "count": len(images),
+                       "pick": "core-set over the FP32 embeddings" if diverse else "first"}
+        if spec.engine_bundle:
+            from workbench.deployment.tensorrt import write_bundle
+
+            extra["engine"] = write_bundle(folder, images, fp32.imgsz)
+    candidate = OnnxPredictor(str(model_path), threads=1) if model_path != fp32_path else fp32
+    val = ValSet.load(ws, cfg.val, limit=cfg.val_limit)
+    if not val.paths:
+        raise ConfigError(f"the validation view {cfg.val!r} has no labeled images")
+    n_classes = len(fp32.names)
+    ref_acc = accuracy(fp32, val, n_classes)
+    acc = ref_acc if candidate is fp32 else accuracy(candidate, val, n_classes)
+    compared = val.paths[:cfg.fidelity_images]
+    fidelity = ({"cosine": 1.0, "max_abs": 0.0, "images": len(compared)} if candidate is fp32
+                else output_fidelity(fp32, candidate, compared))  # the FP32 model is the reference
+    report = {
+        "target": cfg.target, "path": str(model_path), "size_bytes": model_path.stat().st_size,
+        "map50": acc["map50"], "map50_fp32": ref_acc["map50"],
+        "fidelity": {"cosine": fidelity["cosine"], "max_abs": fidelity["max_abs"],
+                     "images": fidelity["images"]},
+        "fits": None, "imgsz": fp32.imgsz, "source_run": cfg.run, "weights": weights,
+        "latency_ms": round(acc["seconds_per_image"] * 1000, 2),
+        "latency_ms_fp32": round(ref_acc["seconds_per_image"] * 1000, 2),
+        "val": {"view": cfg.val, "images": len(val.paths)}, "calibration": calibration,
+        **extra,
+    }
+    deploy = deploy_settings(cfg.target, fp32.imgsz, fp32.names, cfg.run,
+                             None if calibration is None else calibration["view"],
+                             model_path.name)
+    return report, deploy

@@ -1,5 +1,0 @@
-"""Scripts that run inside a toolchain's side environment (never imported by workbench).
-
-Each is started as ``<side python> <script> <phase> job.json`` by
-:mod:`workbench.export.devices`; they may import only the vendor package and numpy.
-"""

@@ -1,0 +1,63 @@
+"""COCO detection JSON pieces shared by ingestion (``--format coco``) and annotation imports.
+
+Pure helpers over the parsed document: what counts as COCO, the category map, an image
+entry's declared size and a validated ``bbox``; plus JSON decoding with an error that names
+the file, line and column. Callers keep their own record-keeping and messages per entry.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from workbench.errors import SourceError
+
+
+def decode_json(data: str | bytes, where: str) -> Any:
+    """Parse JSON text; errors name ``where`` (a file, or ``bundle: member``) and the position.
+
+    Raises:
+        SourceError: not valid JSON, or bytes that are not UTF-8.
+    """
+    try:
+        return json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise SourceError(f"{where}:{exc.lineno}: not valid JSON: {exc.msg} "
+                          f"(column {exc.colno})") from exc
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{where}: not UTF-8 text: {exc}") from exc
+
+
+def is_coco(doc: Any) -> bool:
+    """Whether a JSON document looks like COCO detection (an ``images`` list)."""
+    return isinstance(doc, dict) and isinstance(doc.get("images"), list)
+
+
+def categories(doc: dict[str, Any], where: str) -> dict[Any, str]:
+    """``category id -> name`` of a COCO document.
+
+    Raises:
+        SourceError: a category without ``id`` or ``name`` (named with ``where``).
+    """
+    found: dict[Any, str] = {}
+    for cat in doc.get("categories") or []:
+        if not isinstance(cat, dict) or "id" not in cat or "name" not in cat:
+            raise SourceError(f"{where}: every category needs 'id' and 'name': {cat!r}"[:300])
+        found[cat["id"]] = str(cat["name"])
+    return found
+
+
+def declared_size(image: dict[str, Any]) -> tuple[int, int] | None:
+    """``(width, height)`` of an image entry when both are integers, else None."""
+    if isinstance(image.get("width"), int) and isinstance(image.get("height"), int):
+        return int(image["width"]), int(image["height"])
+    return None
+
+
+def bbox_xywh(bbox: Any) -> tuple[float, float, float, float] | None:
+    """A COCO ``bbox`` ``[x, y, width, height]`` (pixels) as floats, or None when malformed."""
+    if (not isinstance(bbox, list) or len(bbox) != 4
+            or not all(isinstance(v, int | float) for v in bbox)):
+        return None
+    x, y, w, h = (float(v) for v in bbox)
+    return x, y, w, h

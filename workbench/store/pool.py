@@ -1,0 +1,133 @@
+"""The unlabeled pool as selection sees it: candidates, their scores and boxes, queueing.
+
+Candidates are ``status=unlabeled`` images of the ``pool`` split. Score walks read the
+per-image ``scores_<run>.<key>`` written with the predictions through their compound index
+(:func:`workbench.store.predictions.score_index`), so "the top n" is a walk of n index entries.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from workbench.store import query, schema
+from workbench.store.predictions import score_index_name
+
+if TYPE_CHECKING:
+    from workbench.store.workspace import Workspace
+
+#: The filter of selection candidates.
+CANDIDATES = {schema.STATUS: "unlabeled", schema.SPLIT: "pool"}
+
+
+def candidate_ids(ws: Workspace) -> list[Any]:
+    """Ids of every candidate, sorted by id."""
+    return [d["_id"] for d in ws.samples.find(CANDIDATES, {"_id": 1}).sort("_id", 1)]
+
+
+def top_scored(ws: Workspace, scores_field: str, key: str, n: int) -> tuple[list[Any], list[float]]:
+    """The ``n`` candidates with the highest ``scores_field.key``, ties by id.
+
+    Equality on status/split, then the score in index order: a walk of ``n`` index entries.
+    Images without the score sort last (missing < any number) and are left out.
+
+    Returns:
+        Their ids and scores, highest first.
+    """
+    path = f"{scores_field}.{key}"
+    cursor = ws.samples.find(CANDIDATES, {"_id": 1, path: 1}).sort(
+        [(path, -1), ("_id", 1)]).hint(score_index_name(scores_field, key)).limit(n)
+    picked: list[Any] = []
+    scores: list[float] = []
+    for doc in cursor:
+        value = (doc.get(scores_field) or {}).get(key)
+        if value is None:
+            break
+        picked.append(doc["_id"])
+        scores.append(float(value))
+    return picked, scores
+
+
+def count_scored(ws: Workspace, scores_field: str, key: str) -> int:
+    """Candidates that have ``scores_field.key`` (counted on its index)."""
+    return int(ws.samples.count_documents({**CANDIDATES, f"{scores_field}.{key}": {"$ne": None}},
+                                          hint=score_index_name(scores_field, key)))
+
+
+def count_unscored(ws: Workspace, scores_field: str, key: str) -> int:
+    """Candidates without ``scores_field.key`` (not predicted by the run; on its index)."""
+    return int(ws.samples.count_documents({**CANDIDATES, f"{scores_field}.{key}": None},
+                                          hint=score_index_name(scores_field, key)))
+
+
+def has_score(ws: Workspace, scores_field: str, key: str) -> bool:
+    """Whether any sample has ``scores_field.key`` (e.g. the TTA disagreement)."""
+    return ws.samples.find_one({f"{scores_field}.{key}": {"$exists": True}},
+                               {"_id": 1}) is not None
+
+
+def candidate_boxes(ws: Workspace, pred_field: str,
+                    embeddings: str | None = None) -> dict[str, Any]:
+    """The boxes of the candidates predicted in ``pred_field``, flat, samples sorted by id.
+
+    Args:
+        ws: the workspace.
+        pred_field: the ``pred_<run>`` Detections field.
+        embeddings: also read this per-sample vector field.
+
+    Returns:
+        ``{"ids": [N ids], "sample_index": (M,) int64, "confidence": (M,) float64,
+        "label": [M names], "class_probs": [M' vectors] (only boxes that have one),
+        "embeddings": [N vectors or None] (empty without ``embeddings``)}``.
+    """
+    projection: dict[str, Any] = {"_id": 1, f"{pred_field}.detections.confidence": 1,
+                                  f"{pred_field}.detections.class_probs": 1,
+                                  f"{pred_field}.detections.label": 1}
+    if embeddings:
+        projection[embeddings] = 1
+    match = {**CANDIDATES, pred_field: {"$exists": True}}
+    ids: list[Any] = []
+    index: list[int] = []
+    conf: list[float] = []
+    labels: list[str] = []
+    probs: list[list[float]] = []
+    emb: list[Any] = []
+    for n, doc in enumerate(ws.samples.find(match, projection).sort("_id", 1)):
+        ids.append(doc["_id"])
+        if embeddings:
+            emb.append(doc.get(embeddings))
+        for d in (doc.get(pred_field) or {}).get("detections") or []:
+            index.append(n)
+            conf.append(float(d.get("confidence") or 0.0))
+            labels.append(d.get("label") or "")
+            if d.get("class_probs") is not None:
+                probs.append(d["class_probs"])
+    return {"ids": ids, "sample_index": np.asarray(index, dtype=np.int64),
+            "confidence": np.asarray(conf), "label": labels, "class_probs": probs,
+            "embeddings": emb}
+
+
+def candidate_box_arrays(ws: Workspace, pred_fields: list[str]) -> list[dict[str, Any]]:
+    """:func:`~workbench.store.query.box_arrays` of each field over the candidates that have
+    all of ``pred_fields`` (the same samples, in the same order, for every field)."""
+    match = {**CANDIDATES, "$and": [{f: {"$exists": True}} for f in pred_fields]}
+    return [query.box_arrays(ws, match, field=f) for f in pred_fields]
+
+
+def queue(ws: Workspace, ids: list[Any], round_name: str) -> int:
+    """Make samples ``queued`` as selected by round ``round_name`` (status, round, tags)."""
+    return query.update_ids(ws, ids, [{"$set": {
+        schema.STATUS: "queued", schema.ROUND_SELECTED: round_name,
+        "last_modified_at": query.now(),
+        "tags": query.retag(list(schema.STATUSES), ["queued", round_name])}}])
+
+
+def release(ws: Workspace, round_name: str) -> int:
+    """Put a round's still-queued images back into the unlabeled pool; return how many."""
+    result = ws.samples.update_many(
+        {schema.ROUND_SELECTED: round_name, schema.STATUS: "queued"},
+        [{"$set": {schema.STATUS: "unlabeled", schema.ROUND_SELECTED: None,
+                   "last_modified_at": query.now(),
+                   "tags": query.retag(["queued", round_name], ["unlabeled"])}}])
+    return int(result.modified_count)
