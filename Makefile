@@ -58,6 +58,7 @@ bench: env
 	$(PY) benchmarks/bench_ingest.py
 	$(PY) benchmarks/bench_predictions.py
 	$(PY) benchmarks/bench_select.py
+	$(PY) benchmarks/bench_cli.py
 	$(PY) benchmarks/bench_predict.py
 	$(PY) benchmarks/bench_train.py
 	$(PY) benchmarks/bench_annotate.py

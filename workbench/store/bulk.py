@@ -19,7 +19,7 @@ from workbench.core.segments import segments
 from workbench.errors import WorkbenchError
 from workbench.media.probe import ImageInfo
 from workbench.media.records import ImageRecord
-from workbench.store import schema
+from workbench.store import datasets, schema
 
 _CHUNK = 20_000
 
@@ -82,7 +82,7 @@ def insert_samples(
     Returns:
         The number of boxes written.
     """
-    dataset_id = ws.dataset._doc.id
+    dataset_id = ObjectId(datasets.dataset_id(ws))
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     starts, ends = segments(box_image, batch_index)
     xywhn = xyxyn_to_xywhn(box_xyxyn).tolist()

@@ -18,7 +18,7 @@ from workbench.core.boxes import xyxyn_to_xywhn
 from workbench.core.segments import segments
 from workbench.core.types import Predictions
 from workbench.store.bulk import detections_doc
-from workbench.store.schema import ensure_detections_field
+from workbench.store.schema import ensure_fields
 from workbench.store.views import view_match
 
 if TYPE_CHECKING:
@@ -76,28 +76,27 @@ def write_predictions(ws: Workspace, run: str, sample_ids: list[Any], preds: Pre
     Returns:
         ``{"field", "scores_field", "samples", "boxes", "embeddings_field"}``.
     """
-    import fiftyone as fo
     from pymongo import UpdateOne
 
     field = field_name("pred", run)
     scores_field = field_name("scores", run)
     with_scores = scores is not None
-    ds = ws.dataset
-    ensure_detections_field(ds, field)
     emb_field = field_name("emb", run)
-    schema = ds.get_field_schema()
-    if with_scores and scores_field not in schema:
-        ds.add_sample_field(scores_field, fo.DictField)
-    if embeddings is not None and emb_field not in schema:
-        ds.add_sample_field(emb_field, fo.VectorField)
+    tta_field = f"{field}_tta"
+    declare = {field: "detections"}
+    if with_scores:
+        declare[scores_field] = "dict"
+    if embeddings is not None:
+        declare[emb_field] = "vector"
+    if tta is not None:
+        declare[tta_field] = "detections"
+    ensure_fields(ws, declare)  # FiftyOne is loaded only when a field is new
     emb_rows: Any = embeddings.astype(np.float64).tolist() if embeddings is not None else None
     n = len(sample_ids)
     main = _columns(preds, classes, n)
     if preds.class_probs is not None:
         main["per_box"]["class_probs"] = preds.class_probs.tolist()
-    tta_field = f"{field}_tta"
     if tta is not None:
-        ensure_detections_field(ds, tta_field)
         tta_preds, tta_pass = tta
         passes = _columns(tta_preds, classes, n)
         passes["per_box"]["tta_pass"] = tta_pass.tolist()

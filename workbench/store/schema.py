@@ -33,7 +33,14 @@ def ensure_detections_field(dataset: Any, name: str) -> None:
 
 
 def ensure_workspace_schema(ws: Workspace, extra: dict[str, str] | None = None) -> None:
-    """:func:`ensure_schema` on the workspace's dataset (before an ingest writes samples)."""
+    """:func:`ensure_schema` on the workspace's dataset (before an ingest writes samples).
+
+    FiftyOne is loaded only when a field or an index is missing (read with pymongo first).
+    """
+    needed = {*_STRING_FIELDS, GROUND_TRUTH, *(extra or {})}
+    keys = {tuple(k for k, _ in info["key"]) for info in ws.samples.index_information().values()}
+    if needed <= set(field_names(ws)) and all((name,) in keys for name, _ in INDEXED):
+        return
     ensure_schema(ws.dataset, extra)
 
 
