@@ -8,6 +8,7 @@ import subprocess
 import sys
 from typing import Any
 
+import numpy as np
 import pytest
 import typer
 
@@ -78,3 +79,41 @@ def test_import_workbench_stays_light() -> None:
     code = ("import sys, workbench; heavy = [m for m in ('fiftyone', 'torch', 'pymongo', "
             "'ultralytics') if m in sys.modules]; print(heavy); assert not heavy")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.integration
+def test_a_round_through_the_facade(workspace, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """ingest -> split -> status -> predictions import -> select -> annotate export, keywords
+    only, on the real mongod; results are the capabilities' own."""
+    import json
+    import shutil
+
+    from tests.conftest import demo_images, make_yolo
+
+    labeled = make_yolo(tmp_path / "yolo", {"train": demo_images("train", 6),
+                                            "val": demo_images("valid", 3)})
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    for p in demo_images("train", 14)[6:]:
+        shutil.copy(p, pool / p.name)
+    ws = workspace
+    added = wb.ingest(ws, labeled, format="yolo", add_classes=True)
+    assert added.added == 9
+    assert wb.ingest(ws, pool, "images").added == 8
+    wb.split(ws, seed=0)
+    assert wb.status(ws)["splits"]["pool"]["samples"] == 8
+    assert [r["kind"] for r in wb.runs(ws).to_dict()["runs"]] == ["ingest", "ingest", "split"]
+    lines = [json.dumps({"filepath": str(pool / p.name), "detections": [
+        {"label": ws.classes[0], "box": [0.1, 0.1, 0.2, 0.2], "confidence": c,
+         "class_probs": [c] + [(1 - c) / (len(ws.classes) - 1)] * (len(ws.classes) - 1)}]})
+        for p, c in zip(sorted(pool.iterdir()), np.linspace(0.3, 0.99, 8), strict=True)]
+    preds = tmp_path / "preds.jsonl"
+    preds.write_text("\n".join(lines) + "\n")
+    assert wb.import_predictions(ws, path=preds, run="p1").boxes == 8
+    dry = wb.select(ws, n=3, strategy="least-confidence", dry_run=True)
+    assert dry.dry_run and dry.selected == 3
+    chosen = wb.select(ws, wb.SelectConfig(n=3, strategy="least-confidence"))
+    assert chosen.sample_ids == dry.sample_ids
+    package = wb.annotate_export(ws, out=tmp_path / "round-1.zip", thumbnails=False)
+    assert package.to_dict()["images"] == 3
+    assert (tmp_path / "round-1.zip").is_file()

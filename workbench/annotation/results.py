@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.media.records import Issue
+from workbench.results import Result
 
 
 @dataclass
-class PackageResult:
+class PackageResult(Result):
     """What ``annotate export`` wrote.
 
     Attributes:
@@ -31,26 +32,18 @@ class PackageResult:
     size_bytes: int
     seconds: float
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return asdict(self)
-
 
 @dataclass
-class UndoResult:
+class UndoResult(Result):
     """What ``annotate undo`` restored: ``restored`` samples of ``import_id``."""
 
     undo_id: str
     import_id: str
     restored: int
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return asdict(self)
-
 
 @dataclass
-class PushResult:
+class PushResult(Result):
     """What ``annotate push`` did.
 
     Attributes:
@@ -70,10 +63,6 @@ class PushResult:
     already_in_project: int
     round: str | None
     project_url: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return asdict(self)
 
 
 @dataclass

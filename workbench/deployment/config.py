@@ -6,12 +6,13 @@ them (``default(ExportConfig, "target")``). Light at import: the standard librar
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from workbench.deployment.targets import RKNN_PLATFORMS, TARGETS
 from workbench.errors import ConfigError, UnknownNameError
+from workbench.results import Result
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ class BenchmarkConfig:
 
 
 @dataclass
-class BenchmarkResult:
+class BenchmarkResult(Result):
     """The comparison ``workbench benchmark`` writes (``benchmark.json``).
 
     Attributes:
@@ -151,7 +152,3 @@ class BenchmarkResult:
     efficiency: str = "mAP50 x FPS"
     models: list[dict[str, Any]] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return asdict(self)

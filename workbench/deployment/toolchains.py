@@ -16,16 +16,16 @@ import os
 import shutil
 import subprocess
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from workbench.deployment.targets import toolchain_groups
 from workbench.errors import ToolchainError, UnknownNameError
+from workbench.results import Result
 
 
 @dataclass
-class Toolchain:
+class Toolchain(Result):
     """One target's toolchain on this machine.
 
     Attributes:
@@ -39,10 +39,6 @@ class Toolchain:
     available: bool
     detail: str
     install: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return asdict(self)
 
 
 def toolchain_root() -> Path:

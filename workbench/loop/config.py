@@ -15,6 +15,7 @@ from typing import Any
 
 from workbench.annotation.api import BACKENDS, PackageConfig
 from workbench.errors import ConfigError
+from workbench.results import Result
 from workbench.selection.api import STRATEGIES, SelectConfig
 from workbench.training.api import TrainConfig
 
@@ -196,7 +197,7 @@ class StatusResult:
 
 
 @dataclass
-class SimResult:
+class SimResult(Result):
     """The summary of ``loop --simulate`` (also ``OUT/summary.json``).
 
     Attributes:
@@ -212,7 +213,3 @@ class SimResult:
     seconds_this_run: float = 0.0
     plot: str = ""
     curves: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return asdict(self)

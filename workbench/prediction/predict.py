@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from workbench.core.types import Predictions
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.prediction.backends import BACKENDS
 from workbench.prediction.backends.base import PredictOptions, Predictor
+from workbench.results import Result
 from workbench.selection.api import image_scores, indexed_keys
 from workbench.store import predictions, runs
 from workbench.store.runs import RunKind
@@ -67,7 +68,7 @@ class PredictConfig:
 
 
 @dataclass
-class PredictResult:
+class PredictResult(Result):
     """What :func:`predict` wrote."""
 
     run: str
@@ -79,10 +80,6 @@ class PredictResult:
     seconds: float
     images_per_s: float
     embeddings_field: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return asdict(self)
 
 
 def resolve_weights(ws: Workspace, model: str) -> str:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.core import scoring
 from workbench.errors import ConfigError
+from workbench.results import Result
 from workbench.selection.diversity import DIVERSITY
 from workbench.selection.strategies import STRATEGIES, image_level
 
@@ -108,7 +109,7 @@ class SelectConfig:
 
 
 @dataclass
-class SelectResult:
+class SelectResult(Result):
     """What :func:`~workbench.selection.select.select` chose."""
 
     round: str
@@ -121,7 +122,3 @@ class SelectResult:
     candidates: int = 0
     warnings: list[str] = field(default_factory=list)
     dry_run: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return asdict(self)

@@ -7,10 +7,11 @@ only.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.errors import ConfigError, WorkbenchError
+from workbench.results import Result
 
 
 @dataclass
@@ -56,7 +57,7 @@ class TrainConfig:
 
 
 @dataclass
-class TrainResult:
+class TrainResult(Result):
     """What a training run produced."""
 
     run: str
@@ -73,10 +74,6 @@ class TrainResult:
     label_hash: str = ""
     train_images: int = 0
     val_images: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return asdict(self)
 
 
 def _valid_sizes(sizes: list[int]) -> bool:
@@ -122,7 +119,7 @@ class SweepConfig:
 
 
 @dataclass
-class SweepResult:
+class SweepResult(Result):
     """The trade-off report of a size sweep (``report.json``).
 
     Attributes:
@@ -142,10 +139,6 @@ class SweepResult:
     markdown: str
     json: str
     seconds: float
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return asdict(self)
 
 
 @dataclass
@@ -183,7 +176,7 @@ class EvalConfig:
 
 
 @dataclass
-class EvalResult:
+class EvalResult(Result):
     """Report of ``workbench evaluate``."""
 
     run: str
@@ -201,7 +194,3 @@ class EvalResult:
     report_dir: str = ""
     plots: list[str] = field(default_factory=list)
     seconds: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return asdict(self)
