@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -21,10 +21,13 @@ from workbench.media.probe import ImageInfo
 from workbench.media.records import ImageRecord
 from workbench.store import datasets, schema
 
+if TYPE_CHECKING:
+    from workbench.store.workspace import Workspace
+
 _CHUNK = 20_000
 
 
-def existing_hashes(ws: Any, hashes: Sequence[str]) -> set[str]:
+def existing_hashes(ws: Workspace, hashes: Sequence[str]) -> set[str]:
     """Which of ``hashes`` the workspace's samples already have."""
     found: set[str] = set()
     coll = ws.samples
@@ -58,7 +61,7 @@ def sample_tags(split: str | None, status: str) -> list[str]:
 
 
 def insert_samples(
-    ws: Any,
+    ws: Workspace,
     records: list[ImageRecord],
     infos: list[ImageInfo],
     batch_index: npt.NDArray[np.int64],
@@ -126,7 +129,7 @@ def insert_samples(
     return boxes
 
 
-def insert_documents(ws: Any, docs: list[dict[str, Any]]) -> None:
+def insert_documents(ws: Workspace, docs: list[dict[str, Any]]) -> None:
     """``insert_many`` all-or-nothing: on failure, delete what was inserted and raise."""
     from pymongo.errors import PyMongoError
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from workbench.store import schema
+
+if TYPE_CHECKING:
+    from workbench.store.workspace import Workspace
 
 SPLIT_NAMES = ("train", "val", "test", "pool")
 
@@ -31,7 +34,8 @@ class LabeledTable:
     classes: npt.NDArray[np.bool_]
 
 
-def labeled_table(ws: Any, class_names: list[str], group_by: str = schema.GROUP) -> LabeledTable:
+def labeled_table(ws: Workspace, class_names: list[str],
+                  group_by: str = schema.GROUP) -> LabeledTable:
     """Read every labeled sample's id, split, group and classes in one query."""
     cursor = ws.samples.find(
         {schema.STATUS: "labeled"},
@@ -70,7 +74,7 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def update_ids(ws: Any, ids: list[Any], update: Any, chunk: int = 50_000) -> int:
+def update_ids(ws: Workspace, ids: list[Any], update: Any, chunk: int = 50_000) -> int:
     """``update_many`` over samples by id, in chunks that keep each query small."""
     modified = 0
     for start in range(0, len(ids), chunk):
@@ -79,13 +83,13 @@ def update_ids(ws: Any, ids: list[Any], update: Any, chunk: int = 50_000) -> int
     return modified
 
 
-def set_split(ws: Any, ids: list[Any], split: str) -> int:
+def set_split(ws: Workspace, ids: list[Any], split: str) -> int:
     """Set ``split`` on samples and make their split tag mirror it (one update)."""
     return update_ids(ws, ids, [{"$set": {schema.SPLIT: split, "last_modified_at": now(),
                                           "tags": retag(list(SPLIT_NAMES), [split])}}])
 
 
-def box_arrays(ws: Any, match: dict[str, Any] | None = None,
+def box_arrays(ws: Workspace, match: dict[str, Any] | None = None,
                field: str = schema.GROUND_TRUTH, attrs: tuple[str, ...] = ()) -> dict[str, Any]:
     """Boxes of a Detections field of matching samples as flat arrays, samples sorted by id.
 
@@ -135,7 +139,7 @@ def box_arrays(ws: Any, match: dict[str, Any] | None = None,
     }
 
 
-def grouped_counts(ws: Any, key: str, match: dict[str, Any] | None = None
+def grouped_counts(ws: Workspace, key: str, match: dict[str, Any] | None = None
                    ) -> dict[str, dict[str, int]]:
     """Samples and boxes per value of ``key`` (None shown as "none") among the samples
     matching ``match``, via one aggregation."""
@@ -154,7 +158,7 @@ def grouped_counts(ws: Any, key: str, match: dict[str, Any] | None = None
     return dict(sorted(out.items()))
 
 
-def class_counts(ws: Any) -> dict[str, dict[str, Any]]:
+def class_counts(ws: Workspace) -> dict[str, dict[str, Any]]:
     """Per class: boxes, images, and boxes per split, via one aggregation."""
     pipeline = [
         {"$match": {f"{schema.GROUND_TRUTH}.detections.0": {"$exists": True}}},
