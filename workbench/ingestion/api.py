@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
 
 
-def ingest(ws: Workspace, config: IngestConfig | str | Path, format: str | None = None, *,
+def ingest(ws: Workspace, config: IngestConfig | str | Path | None = None,
+           format: str | None = None, *,
            progress: Progress | None = None, **options: Any) -> IngestResult:
     """Ingest images and labels into the workspace; re-ingesting the same files adds nothing.
 
@@ -24,7 +25,7 @@ def ingest(ws: Workspace, config: IngestConfig | str | Path, format: str | None 
 
     Args:
         ws: the workspace.
-        config: what to ingest (path, format) and how; or the path.
+        config: what to ingest (path, format) and how; or the path (or None: ``path=``).
         format: the format, when ``config`` is a path.
         progress: called as ``progress(stage, done, total)``.
         **options: the other :class:`IngestConfig` fields, when ``config`` is a path.
@@ -35,9 +36,14 @@ def ingest(ws: Workspace, config: IngestConfig | str | Path, format: str | None 
         UnknownNameError: an unknown format (the message lists them).
     """
     if not isinstance(config, IngestConfig):
-        if format is None:
-            raise ConfigError(f"ingest of {config} needs a format: {SOURCES.choices()}")
-        config = IngestConfig(path=config, format=format, **options)
+        if config is not None:
+            options["path"] = config
+        if format is not None:
+            options["format"] = format
+        if "format" not in options:
+            raise ConfigError(f"ingest of {options.get('path')} needs a format: "
+                              f"{SOURCES.choices()}")
+        config = IngestConfig(**options)
     elif format is not None or options:
         raise TypeError("give an IngestConfig or a path with keyword options, not both")
     return run_ingest(ws, config, progress)
