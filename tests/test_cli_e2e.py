@@ -67,8 +67,10 @@ def test_bad_input_is_reported_without_traceback_and_changes_nothing(tmp_path: P
     assert st["samples"] == 0
     js = wb("ingest", str(root), "-f", "yolo", "-w", ws, "--json", check=False)
     assert js.returncode == 1 and json.loads(js.stdout)["errors"] == 2
+    too_many = wb("ingest", str(root), "-f", "yolo", "-w", ws, "--skip-bad", check=False)
+    assert too_many.returncode == 1 and "skip 2 of 3 image(s)" in too_many.stderr
     ok = json.loads(wb("ingest", str(root), "-f", "yolo", "-w", ws, "--skip-bad",
-                       "--json").stdout)
+                       "--max-skipped", "0.7", "--json").stdout)
     assert (ok["added"], ok["skipped_bad"]) == (1, 2)
 
 

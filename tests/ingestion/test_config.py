@@ -34,7 +34,8 @@ def test_format_help_names_every_registered_format() -> None:
 
 @pytest.mark.parametrize(("option", "field"), [
     ("source", "source"), ("unlabeled", "unlabeled"), ("skip_bad", "skip_bad"),
-    ("add_classes", "add_classes"), ("images", "images_dir")])
+    ("add_classes", "add_classes"), ("images", "images_dir"),
+    ("max_skipped", "max_skipped_share")])
 def test_cli_defaults_are_the_config_defaults(option: str, field: str) -> None:
     defaults = {f.name: f.default for f in dataclasses.fields(IngestConfig)}
     assert _params("ingest")[option].default == defaults[field]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import CLASSES, DEMO, demo_images, make_yolo
-from workbench.ingestion.ingest import IngestError, ingest
+from workbench.ingestion.ingest import IngestError, TooManySkippedError, ingest
 from workbench.store import query, runs
 
 pytestmark = pytest.mark.integration
@@ -96,9 +96,13 @@ def test_failed_ingest_leaves_store_unchanged(workspace, tmp_path: Path) -> None
                      "unreadable-image"}
     assert _snapshot(workspace) == before
     assert len(runs.list_runs(workspace)) == runs_before
-    # --skip-bad ingests the rest (nothing here) and reports the four bad images.
-    r = ingest(workspace, root, "yolo", skip_bad=True)
+    # --skip-bad would ingest the rest (nothing here): skipping every image fails instead,
+    # reporting the four bad images and writing nothing.
+    with pytest.raises(TooManySkippedError) as skipped:
+        ingest(workspace, root, "yolo", skip_bad=True)
+    r = skipped.value.result
     assert (r.added, r.skipped_bad) == (0, 4)
+    assert _snapshot(workspace) == before
 
 
 def test_skip_bad_keeps_good_images(workspace, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -81,7 +81,9 @@ class Manifest:
                 match its class list (edited by hand).
         """
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-            raise SourceError(f"{where}: not a workbench annotation package manifest")
+            got = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
+            raise SourceError(f"{where}: not a workbench annotation package manifest ('format' "
+                              f"is {got!r}, expected {FORMAT!r})")
         if doc.get("version") != VERSION:
             raise SourceError(f"{where}: manifest version {doc.get('version')!r}; this "
                               f"workbench reads version {VERSION}")

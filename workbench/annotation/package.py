@@ -80,10 +80,17 @@ def _file_name(sample_id: str, filepath: str) -> str:
     return sample_id + ext
 
 
+def _upright(src: Any) -> Any:
+    """A PIL image turned as displayed (EXIF orientation), the frame of sizes and boxes."""
+    from PIL import ImageOps
+
+    return ImageOps.exif_transpose(src).convert("RGB")
+
+
 def _thumbnail(path: str) -> bytes:
     with pil_open(path) as src:
         src.draft("RGB", (THUMB_SIZE, THUMB_SIZE))
-        im = src.convert("RGB")
+        im = _upright(src)
         im.thumbnail((THUMB_SIZE, THUMB_SIZE))
         buf = io.BytesIO()
         im.save(buf, "JPEG", quality=80)
@@ -92,7 +99,7 @@ def _thumbnail(path: str) -> bytes:
 
 def _crop(path: str, xywhn: list[float]) -> bytes:
     with pil_open(path) as src:
-        im = src.convert("RGB")
+        im = _upright(src)
         w, h = im.size
         x, y, bw, bh = xywhn
         pad = 0.1

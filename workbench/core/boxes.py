@@ -32,7 +32,8 @@ def cxcywhn_to_xyxyn(boxes: npt.ArrayLike) -> FloatArray:
     """
     b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     half = b[:, 2:] / 2.0
-    return np.concatenate([b[:, :2] - half, b[:, :2] + half], axis=1)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf / nan pass through, flagged later
+        return np.concatenate([b[:, :2] - half, b[:, :2] + half], axis=1)
 
 
 def xyxyn_to_xywhn(boxes: npt.ArrayLike) -> FloatArray:
@@ -105,6 +106,79 @@ def clip_xyxyn(boxes: npt.ArrayLike, tolerance: float = CLIP_TOLERANCE) -> ClipR
     clipped = outside.any(axis=1) & ~rejected & ~degenerate
     out = np.where(rejected[:, None], safe, out)
     return ClipResult(boxes=out, clipped=clipped, rejected=rejected, degenerate=degenerate)
+
+
+#: Verdicts of :func:`check_geometry`, one per box (``int8`` codes, worst wins).
+BOX_OK, BOX_CLIPPED, BOX_ZERO_AREA, BOX_NON_FINITE, BOX_NEGATIVE_SIZE, BOX_OUTSIDE = range(6)
+VERDICT_NAMES = ("ok", "clipped", "zero-area", "non-finite", "negative-size", "outside")
+
+
+@dataclass(frozen=True)
+class GeometryCheck:
+    """Outcome of :func:`check_geometry`.
+
+    Attributes:
+        verdict: ``(N,)`` int8 codes ``BOX_*``.
+        boxes: ``(N, 4)`` relative corners, clipped to ``[0, 1]`` for ``ok``/``clipped`` rows
+            (other rows as given).
+    """
+
+    verdict: npt.NDArray[np.int8]
+    boxes: FloatArray
+
+    @property
+    def rejected(self) -> BoolArray:
+        """``(N,)`` rows that are errors: not finite, negative size, or outside."""
+        out: BoolArray = self.verdict >= BOX_NON_FINITE
+        return out
+
+    @property
+    def keep(self) -> BoolArray:
+        """``(N,)`` rows to keep (``ok`` or ``clipped``)."""
+        out: BoolArray = self.verdict <= BOX_CLIPPED
+        return out
+
+
+def check_geometry(xyxyn: npt.ArrayLike, wh: npt.ArrayLike | None = None,
+                   tolerance: float = CLIP_TOLERANCE) -> GeometryCheck:
+    """The one box rule for every format: finite, positive size, inside the image.
+
+    Rules, in order (the first that applies is the verdict): any number not finite ->
+    ``non-finite``; a negative width or height (as written in ``wh``, or ``x2 < x1`` /
+    ``y2 < y1``) -> ``negative-size``; a corner more than ``tolerance`` outside ``[0, 1]`` ->
+    ``outside``; zero width or height, as written or after clipping -> ``zero-area``; a corner
+    outside ``[0, 1]`` by at most ``tolerance`` -> ``clipped``; else ``ok``.
+
+    Args:
+        xyxyn: ``(N, 4)`` relative corners ``[x1, y1, x2, y2]``.
+        wh: ``(N, 2)`` width and height as the file wrote them (relative), for formats that
+            write sizes (YOLO, COCO, Label Studio, predictions): their sign is checked before
+            any conversion could hide it. None: taken from the corners.
+        tolerance: how far outside ``[0, 1]`` a corner may be and still be clipped.
+
+    Returns:
+        A :class:`GeometryCheck`.
+    """
+    b = np.asarray(xyxyn, dtype=np.float64).reshape(-1, 4)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf / nan are verdicts, not warnings
+        size = (b[:, 2:] - b[:, :2] if wh is None
+                else np.asarray(wh, dtype=np.float64).reshape(-1, 2))
+    finite = np.isfinite(b).all(axis=1) & np.isfinite(size).all(axis=1)
+    with np.errstate(invalid="ignore"):
+        negative = (size < 0).any(axis=1) | (b[:, 2] < b[:, 0]) | (b[:, 3] < b[:, 1])
+        beyond = ((b < -tolerance) | (b > 1.0 + tolerance)).any(axis=1)
+        outside = ((b < 0.0) | (b > 1.0)).any(axis=1)
+        out = np.clip(b, 0.0, 1.0)
+        empty = ((size == 0).any(axis=1) | (out[:, 2] <= out[:, 0])
+                 | (out[:, 3] <= out[:, 1]))
+    verdict = np.full(len(b), BOX_OK, dtype=np.int8)
+    verdict[outside] = BOX_CLIPPED
+    verdict[empty] = BOX_ZERO_AREA
+    verdict[beyond] = BOX_OUTSIDE
+    verdict[negative] = BOX_NEGATIVE_SIZE
+    verdict[~finite] = BOX_NON_FINITE
+    keep = verdict <= BOX_CLIPPED
+    return GeometryCheck(verdict=verdict, boxes=np.where(keep[:, None], out, b))
 
 
 def outside_image(boxes_xywhn: npt.ArrayLike, tolerance: float = 1e-6) -> BoolArray:

@@ -7,7 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ConfigError
 from workbench.ingestion.config import IngestConfig
-from workbench.ingestion.ingest import IngestError, IngestResult, Progress, run_ingest
+from workbench.ingestion.ingest import (
+    IngestError,
+    IngestResult,
+    Progress,
+    TooManySkippedError,
+    run_ingest,
+)
 from workbench.ingestion.sources import SOURCES
 from workbench.ingestion.sources.voc import declared_size
 
@@ -32,6 +38,8 @@ def ingest(ws: Workspace, config: IngestConfig | str | Path | None = None,
 
     Raises:
         IngestError: the input has errors and ``skip_bad`` is off; nothing was written.
+        TooManySkippedError: ``skip_bad`` would skip every image, or more than
+            ``max_skipped_share`` of them; nothing was written.
         SourceError: the input cannot be read at all.
         UnknownNameError: an unknown format (the message lists them).
     """
@@ -49,4 +57,5 @@ def ingest(ws: Workspace, config: IngestConfig | str | Path | None = None,
     return run_ingest(ws, config, progress)
 
 
-__all__ = ["SOURCES", "IngestConfig", "IngestError", "IngestResult", "declared_size", "ingest"]
+__all__ = ["SOURCES", "IngestConfig", "IngestError", "IngestResult", "TooManySkippedError",
+           "declared_size", "ingest"]

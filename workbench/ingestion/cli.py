@@ -41,6 +41,11 @@ def ingest(
     images: Annotated[Path | None, typer.Option(
         help="Image folder for coco/voc/jsonl when images are not beside the annotations.")]
     = default(IngestConfig, "images_dir"),
+    max_skipped: Annotated[float, typer.Option(
+        min=0.0, max=1.0,
+        help="With --skip-bad: fail (writing nothing) when more than this share of the images "
+             "found would be skipped, or all of them.")]
+    = default(IngestConfig, "max_skipped_share"),
     workspace: WorkspaceOpt = Path("."),
     json_: JsonOpt = False,
 ) -> None:
@@ -49,7 +54,8 @@ def ingest(
 
     ws = open_workspace(workspace)
     config = IngestConfig(path=path, format=format, source=source, unlabeled=unlabeled,
-                          skip_bad=skip_bad, add_classes=add_classes, images_dir=images)
+                          skip_bad=skip_bad, add_classes=add_classes, images_dir=images,
+                          max_skipped_share=max_skipped)
     with input_report(json_), spinner(json_, f"ingesting {path} ({format}) ..."):
         result = run_ingest(ws, config)
     if json_:
@@ -61,6 +67,10 @@ def ingest(
         f"{result.images_found} found ({result.already_present} already in the workspace, "
         f"{result.duplicates_in_input} duplicates in the input, {result.skipped_bad} skipped "
         f"as bad) in {result.seconds:.1f}s" + (f"; run {result.run}" if result.run else ""))
+    if result.split_origin:
+        counts = ", ".join(f"{k} {v}" for k, v in result.source_splits.items()) or "none"
+        out.print(f"splits from {result.split_origin}: {counts} (images in no list keep no "
+                  "split: run `workbench split`)")
     if result.classes_added:
         out.print(f"classes added to the workspace: {', '.join(result.classes_added)}")
 

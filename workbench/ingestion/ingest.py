@@ -35,12 +35,19 @@ class IngestResult:
 
     Attributes:
         run: the ingest run id ("" when nothing was written).
-        images_found: images the source listed.
+        images_found: images the source listed, readable or not;
+            ``images_found == added + already_present + duplicates_in_input + skipped_bad``
+            once written.
         added: new samples written; ``boxes_added``: their boxes.
         already_present: images skipped because the workspace has their bytes already.
         duplicates_in_input: images whose bytes appeared earlier in the same input.
-        skipped_bad: images left out by ``--skip-bad``.
+        skipped_bad: images with errors, left out by ``--skip-bad`` (also those whose
+            annotation could not be read or whose image file is missing).
         classes_added: class names appended to the workspace's class list.
+        source_splits: added images per split the source itself states
+            (``train|val|test``; images without one are not counted).
+        split_origin: the files those splits came from when the source has split lists of
+            its own (VOC ``ImageSets/Main``), else "".
         issues: every problem found (errors and warnings).
         seconds: wall time.
     """
@@ -55,6 +62,8 @@ class IngestResult:
     duplicates_in_input: int = 0
     skipped_bad: int = 0
     classes_added: list[str] = field(default_factory=list)
+    source_splits: dict[str, int] = field(default_factory=dict)
+    split_origin: str = ""
     issues: list[Issue] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -75,7 +84,8 @@ class IngestResult:
             "images_found": self.images_found, "added": self.added,
             "boxes_added": self.boxes_added, "already_present": self.already_present,
             "duplicates_in_input": self.duplicates_in_input, "skipped_bad": self.skipped_bad,
-            "classes_added": self.classes_added,
+            "classes_added": self.classes_added, "source_splits": self.source_splits,
+            "split_origin": self.split_origin,
             "errors": len(self.errors), "warnings": len(self.warnings),
             "issue_counts": dict(Counter(f"{i.severity}:{i.kind}" for i in self.issues)),
             "issues": [i.to_dict() for i in self.issues], "seconds": round(self.seconds, 3),
@@ -85,13 +95,28 @@ class IngestResult:
 class IngestError(InputReportError):
     """The input has errors; nothing was written. ``result`` holds the full report."""
 
-    def __init__(self, result: IngestResult) -> None:
+    def __init__(self, result: IngestResult, dropped: int = 0) -> None:
         n = len(result.errors)
-        bad_images = len({i.image for i in result.errors if i.image is not None})
+        bad_images = len({i.image for i in result.errors if i.image is not None}) + dropped
         super().__init__(
             f"{n} error(s) in the input ({bad_images} image(s) affected); nothing was written. "
             "Fix the files listed above, or re-run with --skip-bad to ingest the valid images "
             "and leave the bad ones out", result)
+
+
+class TooManySkippedError(InputReportError):
+    """``--skip-bad`` would leave out every image, or more than ``max_skipped_share``."""
+
+    def __init__(self, result: IngestResult, max_share: float) -> None:
+        found, skipped = result.images_found, result.skipped_bad
+        first = "; ".join(f"{i.where()}: {i.message}" for i in result.errors[:3])
+        what = ("every image" if skipped == found else
+                f"more than --max-skipped {max_share:.0%} of them")
+        super().__init__(
+            f"--skip-bad would skip {skipped} of {found} image(s) ({skipped / found:.0%}), "
+            f"{what}; nothing was written. First problems: {first}. Fix the input (or point "
+            "at the right folder), or raise --max-skipped to accept the loss", result)
+        self.max_share = max_share
 
 
 def ingest(ws: Workspace, path: str | Path, format: str, *, progress: Progress | None = None,
@@ -104,7 +129,7 @@ def ingest(ws: Workspace, path: str | Path, format: str, *, progress: Progress |
         format: a name in :data:`workbench.ingestion.sources.SOURCES`.
         progress: called as ``progress(stage, done, total)``.
         **options: the other fields of :class:`IngestConfig` (``source``, ``unlabeled``,
-            ``skip_bad``, ``add_classes``, ``images_dir``).
+            ``skip_bad``, ``add_classes``, ``images_dir``, ``max_skipped_share``).
     """
     return run_ingest(ws, IngestConfig(path=path, format=format, **options), progress)
 
@@ -123,6 +148,8 @@ def run_ingest(ws: Workspace, config: IngestConfig,
 
     Raises:
         IngestError: the input has errors and ``skip_bad`` is off; nothing was written.
+        TooManySkippedError: ``skip_bad`` would leave out every image or more than
+            ``max_skipped_share`` of them; nothing was written.
         SourceError: the input cannot be read at all (missing path, malformed manifest).
     """
     started_wall = time.perf_counter()
@@ -137,12 +164,14 @@ def run_ingest(ws: Workspace, config: IngestConfig,
     result = IngestResult(source=name, format=config.format)
     with paused_gc():
         batch = parser(path, options)
-        result.images_found = len(batch.records)
+        result.images_found = len(batch.records) + batch.dropped
+        result.split_origin = batch.split_origin
         try:
             _ingest_batch(ws, batch, result, config.skip_bad, config.add_classes, progress,
-                          started,
+                          started, config.max_skipped_share,
                           params={"path": str(path), "format": config.format, "source": name,
-                                  "unlabeled": config.unlabeled, "skip_bad": config.skip_bad})
+                                  "unlabeled": config.unlabeled, "skip_bad": config.skip_bad,
+                                  "max_skipped_share": config.max_skipped_share})
         except BaseException:
             _remove_created_media(batch, keep=set())
             raise
@@ -153,7 +182,7 @@ def run_ingest(ws: Workspace, config: IngestConfig,
 
 def _ingest_batch(ws: Workspace, batch: SourceBatch, result: IngestResult, skip_bad: bool,
                   add_classes: bool, progress: Progress | None, started: dt.datetime,
-                  params: dict[str, Any]) -> None:
+                  max_skipped_share: float, params: dict[str, Any]) -> None:
     records = batch.records
     keep_box, xyxyn = check_boxes(batch)
     box_image, box_label, _ = batch.boxes.arrays()
@@ -172,14 +201,17 @@ def _ingest_batch(ws: Workspace, batch: SourceBatch, result: IngestResult, skip_
         elif rec.declared_size and rec.declared_size != (info.width, info.height):
             batch.error("size-mismatch", rec.path,
                         f"the annotations were made for {rec.declared_size[0]}x"
-                        f"{rec.declared_size[1]} but the image is {info.width}x{info.height}",
-                        image=i)
+                        f"{rec.declared_size[1]} but the image is {info.width}x{info.height}"
+                        + _orientation_hint(rec.declared_size, info), image=i)
 
     bad = {i.image for i in batch.issues if i.severity == "error" and i.image is not None}
     result.issues = list(batch.issues)
     if result.errors and not skip_bad:
-        raise IngestError(result)
-    result.skipped_bad = len(bad)
+        raise IngestError(result, batch.dropped)
+    result.skipped_bad = len(bad) + batch.dropped
+    if result.skipped_bad and (result.skipped_bad == result.images_found or
+                               result.skipped_bad > max_skipped_share * result.images_found):
+        raise TooManySkippedError(result, max_skipped_share)
 
     keep = _deduplicate(ws, records, infos, bad, result)
     if keep:
@@ -195,6 +227,8 @@ def _ingest_batch(ws: Workspace, batch: SourceBatch, result: IngestResult, skip_
             box_image[order], box_label[order], xyxyn[order], source=result.source,
             run_id=run_id)
         result.added = len(keep)
+        result.source_splits = dict(sorted(Counter(
+            s for i in keep if (s := records[i].split) in ("train", "val", "test")).items()))
         result.run = run_id
         runs.record_run(ws, RunKind.INGEST, run_id, params,
                         {k: v for k, v in result.to_dict().items() if k != "issues"}, started)
@@ -230,6 +264,15 @@ def _ordered_classes(batch: SourceBatch, box_label: np.ndarray) -> list[str]:
     names = list(batch.class_names)
     names += sorted(set(box_label.tolist()) - set(names))
     return names
+
+
+def _orientation_hint(declared: tuple[int, int], info: ImageInfo) -> str:
+    """Why a declared size may be the transposed displayed size (EXIF orientation 5-8)."""
+    if info.orientation in (5, 6, 7, 8) and declared == (info.height, info.width):
+        return (f" as displayed (its EXIF orientation {info.orientation} turns the stored "
+                f"{info.height}x{info.width} pixels by 90°): the annotations were drawn on the "
+                "unrotated pixels; re-export them from a tool that applies EXIF orientation")
+    return ""
 
 
 def _deduplicate(ws: Workspace, records: list[Any], infos: list[ImageInfo], bad: set[int],

@@ -61,3 +61,24 @@ def bbox_xywh(bbox: Any) -> tuple[float, float, float, float] | None:
         return None
     x, y, w, h = (float(v) for v in bbox)
     return x, y, w, h
+
+
+def _id_range(ids: list[Any]) -> str:
+    """``1..7`` for consecutive integer ids, else the ids listed (at most 20)."""
+    if ids and all(isinstance(i, int) for i in ids) and sorted(ids) == list(
+            range(min(ids), max(ids) + 1)):
+        return f"{min(ids)}..{max(ids)}"
+    listed = ", ".join(repr(i) for i in ids[:20])
+    return listed + (f", ... ({len(ids)} in all)" if len(ids) > 20 else "") if ids else "none"
+
+
+def entry_name(ann: dict[str, Any], index: int) -> str:
+    """``annotation 5 (image 3)``: an annotation by its ``id`` (else its position) and image."""
+    ident = ann.get("id", f"#{index}")
+    return f"annotation {ident!r} (image_id {ann.get('image_id')!r})"
+
+
+def unknown_category(ann: dict[str, Any], index: int, known: dict[Any, str]) -> str:
+    """The message for an annotation whose ``category_id`` is not a category."""
+    return (f"unknown category_id {ann.get('category_id')!r} in {entry_name(ann, index)}; "
+            f"'categories' has ids {_id_range(list(known))}; fix the id or add the category")

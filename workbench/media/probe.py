@@ -2,6 +2,7 @@
 
 The check is cheap: the header is parsed without decoding pixels, and JPEG/PNG files must end
 with their end marker (a truncated download or copy does not). Other formats are decoded fully.
+Sizes are the displayed ones: the EXIF orientation tag is read from the header too.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
+from workbench.media.orientation import displayed_size, read_orientation
+
 _MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "BMP": "image/bmp", "WEBP": "image/webp",
          "TIFF": "image/tiff", "GIF": "image/gif", "MPO": "image/jpeg"}
 _CHANNELS = {"1": 1, "L": 1, "P": 1, "I;16": 1, "I": 1, "F": 1, "LA": 2, "RGB": 3, "YCbCr": 3,
@@ -28,9 +31,12 @@ class ImageInfo:
 
     Attributes:
         sha256: hex digest of the file's bytes.
-        width: pixels; ``height``: pixels; ``size_bytes``: file size.
+        width: pixels; ``height``: pixels, both as *displayed* (EXIF orientation applied:
+            orientations 5-8 swap the stored width and height); ``size_bytes``: file size.
         mime_type: e.g. ``image/jpeg``; ``num_channels``: 1, 3 or 4.
         error: why the image is unusable, or None.
+        orientation: the EXIF orientation tag, 1-8 (1 when absent or malformed); see
+            :mod:`workbench.media.orientation`.
     """
 
     sha256: str
@@ -40,6 +46,7 @@ class ImageInfo:
     mime_type: str
     num_channels: int
     error: str | None = None
+    orientation: int = 1
 
 
 _SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
@@ -109,7 +116,9 @@ def probe_bytes(data: bytes) -> ImageInfo:
     fast = _fast_header(data)
     if fast and fast[1] > 0 and fast[2] > 0:
         mime, width, height, channels = fast
-        return ImageInfo(digest, width, height, len(data), mime, channels)
+        turn = read_orientation(data)
+        return ImageInfo(digest, *displayed_size(width, height, turn), len(data), mime, channels,
+                         orientation=turn)
     try:
         with pil_open(io.BytesIO(data)) as im:
             fmt = im.format or ""
@@ -127,8 +136,10 @@ def probe_bytes(data: bytes) -> ImageInfo:
         return ImageInfo(digest, 0, 0, len(data), "", 0, f"unreadable image: {exc}")
     if width <= 0 or height <= 0:
         return ImageInfo(digest, 0, 0, len(data), "", 0, "image has zero size")
-    return ImageInfo(digest, width, height, len(data), _MIME.get(fmt, f"image/{fmt.lower()}"),
-                     _CHANNELS.get(mode, 3))
+    turn = read_orientation(data)
+    return ImageInfo(digest, *displayed_size(width, height, turn), len(data),
+                     _MIME.get(fmt, f"image/{fmt.lower()}"), _CHANNELS.get(mode, 3),
+                     orientation=turn)
 
 
 def probe_file(path: Path) -> ImageInfo:

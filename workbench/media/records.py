@@ -15,7 +15,15 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from workbench.core.boxes import clip_xyxyn
+from workbench.core.boxes import (
+    BOX_CLIPPED,
+    BOX_NEGATIVE_SIZE,
+    BOX_NON_FINITE,
+    BOX_OUTSIDE,
+    BOX_ZERO_AREA,
+    CLIP_TOLERANCE,
+    check_geometry,
+)
 
 Severity = Literal["error", "warning"]
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
@@ -92,6 +100,8 @@ class BoxTable:
         label: ``(M,)`` class names.
         xyxyn: ``(M, 4)`` relative corners (not yet clipped).
         file: ``(M,)`` file the box came from; ``line``: ``(M,)`` its 1-based line (0: none).
+        wh: ``(M, 2)`` relative width and height as the file wrote them (formats that write
+            sizes), else ``x2 - x1, y2 - y1``; the geometry rule checks their sign.
     """
 
     image: list[int] = field(default_factory=list)
@@ -99,23 +109,29 @@ class BoxTable:
     xyxyn: list[Sequence[float]] = field(default_factory=list)
     file: list[str] = field(default_factory=list)
     line: list[int] = field(default_factory=list)
+    wh: list[Sequence[float]] = field(default_factory=list)
 
-    def add(self, image: int, label: str, xyxyn: Sequence[float], file: str, line: int = 0) -> None:
-        """Append one box."""
+    def add(self, image: int, label: str, xyxyn: Sequence[float], file: str, line: int = 0,
+            wh: Sequence[float] | None = None) -> None:
+        """Append one box (``wh``: its size as written, when the format writes one)."""
         self.image.append(image)
         self.label.append(label)
         self.xyxyn.append(xyxyn)
         self.file.append(file)
         self.line.append(line)
+        self.wh.append(wh if wh is not None else (xyxyn[2] - xyxyn[0], xyxyn[3] - xyxyn[1]))
 
     def extend_rows(self, image: list[int], labels: list[str], xyxyn: list[list[float]],
-                    file: list[str], line: list[int]) -> None:
-        """Append many boxes (aligned lists)."""
+                    file: list[str], line: list[int],
+                    wh: list[list[float]] | None = None) -> None:
+        """Append many boxes (aligned lists; ``wh`` as in :meth:`add`)."""
         self.image.extend(image)
         self.label.extend(labels)
         self.xyxyn.extend(xyxyn)
         self.file.extend(file)
         self.line.extend(line)
+        self.wh.extend(wh if wh is not None else
+                       [(b[2] - b[0], b[3] - b[1]) for b in xyxyn])
 
     def __len__(self) -> int:
         return len(self.image)
@@ -140,6 +156,12 @@ class SourceBatch:
         issues: problems found while parsing.
         extra_fields: extra sample fields the records carry, name -> kind
             (see :func:`workbench.store.schema.ensure_schema`).
+        dropped: images the source lists that could not become a record (unreadable
+            annotation, missing image file ...); each has an error (see :meth:`drop`). Ingest
+            counts them as found and, with ``--skip-bad``, as skipped.
+        split_origin: where the records' ``split`` values come from, when the source states
+            them in files of its own (e.g. ``ImageSets/Main/{train,val,test}.txt``); for the
+            ingest report.
     """
 
     records: list[ImageRecord] = field(default_factory=list)
@@ -147,6 +169,13 @@ class SourceBatch:
     class_names: list[str] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
     extra_fields: dict[str, str] = field(default_factory=dict)
+    dropped: int = 0
+    split_origin: str = ""
+
+    def drop(self, kind: str, file: Path | str, message: str, line: int | None = None) -> None:
+        """Record an error for an image the source lists but that cannot become a record."""
+        self.dropped += 1
+        self.issues.append(Issue("error", kind, str(file), message, line))
 
     def error(self, kind: str, file: Path | str, message: str, line: int | None = None,
               image: int | None = None) -> None:
@@ -177,32 +206,62 @@ class SourceOptions:
 Parser = Callable[[Path, SourceOptions], SourceBatch]
 
 
+#: verdict -> (severity, issue kind) of :func:`check_boxes`.
+GEOMETRY_KINDS: dict[int, tuple[Severity, str]] = {
+    BOX_CLIPPED: ("warning", "box-clipped"),
+    BOX_ZERO_AREA: ("warning", "empty-box"),
+    BOX_NON_FINITE: ("error", "box-not-finite"),
+    BOX_NEGATIVE_SIZE: ("error", "box-negative-size"),
+    BOX_OUTSIDE: ("error", "box-outside-image"),
+}
+
+
+def geometry_message(verdict: int, xyxyn: npt.ArrayLike, wh: npt.ArrayLike) -> str:
+    """What is wrong with one box, naming its values (the verdicts of ``check_geometry``).
+
+    Args:
+        verdict: a ``BOX_*`` code other than ``BOX_OK``.
+        xyxyn: the box's relative corners ``[x1, y1, x2, y2]`` (before clipping).
+        wh: its relative width and height as written.
+    """
+    coords = ", ".join(f"{v:.4f}" for v in np.asarray(xyxyn, dtype=np.float64).reshape(4))
+    wh = np.asarray(wh, dtype=np.float64).reshape(2)
+    pct = f"{CLIP_TOLERANCE:.0%}"
+    if verdict == BOX_NON_FINITE:
+        return (f"box [{coords}] (x1, y1, x2, y2), width {wh[0]:.4g}, height {wh[1]:.4g} has "
+                "a value that is not a finite number; fix or delete this label")
+    if verdict == BOX_NEGATIVE_SIZE:
+        return (f"box [{coords}] (x1, y1, x2, y2) has a negative width or height (width "
+                f"{wh[0]:.4g}, height {wh[1]:.4g}); fix or delete this label")
+    if verdict == BOX_OUTSIDE:
+        return (f"box [{coords}] (x1, y1, x2, y2) lies outside the image (outside [0, 1] by "
+                f"more than {pct}); fix or delete this label")
+    if verdict == BOX_ZERO_AREA:
+        return f"box [{coords}] (x1, y1, x2, y2) has zero width or height; left out"
+    return f"box [{coords}] reached outside the image by less than {pct}; clipped to it"
+
+
 def check_boxes(batch: SourceBatch) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
-    """Clip boxes within tolerance (warning), drop empty ones (warning), flag the rest (error).
+    """Apply the one geometry rule (:func:`~workbench.core.boxes.check_geometry`) to a batch.
+
+    Boxes within the tolerance are clipped (warning), empty ones dropped (warning); boxes
+    that are not finite, have a negative size or lie outside the image are errors. Each
+    issue names the file, the line or entry, and the box's values.
 
     Returns:
         ``(M,)`` mask of the boxes to keep and ``(M, 4)`` clipped relative corners.
     """
     _, _, xyxyn = batch.boxes.arrays()
-    result = clip_xyxyn(xyxyn)
     rec = batch.boxes
-    for i in np.flatnonzero(result.clipped | result.rejected | result.degenerate):
-        coords = ", ".join(f"{v:.4f}" for v in xyxyn[i])
-        line = rec.line[i] or None
-        if result.rejected[i]:
-            batch.error("box-outside-image", rec.file[i],
-                        f"box [{coords}] (x1, y1, x2, y2) lies outside [0, 1] by more than 1%; "
-                        "fix or delete this label", line, rec.image[i])
-        elif result.degenerate[i]:
-            batch.warn("empty-box", rec.file[i],
-                       f"box [{coords}] (x1, y1, x2, y2) has zero width or height; left out",
-                       line, rec.image[i])
-        else:
-            batch.warn("box-clipped", rec.file[i],
-                       f"box [{coords}] reached outside the image by less than 1%; clipped to it",
-                       line, rec.image[i])
-    keep: npt.NDArray[np.bool_] = ~(result.rejected | result.degenerate)
-    return keep, result.boxes
+    wh = np.asarray(rec.wh, dtype=np.float64).reshape(-1, 2)
+    result = check_geometry(xyxyn, wh)
+    for i in np.flatnonzero(result.verdict).tolist():
+        v = int(result.verdict[i])
+        severity, kind = GEOMETRY_KINDS[v]
+        issue = Issue(severity, kind, str(rec.file[i]), geometry_message(v, xyxyn[i], wh[i]),
+                      rec.line[i] or None, rec.image[i])
+        batch.issues.append(issue)
+    return result.keep, result.boxes
 
 
 def list_images(folder: Path, recursive: bool = True) -> list[Path]:
@@ -225,3 +284,9 @@ def normalize_split(name: str) -> str | None:
     if n in ("test", "testing"):
         return "test"
     return None
+
+
+def shown(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for naming an offending value in a message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."

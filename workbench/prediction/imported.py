@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from workbench.core.boxes import CLIP_TOLERANCE, xywhn_to_xyxyn
+from workbench.core.boxes import BOX_CLIPPED, BOX_OK, check_geometry, xywhn_to_xyxyn
 from workbench.core.perf import paused_gc
 from workbench.core.types import Predictions
 from workbench.errors import InputReportError, SourceError, WorkbenchError
-from workbench.media.records import Issue
+from workbench.media.records import Issue, geometry_message, shown
 from workbench.selection.api import image_scores, indexed_keys
 from workbench.store import predictions, runs
 from workbench.store.runs import RunKind
@@ -111,6 +112,7 @@ def import_file(ws: Workspace, config: PredictionsImportConfig) -> ImportResult:
     probs: list[Any] = []
     has_probs: list[bool] = []
     line_of_box: list[int] = []
+    det_of_box: list[int] = []
     seen: dict[Any, int] = {}
     bad_lines: set[int] = set()
     with paused_gc(), path.open("rb") as fh:
@@ -132,7 +134,8 @@ def import_file(ws: Workspace, config: PredictionsImportConfig) -> ImportResult:
                 bad(f"not valid JSON: {exc}")
                 continue
             if not isinstance(obj, dict) or not isinstance(obj.get("filepath"), str):
-                bad("each line needs a string 'filepath'")
+                got = obj.get("filepath") if isinstance(obj, dict) else obj
+                bad(f"each line needs a string 'filepath', got {shown(got)}")
                 continue
             fp = obj["filepath"]
             sid = by_path.get(fp) or by_path.get(str((path.parent / fp).resolve()))
@@ -144,7 +147,7 @@ def import_file(ws: Workspace, config: PredictionsImportConfig) -> ImportResult:
                 continue
             dets = obj.get("detections", [])
             if not isinstance(dets, list):
-                bad("'detections' must be a list")
+                bad(f"'detections' must be a list, got {shown(dets)}")
                 continue
             ok_rows = []
             for k, d in enumerate(dets):
@@ -158,7 +161,8 @@ def import_file(ws: Workspace, config: PredictionsImportConfig) -> ImportResult:
             seen[sid] = lineno
             n = len(sample_ids)
             sample_ids.append(sid)
-            for d in ok_rows:
+            for k, d in enumerate(ok_rows):
+                det_of_box.append(k)
                 rows_index.append(n)
                 boxes.append(d["box"])
                 conf.append(d["confidence"])
@@ -166,20 +170,26 @@ def import_file(ws: Workspace, config: PredictionsImportConfig) -> ImportResult:
                 has_probs.append("class_probs" in d)
                 probs.append(d.get("class_probs"))
                 line_of_box.append(lineno)
+    geo, keep_sample = _check_geometry(path, boxes, line_of_box, det_of_box, rows_index,
+                                       len(sample_ids), result, bad_lines)
     if result.issues and not skip_bad:
         result.seconds = time.perf_counter() - started
         raise PredictionImportError(result)
     result.skipped_lines = len(bad_lines)
+    keep_box = keep_sample[np.asarray(rows_index, dtype=np.int64)]
+    has_probs = [h for h, ok in zip(has_probs, keep_box.tolist(), strict=True) if ok]
     with_probs = bool(has_probs) and all(has_probs)
     if has_probs and any(has_probs) and not with_probs:
         raise WorkbenchError("some detections carry class_probs and others do not; give them "
                              "for every detection or for none")
+    new_index = np.cumsum(keep_sample) - 1
+    sample_ids = [s for s, ok in zip(sample_ids, keep_sample.tolist(), strict=True) if ok]
     preds = Predictions(
-        xywhn_to_xyxyn(np.asarray(boxes, dtype=np.float64).reshape(-1, 4)),
-        np.asarray(conf, dtype=np.float64), np.asarray(cls, dtype=np.int64),
-        np.asarray(rows_index, dtype=np.int64),
-        np.asarray(probs, dtype=np.float64).reshape(len(probs), len(classes)) if with_probs
-        else None)
+        geo.boxes[keep_box],
+        np.asarray(conf, dtype=np.float64)[keep_box], np.asarray(cls, dtype=np.int64)[keep_box],
+        new_index[np.asarray(rows_index, dtype=np.int64)][keep_box],
+        np.asarray([q for q, ok in zip(probs, keep_box.tolist(), strict=True) if ok],
+                   dtype=np.float64).reshape(-1, len(classes)) if with_probs else None)
     scores = image_scores(preds, len(sample_ids))
     written = predictions.write_predictions(ws, run, sample_ids, preds, classes, scores=scores,
                                             indexed=indexed_keys(scores))
@@ -196,7 +206,7 @@ def import_file(ws: Workspace, config: PredictionsImportConfig) -> ImportResult:
 
 def _check_detection(d: Any, class_index: dict[str, int], n_classes: int) -> str | None:
     if not isinstance(d, dict):
-        return "not an object"
+        return f"must be an object, got {shown(d)}"
     label = d.get("label")
     if label not in class_index:
         return (f"unknown label {label!r}; the workspace's classes are "
@@ -205,10 +215,6 @@ def _check_detection(d: Any, class_index: dict[str, int], n_classes: int) -> str
     if not (isinstance(box, list) and len(box) == 4
             and all(isinstance(v, int | float) and not isinstance(v, bool) for v in box)):
         return f"'box' must be [x_min, y_min, width, height] numbers, got {box!r}"
-    x, y, w, h = (float(v) for v in box)
-    t = CLIP_TOLERANCE
-    if w <= 0 or h <= 0 or x < -t or y < -t or x + w > 1 + t or y + h > 1 + t:
-        return f"box {box} is empty or outside the image (relative coordinates in [0, 1])"
     c = d.get("confidence")
     if not isinstance(c, int | float) or isinstance(c, bool) or not 0.0 <= c <= 1.0:
         return f"'confidence' must be a number in [0, 1], got {c!r}"
@@ -216,5 +222,37 @@ def _check_detection(d: Any, class_index: dict[str, int], n_classes: int) -> str
         p = d["class_probs"]
         if not (isinstance(p, list) and len(p) == n_classes
                 and all(isinstance(v, int | float) and not isinstance(v, bool) for v in p)):
-            return f"'class_probs' must be {n_classes} numbers in class-list order"
+            return (f"'class_probs' must be {n_classes} numbers in class-list order, got "
+                    f"{shown(p)}")
     return None
+
+
+def _check_geometry(path: Path, boxes: list[Any], line_of_box: list[int], det_of_box: list[int],
+                    rows_index: list[int], n_samples: int, result: ImportResult,
+                    bad_lines: set[int]) -> tuple[Any, npt.NDArray[np.bool_]]:
+    """The one geometry rule over every box at once; lines with a bad box are reported.
+
+    Boxes slightly outside are clipped (as on ingest); empty, negative, non-finite and
+    outside boxes are errors naming the line, the detection and the box as written.
+
+    Returns:
+        The :class:`~workbench.core.boxes.GeometryCheck` of the ``(N, 4)`` boxes and an
+        ``(n_samples,)`` mask of the samples (lines) left valid.
+    """
+    xywhn = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    geo = check_geometry(xywhn_to_xyxyn(xywhn), xywhn[:, 2:])
+    keep_sample = np.ones(n_samples, dtype=bool)
+    for i in np.flatnonzero((geo.verdict != BOX_OK) & (geo.verdict != BOX_CLIPPED)).tolist():
+        lineno = line_of_box[i]
+        keep_sample[rows_index[i]] = False
+        if lineno in bad_lines:
+            continue
+        bad_lines.add(lineno)
+        written = ", ".join(repr(v) for v in boxes[i])
+        message = geometry_message(int(geo.verdict[i]), geo.boxes[i], xywhn[i, 2:])
+        result.issues.append(Issue(
+            "error", "bad-prediction", str(path),
+            f"detections[{det_of_box[i]}]: 'box' [{written}] (x_min, y_min, width, height): "
+            f"{message.replace('; left out', '; give it a width and height')}", lineno))
+    result.issues.sort(key=lambda issue: issue.line or 0)
+    return geo, keep_sample

@@ -2,6 +2,8 @@
 
 The folder is keyed by a hash of the class list and of every exported sample's id, content
 hash and boxes, so an unchanged view reuses the folder and any label change makes a new one.
+Linked images keep their EXIF orientation tag: Ultralytics' loader applies it, and the stored
+normalized boxes are in that displayed frame (see ``workbench.media.orientation``).
 """
 
 from __future__ import annotations

@@ -89,17 +89,18 @@ class Collector:
         return self._record_of[k]
 
     def box_px(self, record: int, label: str, xyxy: tuple[float, float, float, float],
-               where: str, line: int = 0) -> None:
-        """Add a box given in pixels of the package image."""
+               where: str, line: int = 0, wh: tuple[float, float] | None = None) -> None:
+        """Add a box given in pixels of the package image (``wh``: its size as written)."""
         im = self.manifest.images[self.batch.records[record].fields["package_index"]]
         x1, y1, x2, y2 = xyxy
         self.batch.boxes.add(record, label, (x1 / im.width, y1 / im.height, x2 / im.width,
-                                             y2 / im.height), where, line)
+                                             y2 / im.height), where, line,
+                             None if wh is None else (wh[0] / im.width, wh[1] / im.height))
 
     def box_rel(self, record: int, label: str, xyxyn: tuple[float, float, float, float],
-                where: str, line: int = 0) -> None:
-        """Add a box given in relative corners."""
-        self.batch.boxes.add(record, label, xyxyn, where, line)
+                where: str, line: int = 0, wh: tuple[float, float] | None = None) -> None:
+        """Add a box given in relative corners (``wh``: its relative size as written)."""
+        self.batch.boxes.add(record, label, xyxyn, where, line, wh)
 
     def prediction(self, where: str, what: str, line: int | None = None) -> None:
         """Record predictions offered as annotations."""

@@ -12,7 +12,15 @@ from workbench.annotation.bundle import Bundle, read_json
 from workbench.annotation.formats.base import Collector, Returned, single_member
 from workbench.annotation.manifest import Manifest
 from workbench.errors import SourceError
-from workbench.media.coco import bbox_xywh, categories, declared_size, is_coco
+from workbench.media.coco import (
+    bbox_xywh,
+    categories,
+    declared_size,
+    entry_name,
+    is_coco,
+    unknown_category,
+)
+from workbench.media.records import shown
 
 __all__ = ["is_coco", "parse"]
 
@@ -34,7 +42,8 @@ def parse(bundle: Bundle, members: list[str], manifest: Manifest) -> Returned:
     for n, img in enumerate(doc["images"]):
         at = f"{where} images[{n}]"
         if not isinstance(img, dict) or "id" not in img or "file_name" not in img:
-            col.batch.error("bad-image-entry", at, "needs 'id' and 'file_name'")
+            col.batch.error("bad-image-entry", at,
+                            f"an image entry needs 'id' and 'file_name', got {shown(img)}")
             continue
         k = col.image(str(img["file_name"]), at, declared_size(img))
         if k is not None:
@@ -43,7 +52,8 @@ def parse(bundle: Bundle, members: list[str], manifest: Manifest) -> Returned:
     for n, ann in enumerate(doc.get("annotations") or []):
         at = f"{where} annotations[{n}]"
         if not isinstance(ann, dict):
-            col.batch.error("bad-annotation", at, "not an object")
+            col.batch.error("bad-annotation", at,
+                            f"an annotation must be an object, got {shown(ann)}")
             continue
         if "score" in ann:
             scored += 1
@@ -51,20 +61,20 @@ def parse(bundle: Bundle, members: list[str], manifest: Manifest) -> Returned:
         k = record_of.get(ann.get("image_id"))
         if k is None:
             col.batch.error("unknown-image-id", at,
-                            f"image_id {ann.get('image_id')!r} is not a package image in "
-                            "'images'")
+                            f"image_id {ann.get('image_id')!r} of {entry_name(ann, n)} is not a "
+                            "package image in 'images'")
             continue
         if ann.get("category_id") not in names:
-            col.batch.error("unknown-category", at,
-                            f"category_id {ann.get('category_id')!r} is not in 'categories'")
+            col.batch.error("unknown-category", at, unknown_category(ann, n, names))
             continue
         box = bbox_xywh(ann.get("bbox"))
         if box is None:
             col.batch.error("bad-bbox", at,
-                            f"'bbox' must be [x, y, width, height]: {ann.get('bbox')!r}")
+                            f"'bbox' of {entry_name(ann, n)} must be [x, y, width, height] "
+                            f"numbers, got {shown(ann.get('bbox'))}")
             continue
         x, y, w, h = box
-        col.box_px(k, names[ann["category_id"]], (x, y, x + w, y + h), at)
+        col.box_px(k, names[ann["category_id"]], (x, y, x + w, y + h), at, wh=(w, h))
     if scored:
         col.prediction(where, f"{scored} annotations carry a 'score'")
     return Returned("coco", col.batch, [member])

@@ -42,11 +42,14 @@ def parse(bundle: Bundle, members: list[str], manifest: Manifest) -> Returned:
                 coords = [float("nan")] * 4
             label = (box.get("label") or "").strip()
             if not label or any(c != c for c in coords):
-                col.batch.error("bad-box", bat, "each <box> needs label, xtl, ytl, xbr, ybr")
+                raw = {c: box.get(c) for c in ("label", "xtl", "ytl", "xbr", "ybr")}
+                col.batch.error("bad-box", bat, "each <box> needs label and numeric xtl, ytl, "
+                                                f"xbr, ybr; got {raw}")
                 continue
             if abs(float(box.get("rotation") or 0)) > 1e-9:
-                col.batch.error("rotated-box", bat, "rotated boxes cannot be imported; set "
-                                                    "the rotation to 0 in CVAT")
+                col.batch.error("rotated-box", bat, f"box rotated by {box.get('rotation')} "
+                                                    "degrees cannot be imported; set the "
+                                                    "rotation to 0 in CVAT")
                 continue
             col.box_px(k, label, (coords[0], coords[1], coords[2], coords[3]), bat)
     return Returned("cvat", col.batch, [member])

@@ -14,6 +14,7 @@ from workbench.annotation.bundle import Bundle, read_json
 from workbench.annotation.formats.base import Collector, Returned, single_member
 from workbench.annotation.manifest import Manifest
 from workbench.errors import SourceError
+from workbench.media.records import shown
 
 
 def is_labelstudio(doc: Any) -> bool:
@@ -50,7 +51,9 @@ def _add_result(col: Collector, k: int, item: dict[str, Any], at: str) -> None:
     try:
         x, y, w, h = (float(value[key]) for key in ("x", "y", "width", "height"))
     except (KeyError, TypeError, ValueError):
-        col.batch.error("bad-result", at, "a rectangle needs numeric x, y, width, height")
+        raw = {key: value.get(key) for key in ("x", "y", "width", "height")}
+        col.batch.error("bad-result", at, f"a rectangle needs numeric x, y, width, height; got "
+                                          f"{raw}")
         return
     if abs(float(value.get("rotation") or 0.0)) > 1e-9:
         col.batch.error("rotated-box", at, f"box rotated by {value.get('rotation')} degrees; "
@@ -63,7 +66,8 @@ def _add_result(col: Collector, k: int, item: dict[str, Any], at: str) -> None:
         col.batch.error("size-mismatch", at, f"annotated at {ow}x{oh} but {im.file_name} is "
                                              f"{im.width}x{im.height}")
         return
-    col.box_rel(k, str(labels[0]), (x / 100, y / 100, (x + w) / 100, (y + h) / 100), at)
+    col.box_rel(k, str(labels[0]), (x / 100, y / 100, (x + w) / 100, (y + h) / 100), at,
+                wh=(w / 100, h / 100))
 
 
 def parse(bundle: Bundle, members: list[str], manifest: Manifest) -> Returned:
@@ -80,7 +84,8 @@ def parse(bundle: Bundle, members: list[str], manifest: Manifest) -> Returned:
         at = f"{where} [task {task.get('id', n)}]"
         name = _task_name(task)
         if name is None:
-            col.batch.error("no-image", at, "the task has no data.image / data.file_name")
+            col.batch.error("no-image", at, "the task has no data.image / data.file_name; got "
+                                            f"data {shown(task.get('data'))}")
             continue
         if "label" in task and "annotations" not in task:  # JSON_MIN
             k = col.image(name, at)

@@ -37,8 +37,10 @@ def parse(bundle: Bundle, members: list[str], manifest: Manifest) -> Returned:
             except ValueError:
                 coords = [float("nan")] * 4
             if not label or any(c != c for c in coords):
+                raw = {c: obj.findtext(f"bndbox/{c}") for c in ("xmin", "ymin", "xmax", "ymax")}
                 col.batch.error("bad-object", at, "each <object> needs <name> and numeric "
-                                                  "<bndbox> xmin/ymin/xmax/ymax")
+                                                  "<bndbox> xmin/ymin/xmax/ymax; got name "
+                                                  f"{label!r}, bndbox {raw}")
                 continue
             col.box_px(k, label, (coords[0], coords[1], coords[2], coords[3]), at)
     return Returned("voc", col.batch, xmls)

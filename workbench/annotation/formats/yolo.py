@@ -79,5 +79,6 @@ def parse(bundle: Bundle, members: list[str], manifest: Manifest) -> Returned:
                                 lineno)
                 continue
             x1, y1, x2, y2 = cxcywhn_to_xyxyn(coords)[0].tolist()
-            col.box_rel(k, names[cls], (x1, y1, x2, y2), where, lineno)
+            col.box_rel(k, names[cls], (x1, y1, x2, y2), where, lineno,
+                        wh=(coords[2], coords[3]))
     return Returned("yolo", col.batch, [names_file, *labels])

@@ -33,7 +33,7 @@ def parse(path: Path, options: SourceOptions) -> SourceBatch:
         class_dirs = sorted(p for p in split_root.iterdir()
                             if p.is_dir() and not p.name.startswith("."))
         for loose in list_images(split_root, recursive=False):
-            batch.error("image-outside-class-folder", loose,
+            batch.drop("image-outside-class-folder", loose,
                         "image is not inside a class folder; move it into one")
         for class_dir in class_dirs:
             for image_path in list_images(class_dir):

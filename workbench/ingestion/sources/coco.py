@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import SourceError
-from workbench.media.records import ImageRecord, SourceBatch, SourceOptions
+from workbench.media.coco import entry_name, unknown_category
+from workbench.media.records import ImageRecord, SourceBatch, SourceOptions, shown
 
 MAX_JSON_BYTES = 2 * 1024**3
 
@@ -54,11 +55,12 @@ def parse(path: Path, options: SourceOptions) -> SourceBatch:
     for n, img in enumerate(doc["images"]):
         where = f"{path} images[{n}]"
         if not isinstance(img, dict) or "id" not in img or "file_name" not in img:
-            batch.error("bad-image-entry", where, "needs 'id' and 'file_name'")
+            batch.drop("bad-image-entry", where,
+                        f"an image entry needs 'id' and 'file_name', got {shown(img)}")
             continue
         image_path = (image_dir / str(img["file_name"])).resolve()
         if not image_path.is_file():
-            batch.error("missing-image", where,
+            batch.drop("missing-image", where,
                         f"image {img['file_name']!r} not found in {image_dir}; pass --images DIR")
             continue
         declared = None
@@ -73,33 +75,34 @@ def parse(path: Path, options: SourceOptions) -> SourceBatch:
     for n, ann in enumerate(doc.get("annotations") or []):
         where = f"{path} annotations[{n}]"
         if not isinstance(ann, dict):
-            batch.error("bad-annotation", where, "not an object")
+            batch.error("bad-annotation", where,
+                        f"an annotation must be an object, got {shown(ann)}")
             continue
         index = by_id.get(ann.get("image_id"))
         if index is None:
             batch.error("unknown-image-id", where,
-                        f"image_id {ann.get('image_id')!r} is not in 'images' (or its file is "
-                        "missing)")
+                        f"image_id {ann.get('image_id')!r} of {entry_name(ann, n)} is not in "
+                        "'images' (or its file is missing)")
             continue
         if ann.get("category_id") not in categories:
-            batch.error("unknown-category", where,
-                        f"category_id {ann.get('category_id')!r} is not in 'categories'",
+            batch.error("unknown-category", where, unknown_category(ann, n, categories),
                         image=index)
             continue
         record = batch.records[index]
         bbox = ann.get("bbox")
         if (not isinstance(bbox, list) or len(bbox) != 4
                 or not all(isinstance(v, int | float) for v in bbox)):
-            batch.error("bad-bbox", where, f"'bbox' must be [x, y, width, height]: {bbox!r}",
-                        image=index)
+            batch.error("bad-bbox", where, f"'bbox' of {entry_name(ann, n)} must be [x, y, "
+                        f"width, height] numbers, got {shown(bbox)}", image=index)
             continue
         if record.declared_size is None:
             batch.error("no-image-size", where,
-                        "the image entry has no integer width/height to normalize the box",
+                        f"the image entry of {entry_name(ann, n)} has no integer 'width' and "
+                        "'height' to normalize the box; add them to the image entry",
                         image=index)
             continue
         w, h = record.declared_size
         x, y, bw, bh = (float(v) for v in bbox)
         batch.boxes.add(index, categories[ann["category_id"]],
-                        (x / w, y / h, (x + bw) / w, (y + bh) / h), where)
+                        (x / w, y / h, (x + bw) / w, (y + bh) / h), where, wh=(bw / w, bh / h))
     return batch

@@ -12,7 +12,13 @@ import json
 from pathlib import Path
 
 from workbench.errors import SourceError
-from workbench.media.records import ImageRecord, SourceBatch, SourceOptions, normalize_split
+from workbench.media.records import (
+    ImageRecord,
+    SourceBatch,
+    SourceOptions,
+    normalize_split,
+    shown,
+)
 
 _COORDS = ("x_min_normalized", "y_min_normalized", "x_max_normalized", "y_max_normalized")
 
@@ -30,15 +36,17 @@ def parse(path: Path, options: SourceOptions) -> SourceBatch:
             try:
                 obj = json.loads(raw)
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                batch.error("bad-json", path, f"not valid JSON: {exc}", lineno)
+                batch.drop("bad-json", path, f"not valid JSON: {exc}", lineno)
                 continue
             if not isinstance(obj, dict) or not isinstance(obj.get("image_path"), str):
-                batch.error("no-image-path", path, "each line needs a string 'image_path'", lineno)
+                got = obj.get("image_path") if isinstance(obj, dict) else obj
+                batch.drop("no-image-path", path,
+                            f"each line needs a string 'image_path', got {shown(got)}", lineno)
                 continue
             image_path = Path(obj["image_path"]).expanduser()
             image_path = (image_path if image_path.is_absolute() else base / image_path).resolve()
             if not image_path.is_file():
-                batch.error("missing-image", path, f"image {obj['image_path']!r} not found",
+                batch.drop("missing-image", path, f"image {obj['image_path']!r} not found",
                             lineno)
                 continue
             split = obj.get("split")
@@ -55,7 +63,8 @@ def parse(path: Path, options: SourceOptions) -> SourceBatch:
             anns = obj.get("bounding_box_annotations", [])
             if not isinstance(anns, list):
                 batch.error("bad-annotations", path,
-                            "'bounding_box_annotations' must be a list", lineno, index)
+                            f"'bounding_box_annotations' must be a list, got {shown(anns)}",
+                            lineno, index)
                 continue
             for n, ann in enumerate(anns):
                 label = ann.get("annotation_label") if isinstance(ann, dict) else None
@@ -64,7 +73,7 @@ def parse(path: Path, options: SourceOptions) -> SourceBatch:
                         isinstance(c, int | float) and not isinstance(c, bool) for c in coords):
                     batch.error("bad-annotation", path,
                                 f"bounding_box_annotations[{n}] needs 'annotation_label' and "
-                                f"numeric {', '.join(_COORDS)}", lineno, index)
+                                f"numeric {', '.join(_COORDS)}; got {shown(ann)}", lineno, index)
                     continue
                 xyxyn = [float(c) for c in coords if c is not None]
                 batch.boxes.add(index, label, xyxyn, str(path), lineno)

@@ -39,16 +39,16 @@ def parse(path: Path, options: SourceOptions) -> SourceBatch:
             with np.load(npz_path, allow_pickle=False) as arrays:
                 missing = [k for k in ("rgb", "depth", "proprio") if k not in arrays.files]
                 if missing:
-                    batch.error("missing-array", npz_path,
+                    batch.drop("missing-array", npz_path,
                                 f"missing arrays {missing}; expected rgb, depth and proprio")
                     continue
                 rgb, depth, proprio = arrays["rgb"], arrays["depth"], arrays["proprio"]
         except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-            batch.error("unreadable-npz", npz_path, f"cannot read .npz: {exc}")
+            batch.drop("unreadable-npz", npz_path, f"cannot read .npz: {exc}")
             continue
         problem = _check(rgb, depth, proprio)
         if problem:
-            batch.error("bad-array", npz_path, problem)
+            batch.drop("bad-array", npz_path, problem)
             continue
         buf = io.BytesIO()
         Image.fromarray(rgb, mode="RGB").save(buf, format="PNG")

@@ -1,8 +1,11 @@
 """Pascal VOC: one XML per image with ``filename``, ``size`` and ``object/bndbox``.
 
 Boxes are pixel ``xmin ymin xmax ymax``, normalized by the declared size the way FiftyOne's
-VOC importer does (``x / width``), so a FiftyOne VOC export round-trips exactly. Images are
-looked up in ``--images DIR``, else ``../JPEGImages`` beside the XML folder, else the XML folder.
+VOC importer does (``x / width``), so a FiftyOne VOC export round-trips exactly. The layouts
+(devkit root, FiftyOne ``data/`` + ``labels/``, a folder of XML files) and the image folders
+searched are in :mod:`.voc_layout`; each XML's image is its ``<filename>``, else the base name
+of its ``<path>``, in those folders. A devkit's ``ImageSets/Main/{train,val,test}.txt`` give
+the listed images their split (``trainval`` alone leaves it to ``workbench split``).
 """
 
 from __future__ import annotations
@@ -10,17 +13,16 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from workbench.errors import SourceError
+from workbench.ingestion.sources.voc_layout import (
+    VocLayout,
+    path_basename,
+    read_image_sets,
+    resolve,
+    split_of,
+)
 from workbench.media.records import ImageRecord, SourceBatch, SourceOptions
 
 MAX_XML_BYTES = 16 * 1024**2
-
-
-def _image_dir(xml_dir: Path, options: SourceOptions) -> Path:
-    if options.images_dir:
-        return options.images_dir
-    sibling = xml_dir.parent / "JPEGImages"
-    return sibling if sibling.is_dir() else xml_dir
 
 
 def declared_size(root: ET.Element) -> tuple[int, int] | None:
@@ -34,42 +36,54 @@ def declared_size(root: ET.Element) -> tuple[int, int] | None:
 
 
 def parse(path: Path, options: SourceOptions) -> SourceBatch:
-    """Parse a folder of VOC XML files (or one XML file)."""
-    xml_files = [path] if path.is_file() else sorted(path.rglob("*.xml"))
-    if not xml_files:
-        raise SourceError(f"{path}: no VOC .xml annotation files found")
-    xml_dir = path.parent if path.is_file() else path
-    image_dir = _image_dir(xml_dir, options)
+    """Parse a VOC devkit root, a FiftyOne VOC export, a folder of XML files or one XML file."""
+    layout = resolve(path, options.images_dir)
+    xml_dir = layout.xml_dir
+    splits = _splits_from_image_sets(layout, options)
     batch = SourceBatch()
-    for xml_path in xml_files:
+    for xml_path in layout.xml_files:
         if xml_path.stat().st_size > MAX_XML_BYTES:
-            batch.error("too-large", xml_path, f"XML larger than {MAX_XML_BYTES} bytes")
+            batch.drop("too-large", xml_path, f"XML larger than {MAX_XML_BYTES} bytes")
             continue
         try:
             root = ET.parse(xml_path).getroot()
         except ET.ParseError as exc:
-            batch.error("bad-xml", xml_path, f"not valid XML: {exc}", exc.position[0])
+            batch.drop("bad-xml", xml_path, f"not valid XML: {exc}", exc.position[0])
             continue
         filename = (root.findtext("filename") or "").strip()
-        if not filename:
-            batch.error("no-filename", xml_path, "missing <filename>")
+        names = [n for n in dict.fromkeys(
+            [filename, path_basename(root.findtext("path") or "")]) if n]
+        if not names:
+            batch.drop("no-filename", xml_path, "missing <filename> (and <path>)")
             continue
-        image_path = (image_dir / filename).resolve()
-        if not image_path.is_file():
-            batch.error("missing-image", xml_path,
-                        f"image {filename!r} not found in {image_dir}; pass --images DIR")
+        image_path = layout.find_image(names)
+        if image_path is None:
+            batch.drop("missing-image", xml_path,
+                       f"image {' or '.join(repr(n) for n in names)} not found; searched "
+                       f"{layout.searched()}; put it there or pass --images DIR")
             continue
         declared = declared_size(root)
         index = len(batch.records)
+        split = "pool" if options.unlabeled else None
+        if splits is not None:
+            listed = splits.get(xml_path.stem) or splits.get(image_path.stem)
+            if listed is not None:
+                split, conflict = split_of(listed)
+                if conflict:
+                    batch.error("conflicting-image-sets", xml_path,
+                                f"id {xml_path.stem!r} is listed in {conflict} in "
+                                f"{layout.image_sets}; keep it in one list", image=index)
         batch.records.append(ImageRecord(
             image_path, str(xml_path.relative_to(xml_dir)), labeled=not options.unlabeled,
-            split="pool" if options.unlabeled else None, declared_size=declared))
+            split=split, declared_size=declared))
         if options.unlabeled:
             continue
         objects = root.findall("object")
         if objects and declared is None:
             batch.error("no-image-size", xml_path,
-                        "missing or invalid <size><width>/<height>; needed to normalize boxes",
+                        "missing or invalid <size><width>/<height> (got width "
+                        f"{root.findtext('size/width')!r}, height "
+                        f"{root.findtext('size/height')!r}); needed to normalize boxes",
                         image=index)
             continue
         for n, obj in enumerate(objects):
@@ -81,9 +95,10 @@ def parse(path: Path, options: SourceOptions) -> SourceBatch:
                 coords = [float("nan")] * 4
             where = f"{xml_path} object[{n}]"
             if not name or any(c != c for c in coords):
+                raw = {k: obj.findtext(f"bndbox/{k}") for k in ("xmin", "ymin", "xmax", "ymax")}
                 batch.error("bad-object", where,
-                            "each <object> needs <name> and numeric <bndbox> xmin/ymin/xmax/ymax",
-                            image=index)
+                            "each <object> needs <name> and numeric <bndbox> xmin/ymin/xmax/ymax;"
+                            f" got name {name!r}, bndbox {raw}", image=index)
                 continue
             assert declared is not None
             w, h = declared
@@ -91,4 +106,35 @@ def parse(path: Path, options: SourceOptions) -> SourceBatch:
                                           coords[3] / h), where)
     if not options.unlabeled:
         batch.class_names = sorted(set(batch.boxes.label))
+    if splits is not None:
+        _report_unmatched(batch, layout, splits)
     return batch
+
+
+def _splits_from_image_sets(layout: VocLayout,
+                            options: SourceOptions) -> dict[str, set[str]] | None:
+    """``{id: names of the lists that hold it}``, or None (no lists, or ``--unlabeled``)."""
+    if layout.image_sets is None or options.unlabeled:
+        return None
+    lists = read_image_sets(layout.image_sets)
+    if not lists:
+        return None
+    by_id: dict[str, set[str]] = {}
+    for name, ids in lists.items():
+        for id_ in ids:
+            by_id.setdefault(id_, set()).add(name)
+    return by_id
+
+
+def _report_unmatched(batch: SourceBatch, layout: VocLayout, splits: dict[str, set[str]]) -> None:
+    """Name the lists read (``batch.split_origin``); warn about ids without an XML file."""
+    assert layout.image_sets is not None
+    names = sorted({n for lists in splits.values() for n in lists})
+    batch.split_origin = f"{layout.image_sets}/{{{','.join(names)}}}.txt"
+    matched = {Path(r.source_id).stem for r in batch.records} | {
+        r.path.stem for r in batch.records}
+    missing = sorted(set(splits) - matched)
+    if missing:
+        batch.warn("image-set-id-without-annotation", layout.image_sets,
+                   f"{len(missing)} id(s) listed here have no ingested annotation in "
+                   f"{layout.xml_dir} (first: {', '.join(missing[:5])}); they are ignored")

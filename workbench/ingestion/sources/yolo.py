@@ -183,7 +183,7 @@ def _parse_split(batch: SourceBatch, images: list[Path], image_dir: Path | None,
                              for f in files if f.endswith(".txt"))
         for label_path in label_files:
             if os.path.splitext(label_path[len(label_prefix):])[0] not in stems:
-                batch.error("label-without-image", label_path,
+                batch.drop("label-without-image", label_path,
                             f"label file has no image in {image_dir}; add the image or delete "
                             "the label file")
 
@@ -220,7 +220,8 @@ class _Rows:
         batch.boxes.extend_rows([self.image[k] for k in idx.tolist()], labels,
                                 cxcywhn_to_xyxyn(arr[idx, 1:]).tolist(),
                                 [self.file[k] for k in idx.tolist()],
-                                [self.line[k] for k in idx.tolist()])
+                                [self.line[k] for k in idx.tolist()],
+                                wh=arr[idx, 3:5].tolist())
 
 
 def _parse_line(batch: SourceBatch, fields: list[str], label_path: str, lineno: int, index: int,
@@ -245,4 +246,5 @@ def _parse_line(batch: SourceBatch, fields: list[str], label_path: str, lineno: 
                     "data.yaml); fix the id or add the class to 'names'", lineno, index)
         return
     x1, y1, x2, y2 = cxcywhn_to_xyxyn(coords)[0]
-    batch.boxes.add(index, names[class_id], (x1, y1, x2, y2), label_path, lineno)
+    batch.boxes.add(index, names[class_id], (x1, y1, x2, y2), label_path, lineno,
+                    wh=(coords[2], coords[3]))

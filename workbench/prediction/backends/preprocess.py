@@ -1,6 +1,9 @@
 """Image loading and letterboxing exactly as Ultralytics does it at inference.
 
 ``cv2.imread`` (BGR) -> resize with ``INTER_LINEAR`` -> pad with 114 -> RGB -> CHW float32 / 255.
+Pixels are turned to the displayed orientation (EXIF tag), the frame of the stored sizes and
+boxes: decoded ignoring the tag, then turned by :func:`workbench.media.orientation.orient_array`
+with the orientation the probe reads, so prediction never depends on the OpenCV build.
 """
 
 from __future__ import annotations
@@ -11,13 +14,32 @@ import numpy as np
 
 from workbench.core.letterbox import Letterbox
 from workbench.errors import WorkbenchError
+from workbench.media.orientation import orient_array, read_orientation
+
+
+def read_bgr(path: str) -> np.ndarray | None:
+    """``(H, W, 3)`` uint8 BGR pixels of an image file as displayed (EXIF orientation
+    applied), or None when the file is missing or cannot be decoded."""
+    import cv2
+
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError:
+        return None
+    if not data.size:
+        return None
+    img = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    if img is None:
+        return None
+    turn = read_orientation(data.tobytes())
+    return img if turn == 1 else np.ascontiguousarray(orient_array(img, turn))
 
 
 def load_letterboxed(path: str, size: int) -> tuple[np.ndarray, Letterbox, int, int]:
     """One image as a ``(3, size, size)`` float32 array, its letterbox, width and height."""
     import cv2
 
-    img = cv2.imread(path, cv2.IMREAD_COLOR)
+    img = read_bgr(path)
     if img is None:
         raise WorkbenchError(f"cannot read image {path}; is the file missing or corrupt?")
     h, w = img.shape[:2]
