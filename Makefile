@@ -8,13 +8,14 @@ DEMO_EPOCHS ?= 3
 WB := .venv/bin/workbench
 PY := .venv/bin/python
 
-.PHONY: help env demo test lint typecheck pytest bench clean
+.PHONY: help env demo test lint typecheck pytest fuzz bench clean
 
 help:
 	@echo "make demo   - set up, then a first active-learning round on datasets/aquarium-mini:"
 	@echo "              ingest seed + pool, split, check, train, evaluate, predict the pool, select,"
 	@echo "              write the round's annotation package"
 	@echo "make test   - set up, then ruff, mypy and pytest"
+	@echo "make fuzz   - the parser fuzz tests with 1000 generated cases per parser (~2 min)"
 	@echo "make env    - only set up .venv (cached in \$$WORKBENCH_CACHE or ~/.cache/workbench)"
 	@echo "make bench  - run the benchmarks in benchmarks/"
 
@@ -53,6 +54,9 @@ pytest: env
 	$(PY) -m pytest
 
 test: env lint typecheck pytest
+
+fuzz: env
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q tests/fuzz
 
 bench: env
 	$(PY) benchmarks/bench_ingest.py

@@ -62,3 +62,18 @@ class ToolchainError(WorkbenchError):
 
 class BudgetError(WorkbenchError):
     """A compiled model does not fit the device's memory budget."""
+
+
+class WorkspaceBusyError(WorkbenchError):
+    """Another process is writing the workspace (it holds the workspace's write lock)."""
+
+    exit_code = 75  # EX_TEMPFAIL: try again later
+
+    def __init__(self, dataset: str, holder: str, waited: float) -> None:
+        waited_text = f" after waiting {waited:g} s" if waited > 0 else ""
+        super().__init__(
+            f"workspace busy{waited_text}: {holder} (dataset {dataset!r}); wait for it, or "
+            "retry with `workbench --wait SECONDS ...` (Python: WORKBENCH_LOCK_WAIT=SECONDS)")
+        self.dataset = dataset
+        self.holder = holder
+        self.waited = waited

@@ -24,6 +24,7 @@ from workbench.annotation.config import (
 from workbench.annotation.formats import AUTO, FORMATS, format_choices
 from workbench.annotation.manifest import Manifest, PackageImage
 from workbench.annotation.results import ImportResult, PackageResult, PushResult, UndoResult
+from workbench.store import lock
 
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 Progress = Callable[[str, int, int], None]
 
 
+@lock.writes
 def export_package(ws: Workspace, cfg: PackageConfig, progress: Progress | None = None
                    ) -> PackageResult:
     """``annotate export``: write a self-contained annotation package (see
@@ -41,6 +43,7 @@ def export_package(ws: Workspace, cfg: PackageConfig, progress: Progress | None 
     return PackageResult(**package.export_package(ws, cfg, progress))
 
 
+@lock.writes
 def import_annotations(ws: Workspace, cfg: ImportConfig, source: str = "file") -> ImportResult:
     """``annotate import``: validate returned annotations, then write them atomically.
 
@@ -59,6 +62,7 @@ def import_annotations(ws: Workspace, cfg: ImportConfig, source: str = "file") -
                                        cfg.limits, source=source)
 
 
+@lock.writes
 def undo_import(ws: Workspace, cfg: UndoConfig) -> UndoResult:
     """``annotate undo``: restore the ground truth, status, split and tags an import replaced.
 
@@ -71,11 +75,13 @@ def undo_import(ws: Workspace, cfg: UndoConfig) -> UndoResult:
     return importer.undo(ws, cfg)
 
 
+@lock.writes
 def push(ws: Workspace, cfg: PushConfig) -> PushResult:
     """``annotate push``: send the round's images to the annotation server as tasks."""
     return BACKENDS.get(cfg.backend).push(ws, cfg)
 
 
+@lock.writes
 def pull(ws: Workspace, cfg: PullConfig) -> ImportResult:
     """``annotate pull``: import what annotators submitted (validated, undoable)."""
     return BACKENDS.get(cfg.backend).pull(ws, cfg)

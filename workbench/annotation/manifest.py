@@ -96,8 +96,13 @@ class Manifest:
                 workbench_version=str(doc["workbench_version"]),
                 classes=[str(c) for c in doc["classes"]], classes_hash=str(doc["classes_hash"]),
                 pre_annotations=doc.get("pre_annotations"), images=images)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise SourceError(f"{where}: malformed manifest ({exc!r}); was it edited?") from exc
+        for im in images:
+            if im.width <= 0 or im.height <= 0:
+                raise SourceError(f"{where}: image {im.file_name!r} has size {im.width}x"
+                                  f"{im.height}; a package image has a positive width and "
+                                  "height (was the manifest edited?)")
         if classes_hash(manifest.classes) != manifest.classes_hash:
             raise SourceError(
                 f"{where}: the class list does not match its hash {manifest.classes_hash} "

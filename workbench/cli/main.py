@@ -9,8 +9,9 @@ commands, so ``--help`` stays fast.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -47,9 +48,24 @@ def build_app() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
     )
+    cli.callback()(_global_options)
     for name in CAPABILITIES:
         importlib.import_module(f"workbench.{name}.cli").register(cli)
     return cli
+
+
+def _global_options(
+    wait: Annotated[float | None, typer.Option(
+        "--wait", min=0, metavar="SECONDS",
+        help="If another process is writing the workspace, wait up to SECONDS for it "
+             "(default 0: fail at once with 'workspace busy'; env WORKBENCH_LOCK_WAIT).")]
+    = None,
+) -> None:
+    """Data-centric active learning for object detection, on a FiftyOne store."""
+    if wait is not None:
+        from workbench.store.lock import WAIT_ENV
+
+        os.environ[WAIT_ENV] = str(wait)
 
 
 app = build_app()
@@ -57,6 +73,7 @@ app = build_app()
 
 def main() -> None:
     """Entry point: run the app, print user errors without a traceback."""
+    _report_lock_takeovers()
     try:
         app()
     except WorkbenchError as exc:
@@ -65,6 +82,17 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+
+
+def _report_lock_takeovers() -> None:
+    """Print one line on stderr when a command takes over a stale workspace lock."""
+    from workbench.store import lock
+
+    def report(holder: lock.Holder) -> None:
+        err.print(f"[yellow]note:[/] took over the workspace lock of a process that is gone "
+                  f"({holder.describe()})", highlight=False)
+
+    lock.on_takeover = report
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from workbench.curation.initialize import InitResult, init
 from workbench.curation.runlist import RunsResult, list_runs
 from workbench.curation.splitting import SplitResult, run_split
 from workbench.curation.status import StatusResult, workspace_status
+from workbench.store import lock
 
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 C = TypeVar("C")
 
 
+@lock.writes
 def split(ws: Workspace, config: SplitConfig | None = None, **options: Any) -> SplitResult:
     """Split labeled images into train/val/test: per-class stratified, group-aware.
 

@@ -18,6 +18,7 @@ from workbench.deployment.config import (
     ExportResult,
 )
 from workbench.deployment.targets import RKNN_PLATFORMS, TARGETS, TargetSpec, side_toolchains
+from workbench.store import lock
 
 if TYPE_CHECKING:
     from workbench.deployment.toolchains import Toolchain
@@ -28,6 +29,7 @@ __all__ = ["RKNN_PLATFORMS", "TARGETS", "BenchmarkConfig", "BenchmarkResult", "B
            "install_toolchain", "side_toolchains", "toolchain_status"]
 
 
+@lock.writes
 def export(ws: Workspace, config: ExportConfig) -> ExportResult:
     """Export ``config.run`` to ``config.target``, measure it, write its folder, record it.
 

@@ -16,11 +16,13 @@ from workbench.ingestion.ingest import (
 )
 from workbench.ingestion.sources import SOURCES
 from workbench.ingestion.sources.voc import declared_size
+from workbench.store import lock
 
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
 
 
+@lock.writes
 def ingest(ws: Workspace, config: IngestConfig | str | Path | None = None,
            format: str | None = None, *,
            progress: Progress | None = None, **options: Any) -> IngestResult:

@@ -19,7 +19,7 @@ import numpy as np
 from workbench.core.perf import paused_gc
 from workbench.errors import InputReportError
 from workbench.ingestion.config import IngestConfig
-from workbench.ingestion.sources import get_source
+from workbench.ingestion.sources import parse_source
 from workbench.media.probe import ImageInfo, probe
 from workbench.media.records import Issue, SourceBatch, SourceOptions, check_boxes
 from workbench.store import bulk, runs, schema
@@ -155,7 +155,6 @@ def run_ingest(ws: Workspace, config: IngestConfig,
     started_wall = time.perf_counter()
     started = dt.datetime.now(dt.UTC)
     path = Path(config.path).expanduser().resolve()
-    parser = get_source(config.format)
     name = config.source or path.stem or path.name
     images_dir = config.images_dir
     options = SourceOptions(unlabeled=config.unlabeled,
@@ -163,7 +162,7 @@ def run_ingest(ws: Workspace, config: IngestConfig,
                             workspace_root=ws.root)
     result = IngestResult(source=name, format=config.format)
     with paused_gc():
-        batch = parser(path, options)
+        batch = parse_source(config.format, path, options)
         result.images_found = len(batch.records) + batch.dropped
         result.split_origin = batch.split_origin
         try:

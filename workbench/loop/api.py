@@ -22,6 +22,7 @@ from workbench.loop.config import (
     parse_train_args,
     simulation_strategies,
 )
+from workbench.store import lock
 
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
@@ -32,6 +33,7 @@ SimProgress = Callable[[int, int, str], None]
 EpochCallback = Callable[[int, int, dict[str, float]], None]
 
 
+@lock.writes
 def simulate(ws: Workspace, cfg: SimConfig, out: Path,
              progress: SimProgress | None = None) -> SimResult:
     """``loop --simulate``: run (or continue) simulated rounds on a fully labeled workspace,
@@ -45,6 +47,7 @@ def simulate(ws: Workspace, cfg: SimConfig, out: Path,
     return simulation.simulate(ws, cfg, out, progress)
 
 
+@lock.writes
 def next_round(ws: Workspace, cfg: NextConfig, on_epoch: EpochCallback | None = None
                ) -> NextResult:
     """``loop next``: train (or reuse), predict the pool, select, send out."""

@@ -40,18 +40,29 @@ def categories(doc: dict[str, Any], where: str) -> dict[Any, str]:
         SourceError: a category without ``id`` or ``name`` (named with ``where``).
     """
     found: dict[Any, str] = {}
-    for cat in doc.get("categories") or []:
-        if not isinstance(cat, dict) or "id" not in cat or "name" not in cat:
+    cats = doc.get("categories") or []
+    if not isinstance(cats, list):
+        raise SourceError(f"{where}: 'categories' must be a list, got {type(cats).__name__}")
+    for cat in cats:
+        if not isinstance(cat, dict) or "id" not in cat or "name" not in cat \
+                or not is_key(cat["id"]):
             raise SourceError(f"{where}: every category needs 'id' and 'name': {cat!r}"[:300])
         found[cat["id"]] = str(cat["name"])
     return found
 
 
 def declared_size(image: dict[str, Any]) -> tuple[int, int] | None:
-    """``(width, height)`` of an image entry when both are integers, else None."""
-    if isinstance(image.get("width"), int) and isinstance(image.get("height"), int):
-        return int(image["width"]), int(image["height"])
+    """``(width, height)`` of an image entry when both are positive integers, else None."""
+    w, h = image.get("width"), image.get("height")
+    if isinstance(w, int) and isinstance(h, int) and all(
+            not isinstance(v, bool) and 0 < v < 2**31 for v in (w, h)):
+        return w, h
     return None
+
+
+def is_key(value: Any) -> bool:
+    """Whether a JSON value can be an id or a dict key (not a list or an object)."""
+    return not isinstance(value, list | dict)
 
 
 def bbox_xywh(bbox: Any) -> tuple[float, float, float, float] | None:
@@ -59,14 +70,17 @@ def bbox_xywh(bbox: Any) -> tuple[float, float, float, float] | None:
     if (not isinstance(bbox, list) or len(bbox) != 4
             or not all(isinstance(v, int | float) for v in bbox)):
         return None
-    x, y, w, h = (float(v) for v in bbox)
+    try:
+        x, y, w, h = (float(v) for v in bbox)
+    except OverflowError:  # an integer beyond float range
+        return None
     return x, y, w, h
 
 
 def _id_range(ids: list[Any]) -> str:
     """``1..7`` for consecutive integer ids, else the ids listed (at most 20)."""
-    if ids and all(isinstance(i, int) for i in ids) and sorted(ids) == list(
-            range(min(ids), max(ids) + 1)):
+    if ids and all(isinstance(i, int) for i in ids) and len(set(ids)) == len(ids) == (
+            max(ids) - min(ids) + 1):
         return f"{min(ids)}..{max(ids)}"
     listed = ", ".join(repr(i) for i in ids[:20])
     return listed + (f", ... ({len(ids)} in all)" if len(ids) > 20 else "") if ids else "none"

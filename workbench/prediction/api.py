@@ -26,6 +26,7 @@ from workbench.prediction.predict import (
     make_predictor,
     resolve_weights,
 )
+from workbench.store import lock
 from workbench.store.workspace import Workspace
 
 __all__ = ["BACKENDS", "ImportResult", "OnnxPredictor", "PredictConfig", "PredictOptions",
@@ -35,6 +36,7 @@ __all__ = ["BACKENDS", "ImportResult", "OnnxPredictor", "PredictConfig", "Predic
            "to_uint8"]
 
 
+@lock.writes
 def predict(ws: Workspace, config: PredictConfig,
             progress: Progress | None = None) -> PredictResult:
     """Predict ``config.view`` with ``config.model``; store ``pred_<run>`` and its scores.
@@ -44,6 +46,7 @@ def predict(ws: Workspace, config: PredictConfig,
     return _predict.predict_view(ws, config, progress)
 
 
+@lock.writes
 def import_predictions(ws: Workspace, config: PredictionsImportConfig) -> ImportResult:
     """Validate a JSONL predictions file and write it as prediction run ``config.run``."""
     return imported.import_file(ws, config)

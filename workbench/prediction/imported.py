@@ -138,6 +138,9 @@ def import_file(ws: Workspace, config: PredictionsImportConfig) -> ImportResult:
                 bad(f"each line needs a string 'filepath', got {shown(got)}")
                 continue
             fp = obj["filepath"]
+            if "\x00" in fp:
+                bad(f"'filepath' {shown(fp)} contains a NUL character")
+                continue
             sid = by_path.get(fp) or by_path.get(str((path.parent / fp).resolve()))
             if sid is None:
                 bad(f"no sample has filepath {fp!r}")
@@ -204,24 +207,28 @@ def import_file(ws: Workspace, config: PredictionsImportConfig) -> ImportResult:
     return result
 
 
+def _number(v: Any) -> bool:
+    """A JSON number that converts to a float (not a bool, not an integer beyond 1e308)."""
+    return isinstance(v, float) or (isinstance(v, int) and not isinstance(v, bool)
+                                    and abs(v) <= 10**308)
+
+
 def _check_detection(d: Any, class_index: dict[str, int], n_classes: int) -> str | None:
     if not isinstance(d, dict):
         return f"must be an object, got {shown(d)}"
     label = d.get("label")
-    if label not in class_index:
+    if not isinstance(label, str) or label not in class_index:
         return (f"unknown label {label!r}; the workspace's classes are "
                 f"{list(class_index)}")
     box = d.get("box")
-    if not (isinstance(box, list) and len(box) == 4
-            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in box)):
+    if not (isinstance(box, list) and len(box) == 4 and all(_number(v) for v in box)):
         return f"'box' must be [x_min, y_min, width, height] numbers, got {box!r}"
     c = d.get("confidence")
     if not isinstance(c, int | float) or isinstance(c, bool) or not 0.0 <= c <= 1.0:
         return f"'confidence' must be a number in [0, 1], got {c!r}"
     if "class_probs" in d:
         p = d["class_probs"]
-        if not (isinstance(p, list) and len(p) == n_classes
-                and all(isinstance(v, int | float) and not isinstance(v, bool) for v in p)):
+        if not (isinstance(p, list) and len(p) == n_classes and all(_number(v) for v in p)):
             return (f"'class_probs' must be {n_classes} numbers in class-list order, got "
                     f"{shown(p)}")
     return None

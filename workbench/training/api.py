@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from workbench.store import lock
 from workbench.training.config import (
     EvalConfig,
     EvalResult,
@@ -32,6 +33,7 @@ __all__ = ["EpochCallback", "EvalConfig", "EvalResult", "SweepConfig", "SweepRes
 EpochCallback = Callable[[int, int, dict[str, float]], None]
 
 
+@lock.writes
 def train(ws: Workspace, config: TrainConfig,
           on_epoch: EpochCallback | None = None) -> TrainResult:
     """Train on ``config.view`` (or resume ``config.run``) and record the run.
@@ -45,6 +47,7 @@ def train(ws: Workspace, config: TrainConfig,
     return run_train(ws, config, on_epoch=on_epoch)
 
 
+@lock.writes
 def sweep(ws: Workspace, config: SweepConfig,
           on_epoch: EpochCallback | None = None) -> SweepResult:
     """Train one model per input size and write the trade-off report."""
@@ -53,6 +56,7 @@ def sweep(ws: Workspace, config: SweepConfig,
     return run_sweep(ws, config, on_epoch=on_epoch)
 
 
+@lock.writes
 def evaluate(ws: Workspace, config: EvalConfig) -> EvalResult:
     """Predict a split with a run's weights (or a ``.pt``), evaluate COCO-style, store TP/FP/FN.
 

@@ -132,6 +132,8 @@ def xml_root(bundle: Bundle, member: str) -> object:
     except ET.ParseError as exc:
         raise SourceError(f"{bundle.label}: {member}:{exc.position[0]}: not valid XML "
                           f"({exc})") from exc
+    except (LookupError, ValueError) as exc:  # e.g. an unknown encoding declared
+        raise SourceError(f"{bundle.label}: {member}: not readable XML ({exc})") from exc
 
 
 Parser = Callable[[Bundle, list[str], Manifest], Returned]

@@ -18,6 +18,7 @@ from workbench.media.coco import (
     declared_size,
     entry_name,
     is_coco,
+    is_key,
     unknown_category,
 )
 from workbench.media.records import shown
@@ -41,7 +42,8 @@ def parse(bundle: Bundle, members: list[str], manifest: Manifest) -> Returned:
     record_of: dict[Any, int] = {}
     for n, img in enumerate(doc["images"]):
         at = f"{where} images[{n}]"
-        if not isinstance(img, dict) or "id" not in img or "file_name" not in img:
+        if not isinstance(img, dict) or "id" not in img or "file_name" not in img \
+                or not is_key(img["id"]):
             col.batch.error("bad-image-entry", at,
                             f"an image entry needs 'id' and 'file_name', got {shown(img)}")
             continue
@@ -49,7 +51,10 @@ def parse(bundle: Bundle, members: list[str], manifest: Manifest) -> Returned:
         if k is not None:
             record_of[img["id"]] = k
     scored = 0
-    for n, ann in enumerate(doc.get("annotations") or []):
+    anns = doc.get("annotations") or []
+    if not isinstance(anns, list):
+        raise SourceError(f"{where}: 'annotations' must be a list, got {shown(anns)}")
+    for n, ann in enumerate(anns):
         at = f"{where} annotations[{n}]"
         if not isinstance(ann, dict):
             col.batch.error("bad-annotation", at,
@@ -58,13 +63,13 @@ def parse(bundle: Bundle, members: list[str], manifest: Manifest) -> Returned:
         if "score" in ann:
             scored += 1
             continue
-        k = record_of.get(ann.get("image_id"))
+        k = record_of.get(ann.get("image_id")) if is_key(ann.get("image_id")) else None
         if k is None:
             col.batch.error("unknown-image-id", at,
                             f"image_id {ann.get('image_id')!r} of {entry_name(ann, n)} is not a "
                             "package image in 'images'")
             continue
-        if ann.get("category_id") not in names:
+        if not is_key(ann.get("category_id")) or ann.get("category_id") not in names:
             col.batch.error("unknown-category", at, unknown_category(ann, n, names))
             continue
         box = bbox_xywh(ann.get("bbox"))

@@ -46,7 +46,11 @@ def parse(bundle: Bundle, members: list[str], manifest: Manifest) -> Returned:
                 col.batch.error("bad-box", bat, "each <box> needs label and numeric xtl, ytl, "
                                                 f"xbr, ybr; got {raw}")
                 continue
-            if abs(float(box.get("rotation") or 0)) > 1e-9:
+            try:
+                rotated = not abs(float(box.get("rotation") or 0)) <= 1e-9
+            except ValueError:
+                rotated = True
+            if rotated:
                 col.batch.error("rotated-box", bat, f"box rotated by {box.get('rotation')} "
                                                     "degrees cannot be imported; set the "
                                                     "rotation to 0 in CVAT")

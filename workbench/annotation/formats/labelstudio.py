@@ -38,7 +38,7 @@ def _latest(annotations: list[Any]) -> dict[str, Any] | None:
     if not done:
         return None
     return max(done, key=lambda a: (str(a.get("updated_at") or a.get("created_at") or ""),
-                                    a.get("id") or 0))
+                                    a.get("id") if isinstance(a.get("id"), int | float) else 0))
 
 
 def _add_result(col: Collector, k: int, item: dict[str, Any], at: str) -> None:
@@ -50,12 +50,13 @@ def _add_result(col: Collector, k: int, item: dict[str, Any], at: str) -> None:
         return
     try:
         x, y, w, h = (float(value[key]) for key in ("x", "y", "width", "height"))
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):
         raw = {key: value.get(key) for key in ("x", "y", "width", "height")}
         col.batch.error("bad-result", at, f"a rectangle needs numeric x, y, width, height; got "
                                           f"{raw}")
         return
-    if abs(float(value.get("rotation") or 0.0)) > 1e-9:
+    rotation = value.get("rotation") or 0.0
+    if not isinstance(rotation, int | float) or not abs(rotation) <= 1e-9:
         col.batch.error("rotated-box", at, f"box rotated by {value.get('rotation')} degrees; "
                                            "only axis-aligned boxes can be imported: set the "
                                            "rotation to 0 in Label Studio")
@@ -70,6 +71,15 @@ def _add_result(col: Collector, k: int, item: dict[str, Any], at: str) -> None:
                 wh=(w / 100, h / 100))
 
 
+def _listed(col: Collector, obj: dict[str, Any], key: str, at: str) -> list[Any]:
+    """``obj[key]`` when it is a list (missing: empty); anything else is an error."""
+    value = obj.get(key) or []
+    if isinstance(value, list):
+        return value
+    col.batch.error("bad-task", at, f"{key!r} must be a list, got {shown(value)}")
+    return []
+
+
 def parse(bundle: Bundle, members: list[str], manifest: Manifest) -> Returned:
     """Parse one Label Studio JSON export member."""
     member = single_member(bundle, members, ".json", "Label Studio .json export")
@@ -81,6 +91,10 @@ def parse(bundle: Bundle, members: list[str], manifest: Manifest) -> Returned:
     where = col.where(member)
     with_predictions = 0
     for n, task in enumerate(doc):
+        if not isinstance(task, dict):
+            col.batch.error("bad-task", f"{where} [{n}]", f"a task must be an object, got "
+                                                          f"{shown(task)}")
+            continue
         at = f"{where} [task {task.get('id', n)}]"
         name = _task_name(task)
         if name is None:
@@ -89,18 +103,18 @@ def parse(bundle: Bundle, members: list[str], manifest: Manifest) -> Returned:
             continue
         if "label" in task and "annotations" not in task:  # JSON_MIN
             k = col.image(name, at)
-            for item in task.get("label") or []:
+            for item in _listed(col, task, "label", at):
                 if k is not None and isinstance(item, dict):
                     _add_result(col, k, item, at)
             continue
-        annotation = _latest(task.get("annotations") or [])
+        annotation = _latest(_listed(col, task, "annotations", at))
         if annotation is None:
             with_predictions += bool(task.get("predictions"))
             continue
         k = col.image(name, at)
         if k is None:
             continue
-        for item in annotation.get("result") or []:
+        for item in _listed(col, annotation, "result", at):
             if isinstance(item, dict) and item.get("type", "rectanglelabels") == "rectanglelabels":
                 _add_result(col, k, item, at)
     if not col.batch.records and with_predictions:

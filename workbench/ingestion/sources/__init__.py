@@ -6,8 +6,11 @@ Adding a format is one module with a ``parse(path, options) -> SourceBatch`` and
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from workbench.errors import SourceError
 from workbench.ingestion.sources import classdir, coco, imagedir, jsonl, npz, voc, yolo
-from workbench.media.records import Parser
+from workbench.media.records import Parser, SourceBatch, SourceOptions
 from workbench.registry import Registry
 
 #: Ingest formats: name -> parser; meta ``help`` describes what ``path`` is.
@@ -28,6 +31,22 @@ def get_source(name: str) -> Parser:
         UnknownNameError: listing the valid formats.
     """
     return SOURCES.get(name)
+
+
+def parse_source(name: str, path: Path, options: SourceOptions) -> SourceBatch:
+    """Run the parser registered as ``name`` on ``path``.
+
+    Raises:
+        UnknownNameError: no such format; SourceError: the parser's own errors, and any
+            OS error reading the input (a name too long, a permission, a vanished file),
+            naming the path it failed on.
+    """
+    parser = get_source(name)
+    try:
+        return parser(path, options)
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read the input ({exc.strerror or exc}"
+                          f"{f': {exc.filename}' if exc.filename else ''})") from exc
 
 
 def format_help() -> str:

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import SourceError
-from workbench.media.coco import entry_name, unknown_category
+from workbench.media.coco import bbox_xywh, declared_size, entry_name, is_key, unknown_category
+from workbench.media.coco import categories as coco_categories
 from workbench.media.records import ImageRecord, SourceBatch, SourceOptions, shown
 
 MAX_JSON_BYTES = 2 * 1024**3
@@ -44,65 +45,67 @@ def parse(path: Path, options: SourceOptions) -> SourceBatch:
         raise SourceError(f"{path}: not a COCO detection file (no 'images' list)")
     image_dir = options.images_dir or path.parent
     batch = SourceBatch()
-    categories: dict[Any, str] = {}
-    for cat in doc.get("categories") or []:
-        if not isinstance(cat, dict) or "id" not in cat or "name" not in cat:
-            raise SourceError(f"{path}: every category needs 'id' and 'name': {cat!r}"[:300])
-        categories[cat["id"]] = str(cat["name"])
+    categories = coco_categories(doc, str(path))
     if not options.unlabeled:
         batch.class_names = list(dict.fromkeys(categories.values()))
     by_id: dict[Any, int] = {}
     for n, img in enumerate(doc["images"]):
         where = f"{path} images[{n}]"
-        if not isinstance(img, dict) or "id" not in img or "file_name" not in img:
+        if not isinstance(img, dict) or "id" not in img or "file_name" not in img \
+                or not is_key(img["id"]):
             batch.drop("bad-image-entry", where,
                         f"an image entry needs 'id' and 'file_name', got {shown(img)}")
+            continue
+        if "\x00" in str(img["file_name"]):
+            batch.drop("bad-image-entry", where,
+                       f"'file_name' {shown(img['file_name'])} contains a NUL character")
             continue
         image_path = (image_dir / str(img["file_name"])).resolve()
         if not image_path.is_file():
             batch.drop("missing-image", where,
                         f"image {img['file_name']!r} not found in {image_dir}; pass --images DIR")
             continue
-        declared = None
-        if isinstance(img.get("width"), int) and isinstance(img.get("height"), int):
-            declared = (int(img["width"]), int(img["height"]))
+        declared = declared_size(img)
         by_id[img["id"]] = len(batch.records)
         batch.records.append(ImageRecord(
             image_path, str(img["file_name"]), labeled=not options.unlabeled,
             split="pool" if options.unlabeled else None, declared_size=declared))
     if options.unlabeled:
         return batch
-    for n, ann in enumerate(doc.get("annotations") or []):
+    anns = doc.get("annotations") or []
+    if not isinstance(anns, list):
+        raise SourceError(f"{path}: 'annotations' must be a list, got {shown(anns)}")
+    for n, ann in enumerate(anns):
         where = f"{path} annotations[{n}]"
         if not isinstance(ann, dict):
             batch.error("bad-annotation", where,
                         f"an annotation must be an object, got {shown(ann)}")
             continue
-        index = by_id.get(ann.get("image_id"))
+        index = by_id.get(ann.get("image_id")) if is_key(ann.get("image_id")) else None
         if index is None:
             batch.error("unknown-image-id", where,
                         f"image_id {ann.get('image_id')!r} of {entry_name(ann, n)} is not in "
                         "'images' (or its file is missing)")
             continue
-        if ann.get("category_id") not in categories:
+        if not is_key(ann.get("category_id")) or ann.get("category_id") not in categories:
             batch.error("unknown-category", where, unknown_category(ann, n, categories),
                         image=index)
             continue
         record = batch.records[index]
         bbox = ann.get("bbox")
-        if (not isinstance(bbox, list) or len(bbox) != 4
-                or not all(isinstance(v, int | float) for v in bbox)):
+        xywh = bbox_xywh(bbox)
+        if xywh is None:
             batch.error("bad-bbox", where, f"'bbox' of {entry_name(ann, n)} must be [x, y, "
                         f"width, height] numbers, got {shown(bbox)}", image=index)
             continue
         if record.declared_size is None:
             batch.error("no-image-size", where,
-                        f"the image entry of {entry_name(ann, n)} has no integer 'width' and "
-                        "'height' to normalize the box; add them to the image entry",
+                        f"the image entry of {entry_name(ann, n)} has no positive integer "
+                        "'width' and 'height' to normalize the box; add them to the image entry",
                         image=index)
             continue
         w, h = record.declared_size
-        x, y, bw, bh = (float(v) for v in bbox)
+        x, y, bw, bh = xywh
         batch.boxes.add(index, categories[ann["category_id"]],
                         (x / w, y / h, (x + bw) / w, (y + bh) / h), where, wh=(bw / w, bh / h))
     return batch

@@ -43,6 +43,10 @@ def parse(path: Path, options: SourceOptions) -> SourceBatch:
                 batch.drop("no-image-path", path,
                             f"each line needs a string 'image_path', got {shown(got)}", lineno)
                 continue
+            if "\x00" in obj["image_path"]:
+                batch.drop("no-image-path", path, f"'image_path' {shown(obj['image_path'])} "
+                           "contains a NUL character", lineno)
+                continue
             image_path = Path(obj["image_path"]).expanduser()
             image_path = (image_path if image_path.is_absolute() else base / image_path).resolve()
             if not image_path.is_file():
@@ -50,6 +54,10 @@ def parse(path: Path, options: SourceOptions) -> SourceBatch:
                             lineno)
                 continue
             split = obj.get("split")
+            if split is not None and not isinstance(split, str):
+                batch.drop("bad-split", path, f"'split' must be a string, got {shown(split)}",
+                           lineno)
+                continue
             index = len(batch.records)
             batch.records.append(ImageRecord(
                 image_path, obj["image_path"], labeled=not options.unlabeled,

@@ -30,7 +30,7 @@ def declared_size(root: ET.Element) -> tuple[int, int] | None:
     try:
         w = int(float(root.findtext("size/width") or 0))
         h = int(float(root.findtext("size/height") or 0))
-    except ValueError:
+    except (ValueError, OverflowError):  # not a number, NaN, or infinite
         return None
     return (w, h) if w > 0 and h > 0 else None
 
@@ -49,6 +49,9 @@ def parse(path: Path, options: SourceOptions) -> SourceBatch:
             root = ET.parse(xml_path).getroot()
         except ET.ParseError as exc:
             batch.drop("bad-xml", xml_path, f"not valid XML: {exc}", exc.position[0])
+            continue
+        except (LookupError, ValueError) as exc:  # e.g. an unknown encoding declared
+            batch.drop("bad-xml", xml_path, f"not readable XML: {exc}")
             continue
         filename = (root.findtext("filename") or "").strip()
         names = [n for n in dict.fromkeys(

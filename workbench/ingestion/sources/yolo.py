@@ -49,7 +49,7 @@ def _class_names(spec: dict[str, Any], where: Path) -> list[str]:
     if isinstance(names, dict):
         try:
             ordered = sorted((int(k), str(v)) for k, v in names.items())
-        except ValueError as exc:
+        except (TypeError, ValueError) as exc:
             raise SourceError(f"{where}: 'names' keys must be integers: {exc}") from exc
         if [k for k, _ in ordered] != list(range(len(ordered))):
             raise SourceError(f"{where}: 'names' ids must be 0..{len(ordered) - 1} without gaps")
@@ -74,7 +74,7 @@ def parse(path: Path, options: SourceOptions) -> SourceBatch:
     yaml_path = find_data_yaml(path)
     try:
         spec = yaml.safe_load(yaml_path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise SourceError(f"{yaml_path}: cannot read YAML: {exc}") from exc
     if not isinstance(spec, dict):
         raise SourceError(f"{yaml_path}: expected a mapping with train/val/test and names")
