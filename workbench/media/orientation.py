@@ -10,6 +10,7 @@ WebP ``EXIF`` chunk), :func:`displayed_size` turns the stored size into the disp
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Literal
 
 import numpy as np
@@ -52,26 +53,39 @@ def _exif_payload(chunk: bytes) -> bytes:
     return chunk[len(_EXIF_PREFIX):] if chunk.startswith(_EXIF_PREFIX) else chunk
 
 
-def _jpeg_exif(data: bytes) -> bytes | None:
-    """The first APP1 ``Exif`` segment's TIFF payload of a JPEG, or None (stops at SOF/SOS)."""
+def jpeg_segments(data: bytes) -> Iterator[tuple[int, int, int]]:
+    """``(marker, position, length)`` of a JPEG's marker segments, in order.
+
+    Stand-alone markers (SOI, TEM, RST) and fill bytes are skipped; the walk ends after the
+    start of scan or end of image, at a segment length below 2, or at a byte that is not a
+    marker (a malformed file), so it never reads past what the header describes.
+    """
     pos, n = 2, len(data)
     while pos + 4 <= n:
         if data[pos] != 0xFF:
-            return None
+            return
         marker = data[pos + 1]
-        if marker == 0xFF:
+        if marker == 0xFF:  # fill byte
             pos += 1
             continue
         if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
             pos += 2
             continue
         length = int.from_bytes(data[pos + 2:pos + 4], "big")
+        yield marker, pos, length
+        if marker in (0xD9, 0xDA) or length < 2:
+            return
+        pos += 2 + length
+
+
+def _jpeg_exif(data: bytes) -> bytes | None:
+    """The first APP1 ``Exif`` segment's TIFF payload of a JPEG, or None (stops at SOF/SOS)."""
+    for marker, pos, length in jpeg_segments(data):
         start_of_frame = 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC)
         if length < 2 or marker in (0xD9, 0xDA) or start_of_frame:
             return None
         if marker == 0xE1 and data[pos + 4:pos + 10] == _EXIF_PREFIX:
             return data[pos + 10:pos + 2 + length]
-        pos += 2 + length
     return None
 
 

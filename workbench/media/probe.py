@@ -17,7 +17,7 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from workbench.media.orientation import displayed_size, read_orientation
+from workbench.media.orientation import displayed_size, jpeg_segments, read_orientation
 
 _MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "BMP": "image/bmp", "WEBP": "image/webp",
          "TIFF": "image/tiff", "GIF": "image/gif", "MPO": "image/jpeg"}
@@ -56,27 +56,13 @@ _PNG_CHANNELS = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}
 
 def _jpeg_header(data: bytes) -> tuple[int, int, int] | None:
     """``(width, height, channels)`` from a JPEG's start-of-frame marker, or None."""
-    pos, n = 2, len(data)
-    while pos + 4 <= n:
-        if data[pos] != 0xFF:
-            return None
-        marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-            pos += 2
-            continue
-        length = int.from_bytes(data[pos + 2:pos + 4], "big")
+    for marker, pos, _length in jpeg_segments(data):
         if marker in _SOF:
-            if pos + 10 > n:
+            if pos + 10 > len(data):
                 return None
             height = int.from_bytes(data[pos + 5:pos + 7], "big")
             width = int.from_bytes(data[pos + 7:pos + 9], "big")
             return width, height, data[pos + 9]
-        if marker in (0xD9, 0xDA) or length < 2:
-            return None
-        pos += 2 + length
     return None
 
 
