@@ -29,7 +29,7 @@ from workbench.errors import ConfigError
 from workbench.loop.config import SimConfig, SimResult
 from workbench.loop.oracle import Oracle
 from workbench.selection.api import STRATEGIES, SelectConfig, select
-from workbench.store import runs, simulation
+from workbench.store import pool, runs, simulation
 from workbench.store.runs import RunKind
 from workbench.store.workspace import Workspace, drop_dataset, init_workspace, open_workspace
 
@@ -64,7 +64,7 @@ def _setup(src: Workspace, cfg: SimConfig, out: Path, strategy: str, seed: int,
     if not simulation.round_started(ws, _round(ws, 0)):
         rng = np.random.default_rng(seed)
         chosen = sorted(rng.choice(len(pool_ids), size=cfg.initial, replace=False).tolist())
-        simulation.queue_round(ws, [pool_ids[k] for k in chosen], _round(ws, 0))
+        pool.queue(ws, [pool_ids[k] for k in chosen], _round(ws, 0))
     _label_round(ws, _round(ws, 0), oracle)
     return ws
 
@@ -88,7 +88,7 @@ def _train(ws: Workspace, cfg: SimConfig, r: int, seed: int) -> dict[str, Any]:
         return dict(doc["outputs"])
     resume = doc is not None and last_checkpoint(ws, name).is_file()
     if doc is not None and not resume:  # interrupted before its first checkpoint: start over
-        simulation.delete_run(ws, name)
+        runs.delete_run(ws, name)
     config = TrainConfig(view="split:train", val="split:val", model=cfg.model, imgsz=cfg.imgsz,
                          epochs=cfg.epochs, patience=cfg.patience, batch=cfg.batch, run=name,
                          seed=seed, allow_missing_classes=True, overrides=dict(cfg.overrides),

@@ -62,22 +62,10 @@ def round_started(ws: Workspace, round_name: str) -> bool:
     return ws.samples.find_one({schema.ROUND_SELECTED: round_name}, {"_id": 1}) is not None
 
 
-def queue_round(ws: Workspace, ids: list[Any], round_name: str) -> None:
-    """Queue samples (raw ids) as selected by round ``round_name`` (one update)."""
-    query.update_ids(ws, ids, [{"$set": {
-        schema.STATUS: "queued", schema.ROUND_SELECTED: round_name,
-        "tags": query.retag(list(schema.STATUSES), ["queued", round_name])}}])
-
-
 def unlabeled_in_round(ws: Workspace, round_name: str) -> int:
     """Samples of round ``round_name`` not labeled yet."""
     return int(ws.samples.count_documents({schema.ROUND_SELECTED: round_name,
                                            schema.STATUS: {"$ne": "labeled"}}))
-
-
-def delete_run(ws: Workspace, run_id: str) -> None:
-    """Delete a run record of the workspace (an interrupted run started over)."""
-    ws.runs.delete_one({"_id": run_id, "dataset": ws.config.name})
 
 
 def labeled_per_split(ws: Workspace) -> dict[str, dict[str, int]]:
