@@ -42,6 +42,7 @@ class _Verb:
 _VERBS: dict[str, _Verb] = {
     "init": _Verb("workbench.curation.api", "init", "InitConfig", "init"),
     "status": _Verb("workbench.curation.api", "status", None, "status"),
+    "recover": _Verb("workbench.curation.api", "recover", None, "recover"),
     "runs": _Verb("workbench.curation.api", "runs", "RunsConfig", "runs", native=True),
     "app": _Verb("workbench.ui.api", "launch", None, "app"),
     "ingest": _Verb("workbench.ingestion.api", "ingest", "IngestConfig", "ingest", native=True),

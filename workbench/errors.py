@@ -69,11 +69,28 @@ class WorkspaceBusyError(WorkbenchError):
 
     exit_code = 75  # EX_TEMPFAIL: try again later
 
-    def __init__(self, dataset: str, holder: str, waited: float) -> None:
+    def __init__(self, dataset: str, holder: str, waited: float, advice: str | None = None
+                 ) -> None:
         waited_text = f" after waiting {waited:g} s" if waited > 0 else ""
-        super().__init__(
-            f"workspace busy{waited_text}: {holder} (dataset {dataset!r}); wait for it, or "
-            "retry with `workbench --wait SECONDS ...` (Python: WORKBENCH_LOCK_WAIT=SECONDS)")
+        advice = advice or ("wait for it, or retry with `workbench --wait SECONDS ...` "
+                            "(Python: WORKBENCH_LOCK_WAIT=SECONDS)")
+        super().__init__(f"workspace busy{waited_text}: {holder} (dataset {dataset!r}); {advice}")
         self.dataset = dataset
         self.holder = holder
         self.waited = waited
+
+
+class InterruptedOperationError(WorkbenchError):
+    """A process died in the middle of writing the workspace; it has not been rolled back."""
+
+    exit_code = 3
+
+    def __init__(self, command: str, operation: str, count: int = 1) -> None:
+        more = f" (and {count - 1} more)" if count > 1 else ""
+        super().__init__(
+            f"the workspace has an unfinished operation: {operation}{more} stopped half-way "
+            f"(killed or crashed). `{command}` will not read half-written data; run "
+            "`workbench recover` to roll it back (any command that writes does it too), "
+            f"then `{command}` again")
+        self.command = command
+        self.operation = operation

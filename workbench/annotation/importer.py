@@ -5,7 +5,9 @@ workspace, parse the annotations, validate everything (images, sizes, classes by
 boxes, predictions offered as annotations, image hashes). Only a fully valid input is
 written: the previous state of each touched sample is saved first (see
 :mod:`workbench.store.versions`), then one bulk write, then pool images get a split. A
-failure at any point restores the saved states, so an import lands whole or not at all.
+failure at any point restores the saved states (the operation journal,
+:mod:`workbench.store.journal`, does it at once, or after a kill at the next command), so an
+import lands whole or not at all.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from workbench.core.boxes import xywhn_to_xyxyn, xyxyn_to_xywhn
 from workbench.core.labeldiff import diff_boxes
 from workbench.errors import InputReportError, SourceError, WorkbenchError
 from workbench.media.records import check_boxes
-from workbench.store import annotating, datasets, labels, runs, schema, versions
+from workbench.store import annotating, datasets, labels, lock, runs, schema, versions
 from workbench.store.bulk import detections_doc
 from workbench.store.runs import RunKind
 from workbench.store.workspace import Workspace
@@ -184,36 +186,37 @@ def import_annotations(
     import_id = runs.new_run_id("import")
     params = {"path": str(path), "package": str(package) if package else None,
               "format": returned.format, "source": source}
-    runs.start_run(ws, KIND, import_id, params,
-                   {"package_id": manifest.package_id, "round": manifest.round})
     xywhn = xyxyn_to_xywhn(new_xyxyn).tolist()
     names = new_label.tolist()
     docs = [detections_doc(names[starts[k]:ends[k]], xywhn[starts[k]:ends[k]]) for k in idx]
     before = [current[sample_ids[k]] for k in idx]
     placed = 0
-    try:
-        versions.save(ws, import_id, before, [versions.fingerprint(d) for d in docs])
-        labels.write_ground_truth(ws, before, docs)
-        to_place = [b["_id"] for b in before if b.get(schema.SPLIT) not in _TRAIN_SPLITS]
-        if to_place:
-            from workbench.curation.api import split
+    with lock.hold(ws):  # its operation journal rolls every write below back if one fails
+        runs.start_run(ws, KIND, import_id, params,
+                       {"package_id": manifest.package_id, "round": manifest.round})
+        try:
+            versions.save(ws, import_id, before, [versions.fingerprint(d) for d in docs])
+            labels.write_ground_truth(ws, before, docs)
+            to_place = [b["_id"] for b in before if b.get(schema.SPLIT) not in _TRAIN_SPLITS]
+            if to_place:
+                from workbench.curation.api import split
 
-            placed = split(ws).moved
-    except BaseException as exc:
-        versions.restore(ws, versions.saved(ws, import_id), check=False)
-        runs.finish_run(ws, import_id, "failed", {"error": str(exc)[:500]},
-                        time.perf_counter() - t0)
-        if isinstance(exc, WorkbenchError | KeyboardInterrupt):
-            raise
-        raise WorkbenchError(f"writing the import failed and was rolled back ({exc}); the "
-                             "workspace is as it was") from exc
-    result.import_id = import_id
-    result.placed_in_splits = placed
-    result.seconds = time.perf_counter() - t0
-    outputs = {k: v for k, v in result.to_dict().items() if k not in ("issues", "per_image")}
-    outputs.update(digest=digest, sample_ids=[b["_id"] for b in before],
-                   started=started.isoformat())
-    runs.finish_run(ws, import_id, "completed", outputs, result.seconds)
+                placed = split(ws).moved
+        except BaseException as exc:
+            runs.finish_run(ws, import_id, "failed", {"error": str(exc)[:500]},
+                            time.perf_counter() - t0)
+            if isinstance(exc, WorkbenchError | KeyboardInterrupt):
+                raise
+            raise WorkbenchError(f"writing the import failed and was rolled back ({exc}); the "
+                                 "workspace is as it was") from exc
+        result.import_id = import_id
+        result.placed_in_splits = placed
+        result.seconds = time.perf_counter() - t0
+        outputs = {k: v for k, v in result.to_dict().items()
+                   if k not in ("issues", "per_image")}
+        outputs.update(digest=digest, sample_ids=[b["_id"] for b in before],
+                       started=started.isoformat())
+        runs.finish_run(ws, import_id, "completed", outputs, result.seconds)
     return result
 
 
@@ -262,6 +265,9 @@ def undo(ws: Workspace, cfg: UndoConfig) -> UndoResult:
                              f"{', '.join(known) or 'none'} (see `workbench runs`)")
     if run.get("undone_by"):
         raise WorkbenchError(f"import {import_id} was already undone by {run['undone_by']}")
+    if run.get("status", "completed") != "completed":
+        raise WorkbenchError(f"import {import_id} did not complete (status {run['status']}): "
+                             "it changed nothing, so there is nothing to undo")
     states = versions.saved(ws, import_id)
     restored = versions.restore(ws, states)
     undo_id = runs.new_run_id("undo")

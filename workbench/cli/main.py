@@ -74,11 +74,18 @@ app = build_app()
 def main() -> None:
     """Entry point: run the app, print user errors without a traceback."""
     _report_lock_takeovers()
-    try:
+    try:  # a user's error, or the database going away: one message, no traceback
         app()
-    except WorkbenchError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
-        sys.exit(exc.exit_code)
+    except Exception as exc:
+        from workbench.store.connection import database_failure
+
+        failure: WorkbenchError | None = database_failure(exc)
+        if failure is None:
+            if not isinstance(exc, WorkbenchError):
+                raise
+            failure = exc
+        err.print(f"[red]error:[/] {failure}", highlight=False)
+        sys.exit(failure.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
@@ -86,13 +93,18 @@ def main() -> None:
 
 def _report_lock_takeovers() -> None:
     """Print one line on stderr when a command takes over a stale workspace lock."""
-    from workbench.store import lock
+    from workbench.store import journal, lock
 
     def report(holder: lock.Holder) -> None:
         err.print(f"[yellow]note:[/] took over the workspace lock of a process that is gone "
                   f"({holder.describe()})", highlight=False)
 
     lock.on_takeover = report
+
+    def recovered(report: journal.Recovery) -> None:
+        err.print(f"[yellow]recovered:[/] {report.describe()}", highlight=False)
+
+    lock.on_recovered = recovered
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The curation capability's public surface: init, status, runs, split, check.
+"""The curation capability's public surface: init, status, runs, split, check, recover.
 
 Each verb takes the workspace (``init``: the folder) and its config dataclass and returns a
 result with ``to_dict()``, the command's JSON.
@@ -17,6 +17,8 @@ from workbench.curation.config import (
     SplitConfig,
 )
 from workbench.curation.initialize import InitResult, init
+from workbench.curation.recovery import RecoverResult
+from workbench.curation.recovery import recover as _recover
 from workbench.curation.runlist import RunsResult, list_runs
 from workbench.curation.splitting import SplitResult, run_split
 from workbench.curation.status import StatusResult, workspace_status
@@ -51,6 +53,15 @@ def status(ws: Workspace) -> StatusResult:
     return workspace_status(ws)
 
 
+def recover(ws: Workspace) -> RecoverResult:
+    """Roll back the operations that killed or crashed commands left unfinished.
+
+    Any command that writes does this first; ``status``, ``check`` and ``train`` refuse a
+    workspace that needs it.
+    """
+    return _recover(ws)
+
+
 def runs(ws: Workspace, config: RunsConfig | None = None, **options: Any) -> RunsResult:
     """The workspace's runs, oldest first (a :class:`RunsConfig`, or ``kind=`` as keyword)."""
     return list_runs(ws, _config(RunsConfig, config, options))
@@ -62,6 +73,6 @@ def _config(cls: type[C], config: C | None, options: dict[str, Any]) -> C:
     return config if config is not None else cls(**options)
 
 
-__all__ = ["RUN_KINDS", "CheckConfig", "CheckResult", "InitConfig", "InitResult", "RunsConfig",
-           "RunsResult", "SplitConfig", "SplitResult", "StatusResult", "check", "init", "runs",
-           "split", "status"]
+__all__ = ["RUN_KINDS", "CheckConfig", "CheckResult", "InitConfig", "InitResult",
+           "RecoverResult", "RunsConfig", "RunsResult", "SplitConfig", "SplitResult",
+           "StatusResult", "check", "init", "recover", "runs", "split", "status"]

@@ -9,7 +9,7 @@ import numpy as np
 
 from workbench.core.boxes import outside_image
 from workbench.curation.config import CheckConfig
-from workbench.store import checks, query, schema
+from workbench.store import checks, lock, query, schema
 from workbench.store.config import SPLITS
 from workbench.store.workspace import Workspace
 
@@ -27,6 +27,9 @@ class CheckResult:
         empty_classes: classes of the class list with no box at all.
         classes_missing_from_split: class -> splits without any box of it.
         unassigned: labeled images with no split yet.
+        inconsistent: samples whose status, split, tags, round and ground truth disagree
+            (``inconsistent_count`` of them; up to 20 examples with their problems).
+        duplicate_hashes: images stored more than once (same content hash).
     """
 
     duplicates: list[dict[str, Any]] = field(default_factory=list)
@@ -36,6 +39,9 @@ class CheckResult:
     empty_classes: list[str] = field(default_factory=list)
     classes_missing_from_split: dict[str, list[str]] = field(default_factory=dict)
     unassigned: int = 0
+    inconsistent: list[dict[str, Any]] = field(default_factory=list)
+    inconsistent_count: int = 0
+    duplicate_hashes: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def leaks(self) -> bool:
@@ -44,8 +50,9 @@ class CheckResult:
 
     @property
     def ok(self) -> bool:
-        """No leak and no box outside its image."""
-        return not self.leaks and self.boxes_outside_count == 0
+        """No leak, no box outside its image, no inconsistent or doubly stored sample."""
+        return (not self.leaks and self.boxes_outside_count == 0
+                and not self.inconsistent_count and not self.duplicate_hashes)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -54,7 +61,9 @@ class CheckResult:
                 "boxes_outside_count": self.boxes_outside_count,
                 "empty_classes": self.empty_classes,
                 "classes_missing_from_split": self.classes_missing_from_split,
-                "unassigned": self.unassigned}
+                "unassigned": self.unassigned, "inconsistent": self.inconsistent,
+                "inconsistent_count": self.inconsistent_count,
+                "duplicate_hashes": self.duplicate_hashes}
 
 
 def check(ws: Workspace, **options: Any) -> CheckResult:
@@ -70,6 +79,7 @@ def run_check(ws: Workspace, config: CheckConfig | None = None) -> CheckResult:
         config: the grouping field of the leak check (default: the workspace's).
     """
     config = config or CheckConfig()
+    lock.require_quiet(ws, "check")
     result = CheckResult()
     result.duplicates = checks.spanning_splits(ws, schema.CONTENT_HASH)
     result.group_leaks = checks.spanning_splits(ws, config.group_by or ws.config.split.group_by)
@@ -89,4 +99,6 @@ def run_check(ws: Workspace, config: CheckConfig | None = None) -> CheckResult:
         if missing and entry["images"] >= len(SPLITS):
             result.classes_missing_from_split[c] = missing
     result.unassigned = checks.count_labeled_without_split(ws)
+    result.inconsistent_count, result.inconsistent = checks.inconsistent(ws)
+    result.duplicate_hashes = checks.duplicate_hashes(ws)
     return result

@@ -1,4 +1,4 @@
-"""Commands of the workspace and its curation: init, status, runs, split, check."""
+"""Commands of the workspace and its curation: init, status, recover, runs, split, check."""
 
 from __future__ import annotations
 
@@ -76,6 +76,27 @@ def status(workspace: WorkspaceOpt = Path("."), json_: JsonOpt = False) -> None:
     if report["rounds"]:
         out.print("rounds: " + ", ".join(f"{k} ({v['samples']})"
                                          for k, v in report["rounds"].items()))
+    for command in report["running"]:
+        err.print(f"[yellow]in progress[/]: {command} is writing the workspace; these counts "
+                  "may change when it finishes")
+
+
+def recover(workspace: WorkspaceOpt = Path("."), json_: JsonOpt = False) -> None:
+    """Roll back what a killed or crashed command left half-written.
+
+    Every command that writes does this first, in one line; status, check and train refuse
+    a workspace that needs it. Exit 0 also when there was nothing to recover.
+    """
+    from workbench.curation.api import recover as run_recover
+
+    result = run_recover(open_workspace(workspace))
+    if json_:
+        print_json(result.to_dict())
+        return
+    for r in result.recovered:
+        out.print(f"[green]recovered[/]: {r.describe()}", highlight=False)
+    if not result.recovered:
+        out.print("nothing to recover: every operation finished")
 
 
 def runs_command(
@@ -165,19 +186,30 @@ def check(
             err.print(f"[yellow]classes without boxes[/]: {', '.join(result.empty_classes)}")
         for c, missing in result.classes_missing_from_split.items():
             err.print(f"[yellow]class {c} missing from[/] {', '.join(missing)}")
+        if result.inconsistent_count:
+            err.print(f"[red]{result.inconsistent_count} samples are inconsistent[/] (e.g. "
+                      + "; ".join(f"{s['filepath']}: {', '.join(s['problems'])}"
+                                  for s in result.inconsistent[:3])
+                      + "); tags mirror status and split: re-run the command that changed them "
+                      "or fix the tags in the App")
+        for d in result.duplicate_hashes[:10]:
+            err.print(f"[red]stored twice[/] the same image ({d['samples']} samples): "
+                      + ", ".join(d["filepaths"]))
         if result.unassigned:
             err.print(f"[yellow]{result.unassigned} labeled images have no split[/]: "
                       "run `workbench split`")
         if result.ok:
-            out.print("[green]ok[/]: no leaks, all boxes inside their images")
+            out.print("[green]ok[/]: no leaks, all boxes inside their images, status, split "
+                      "and tags agree")
     if not result.ok:
         raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``init``, ``status``, ``runs`` (workspace) and ``split``, ``check`` (data)."""
+    """Add ``init``, ``status``, ``recover``, ``runs`` (workspace), ``split``, ``check``."""
     app.command(rich_help_panel=Stage.WORKSPACE.value)(init)
     app.command(rich_help_panel=Stage.WORKSPACE.value)(status)
+    app.command(rich_help_panel=Stage.WORKSPACE.value)(recover)
     app.command("runs", rich_help_panel=Stage.WORKSPACE.value)(runs_command)
     app.command(rich_help_panel=Stage.DATA.value)(split)
     app.command(rich_help_panel=Stage.DATA.value)(check)

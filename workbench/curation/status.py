@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.store import query, runs, schema
+from workbench.store import lock, query, runs, schema
 from workbench.store.workspace import Workspace
 
 #: ``{"samples": int, "boxes": int}`` per value of a field.
@@ -24,6 +24,8 @@ class StatusResult:
             the class list first, then labels outside it.
         rounds: selection round -> ``{"samples", "boxes"}``.
         runs: run kind -> number of runs.
+        running: the commands writing the workspace right now (their counts may be
+            half-way).
     """
 
     workspace: str
@@ -37,13 +39,14 @@ class StatusResult:
     classes: dict[str, dict[str, Any]]
     rounds: Counts
     runs: dict[str, int]
+    running: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the keys of ``workbench status --json``)."""
         return {"workspace": self.workspace, "dataset": self.dataset, "database": self.database,
                 "samples": self.samples, "boxes": self.boxes, "splits": self.splits,
                 "status": self.status, "sources": self.sources, "classes": self.classes,
-                "rounds": self.rounds, "runs": self.runs}
+                "rounds": self.rounds, "runs": self.runs, "running": self.running}
 
     def __getitem__(self, key: str) -> Any:
         """``result["splits"]``: the JSON dict's entries (as ``wb.status(ws)[...]`` reads)."""
@@ -51,7 +54,13 @@ class StatusResult:
 
 
 def workspace_status(ws: Workspace) -> StatusResult:
-    """Counts of samples and boxes per source, split, status and class, and the rounds."""
+    """Counts of samples and boxes per source, split, status and class, and the rounds.
+
+    Raises:
+        InterruptedOperationError: a killed command left an operation to roll back first.
+    """
+    running = [f"`{d.get('command')}` (PID {d.get('pid')}, since {d.get('started'):%H:%M:%S})"
+               for d in lock.require_recovered(ws, "status")]
     splits = query.grouped_counts(ws, schema.SPLIT)
     statuses = query.grouped_counts(ws, schema.STATUS)
     sources = query.grouped_counts(ws, schema.SOURCE)
@@ -76,6 +85,7 @@ def workspace_status(ws: Workspace) -> StatusResult:
         classes=classes,
         rounds=rounds,
         runs=kinds,
+        running=running,
     )
 
 
@@ -84,7 +94,7 @@ def status(ws: Workspace) -> dict[str, Any]:
 
     Returns:
         ``{"workspace", "dataset", "database", "samples", "boxes", "splits", "status",
-        "sources", "classes", "rounds", "runs"}``; each count entry is
+        "sources", "classes", "rounds", "runs", "running"}``; each count entry is
         ``{"samples": int, "boxes": int}`` (classes: ``{"boxes", "images", "by_split"}``).
     """
     return workspace_status(ws).to_dict()

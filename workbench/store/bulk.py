@@ -19,7 +19,7 @@ from workbench.core.segments import segments
 from workbench.errors import WorkbenchError
 from workbench.media.probe import ImageInfo
 from workbench.media.records import ImageRecord
-from workbench.store import datasets, schema
+from workbench.store import datasets, journal, schema
 
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
@@ -125,6 +125,7 @@ def insert_samples(
         }
         doc.update(rec.fields)
         docs.append(doc)
+    journal.inserting(ws, schema.INGEST_RUN, run_id)
     insert_documents(ws, docs)
     return boxes
 

@@ -44,3 +44,56 @@ def ground_truth_boxes(ws: Workspace) -> dict[str, Any]:
 def count_labeled_without_split(ws: Workspace) -> int:
     """Labeled samples that have no split yet."""
     return int(ws.samples.count_documents({schema.STATUS: "labeled", schema.SPLIT: None}))
+
+
+def inconsistent(ws: Workspace, limit: int = 20) -> tuple[int, list[dict[str, Any]]]:
+    """Samples whose status, split, tags, round and ground truth disagree (one aggregation).
+
+    A sample is consistent when its status is a known one, its tags hold its status and its
+    split (and no other status or split name), a ``queued`` sample names its round, and a
+    ``labeled`` one has ground truth.
+
+    Returns:
+        ``(count, examples)``: examples are ``{"id", "filepath", "problems": [str]}``.
+    """
+    from workbench.store.query import SPLIT_NAMES
+
+    tags = {"$ifNull": ["$tags", []]}
+    status, split = f"${schema.STATUS}", f"${schema.SPLIT}"
+    others = {"$filter": {"input": tags, "cond": {"$and": [
+        {"$in": ["$$this", [*schema.STATUSES, *SPLIT_NAMES]]},
+        {"$not": [{"$in": ["$$this", [status, {"$ifNull": [split, ""]}]]}]}]}}}
+    rules = {
+        "unknown status": {"$not": [{"$in": [status, list(schema.STATUSES)]}]},
+        "status tag missing": {"$not": [{"$in": [status, tags]}]},
+        "split tag missing": {"$and": [{"$ne": [{"$ifNull": [split, None]}, None]},
+                                       {"$not": [{"$in": [split, tags]}]}]},
+        "tag of another status or split": {"$gt": [{"$size": others}, 0]},
+        "queued without a round": {"$and": [
+            {"$eq": [status, "queued"]},
+            {"$eq": [{"$ifNull": [f"${schema.ROUND_SELECTED}", None]}, None]}]},
+        "labeled without ground truth": {"$and": [
+            {"$eq": [status, "labeled"]},
+            {"$eq": [{"$ifNull": [f"${schema.GROUND_TRUTH}", None]}, None]}]},
+    }
+    problems = {"$filter": {"input": [{"$cond": [cond, name, None]}
+                                      for name, cond in rules.items()],
+                            "cond": {"$ne": ["$$this", None]}}}
+    facet = ws.samples.aggregate([
+        {"$project": {"filepath": 1, "problems": problems}},
+        {"$match": {"problems.0": {"$exists": True}}},
+        {"$facet": {"count": [{"$count": "n"}], "examples": [{"$limit": limit}]}}])
+    doc = next(facet)
+    count = int(doc["count"][0]["n"]) if doc["count"] else 0
+    return count, [{"id": str(d["_id"]), "filepath": d.get("filepath"),
+                    "problems": d["problems"]} for d in doc["examples"]]
+
+
+def duplicate_hashes(ws: Workspace, limit: int = 20) -> list[dict[str, Any]]:
+    """Content hashes held by more than one sample (the same image stored twice)."""
+    return [{"content_hash": d["_id"], "samples": d["n"], "filepaths": d["paths"][:5]}
+            for d in ws.samples.aggregate([
+                {"$match": {schema.CONTENT_HASH: {"$nin": [None, ""]}}},
+                {"$group": {"_id": f"${schema.CONTENT_HASH}", "n": {"$sum": 1},
+                            "paths": {"$push": "$filepath"}}},
+                {"$match": {"n": {"$gt": 1}}}, {"$limit": limit}], allowDiskUse=True)]

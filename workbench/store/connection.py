@@ -167,3 +167,21 @@ def fiftyone() -> ModuleType:
 def current() -> DatabaseTarget | None:
     """The database this process is connected to, if any."""
     return _current
+
+
+def database_failure(exc: BaseException) -> WorkspaceError | None:
+    """A user-facing error for a database that went away mid-command (None: not that).
+
+    The command's unfinished operation stays in the journal; the next command (or
+    ``workbench recover``), which restarts the embedded mongod, rolls it back.
+    """
+    if "pymongo" not in sys.modules:
+        return None
+    from pymongo.errors import ConnectionFailure
+
+    if not isinstance(exc, ConnectionFailure):
+        return None
+    return WorkspaceError(
+        f"lost the database connection in the middle of the command ({type(exc).__name__}: "
+        f"{str(exc)[:200]}); what it wrote is rolled back by the next command that writes, or "
+        "now by `workbench recover` (it restarts the embedded database when it stopped)")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from pymongo import UpdateOne
 
 from workbench.errors import WorkbenchError
-from workbench.store import query, schema
+from workbench.store import journal, query, schema
 
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
@@ -28,6 +28,7 @@ def write_ground_truth(ws: Workspace, before: list[dict[str, Any]],
     Raises:
         WorkbenchError: a sample changed since ``before`` was read (the caller rolls back).
     """
+    journal.updating(ws, [b["_id"] for b in before])
     now = query.now()
     ops = []
     for b, doc in zip(before, docs, strict=True):

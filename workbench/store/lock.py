@@ -34,9 +34,10 @@ import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, overload
 
-from workbench.errors import WorkspaceBusyError
+from workbench.errors import InterruptedOperationError, WorkspaceBusyError
+from workbench.store import journal
 from workbench.store.mongod import pid_alive
 from workbench.store.workspace import Workspace
 
@@ -186,33 +187,137 @@ def _release_all() -> None:
                 _release(key)
 
 
+def _warn_recovered(report: journal.Recovery) -> None:
+    warnings.warn(f"recovered: {report.describe()}", stacklevel=3)
+
+
+#: Called with each rolled-back operation when a command recovers the workspace (the CLI
+#: prints one line).
+on_recovered: Callable[[journal.Recovery], None] = _warn_recovered
+
+
+def _live(ws: Workspace, doc: dict[str, Any]) -> bool:
+    """Whether the process of journal document ``doc`` still holds the lock (is running)."""
+    lock_doc = ws.db[LOCKS_COLLECTION].find_one({"_id": ws.config.name})
+    return (lock_doc is not None and lock_doc.get("token") == doc.get("lock_token")
+            and not _stale(lock_doc, socket.gethostname()))
+
+
+def interrupted(ws: Workspace) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Unfinished operations of ``ws``: ``(running, interrupted)`` journal documents.
+
+    Running ones belong to the live holder of the lock; interrupted ones to a process that
+    died (they wait for a writing command or ``workbench recover`` to roll them back).
+    """
+    running: list[dict[str, Any]] = []
+    dead: list[dict[str, Any]] = []
+    for doc in journal.pending(ws):
+        (running if _live(ws, doc) else dead).append(doc)
+    return running, dead
+
+
+def require_recovered(ws: Workspace, command: str) -> list[dict[str, Any]]:
+    """Refuse to read a workspace that an interrupted operation left half-written.
+
+    Args:
+        ws: the workspace.
+        command: the refusing command, for the message (``"status"``).
+
+    Returns:
+        The journal documents of operations that are running right now (readers may
+        mention them).
+
+    Raises:
+        InterruptedOperationError: a dead process left an operation unfinished.
+    """
+    running, dead = interrupted(ws)
+    if dead:
+        raise InterruptedOperationError(command, _describe(dead[0]), len(dead))
+    return running
+
+
+def require_quiet(ws: Workspace, command: str) -> None:
+    """Refuse to read while an operation is unfinished: interrupted, or running now.
+
+    Raises:
+        InterruptedOperationError: a dead process left an operation unfinished.
+        WorkspaceBusyError: a live process is writing the workspace right now.
+    """
+    running = require_recovered(ws, command)
+    if running:
+        raise WorkspaceBusyError(ws.config.name, _describe(running[0]), 0.0,
+                                 f"run `{command}` when it has finished")
+
+
+def _describe(doc: dict[str, Any]) -> str:
+    started = doc.get("started") or dt.datetime.now(dt.UTC)
+    return (f"`{doc.get('command', '?')}` (PID {doc.get('pid', '?')} on {doc.get('host', '?')}, "
+            f"started {started:%Y-%m-%d %H:%M:%S} UTC)")
+
+
+def _recover(ws: Workspace, recover: bool, report: Callable[[journal.Recovery], None] | None,
+             command: str) -> None:
+    """With the lock held: roll back what dead processes left, or refuse to go on."""
+    dead = journal.pending(ws)
+    if dead and not recover:
+        raise InterruptedOperationError(command, _describe(dead[0]), len(dead))
+    for doc in dead:  # newest first
+        (report or on_recovered)(journal.rollback(ws, doc))
+
+
 @contextlib.contextmanager
-def hold(ws: Workspace, command: str | None = None, wait: float | None = None) -> Iterator[None]:
+def hold(ws: Workspace, command: str | None = None, wait: float | None = None,
+         recover: bool = True, report: Callable[[journal.Recovery], None] | None = None,
+         name: str | None = None) -> Iterator[None]:
     """Hold ``ws``'s write lock meanwhile (re-entrant within this process).
+
+    The outermost hold first rolls back the operations that dead processes left in the
+    journal (``recover``; else it refuses), then opens this command's operation: it is
+    committed when the block ends, rolled back when the block raises, and left for the next
+    command when the database itself failed.
 
     Args:
         ws: the workspace.
         command: what to show others who find it busy (default: this process's command line).
         wait: seconds to wait for another writer (default: :func:`default_wait`).
+        recover: roll back interrupted operations first; False: raise
+            :class:`InterruptedOperationError` instead (training reads labels it must trust).
+        report: called with each rollback (default: :data:`on_recovered`).
+        name: what the refusal calls this command (default: ``command``).
 
     Raises:
         WorkspaceBusyError: another live process still holds it after ``wait`` seconds.
+        InterruptedOperationError: ``recover`` is False and the journal is not empty.
     """
     global _atexit_registered
     key = _key(ws)
+    op: journal.Operation | None = None
     with _guard:
         held = _held.get(key)
         if held is not None:
             held.count += 1
         else:
-            token = _acquire(ws, command or command_line(),
-                             default_wait() if wait is None else max(0.0, wait))
+            command = command or command_line()
+            token = _acquire(ws, command, default_wait() if wait is None else max(0.0, wait))
             _held[key] = _Held(token, 1, ws)
             if not _atexit_registered:
                 atexit.register(_release_all)
                 _atexit_registered = True
+            try:
+                _recover(ws, recover, report, name or command)
+                op = journal.begin(ws, command, token)
+            except BaseException:
+                _release(key)
+                raise
     try:
         yield
+    except BaseException as exc:
+        if op is not None:
+            _end(op, exc)
+        raise
+    else:
+        if op is not None:
+            journal.commit(op)
     finally:
         with _guard:
             held = _held.get(key)
@@ -222,20 +327,46 @@ def hold(ws: Workspace, command: str | None = None, wait: float | None = None) -
                     _release(key)
 
 
-def writes(func: Callable[P, R]) -> Callable[P, R]:
+def _end(op: journal.Operation, exc: BaseException) -> None:
+    """Roll back the operation of a command that raised (not when the database failed:
+    the next command recovers it)."""
+    from pymongo.errors import ConnectionFailure
+
+    if isinstance(exc, ConnectionFailure):  # the database is gone: nothing can be undone now
+        journal.abandon(op)
+        return
+    try:
+        journal.rollback_open(op)
+    except Exception:  # the journal keeps it; the next command rolls it back
+        journal.abandon(op)
+
+
+@overload
+def writes(func: Callable[P, R]) -> Callable[P, R]: ...
+
+
+@overload
+def writes(*, recover: bool = True) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+
+def writes(func: Callable[P, R] | None = None, *, recover: bool = True) -> Any:
     """Decorate an ``api`` verb ``verb(ws, …)`` that writes: it runs under :func:`hold`.
 
     A call with a config whose ``dry_run`` is true (or a ``dry_run=True`` keyword) writes
-    nothing and takes no lock.
+    nothing and takes no lock. ``@writes(recover=False)``: refuse a workspace with an
+    interrupted operation instead of rolling it back first.
     """
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        ws = args[0] if args else kwargs.get("ws")
-        dry = bool(kwargs.get("dry_run")) or any(
-            getattr(a, "dry_run", False) is True for a in (*args[1:], *kwargs.values()))
-        if dry or not isinstance(ws, Workspace):
-            return func(*args, **kwargs)
-        with hold(ws):
-            return func(*args, **kwargs)
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            ws = args[0] if args else kwargs.get("ws")
+            dry = bool(kwargs.get("dry_run")) or any(
+                getattr(a, "dry_run", False) is True for a in (*args[1:], *kwargs.values()))
+            if dry or not isinstance(ws, Workspace):
+                return fn(*args, **kwargs)
+            with hold(ws, recover=recover, name=fn.__name__):
+                return fn(*args, **kwargs)
 
-    return wrapper
+        return wrapper
+
+    return decorate if func is None else decorate(func)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from workbench.store import query, schema
+from workbench.store import journal, query, schema
 from workbench.store.predictions import score_index_name
 
 if TYPE_CHECKING:
@@ -125,8 +125,10 @@ def queue(ws: Workspace, ids: list[Any], round_name: str) -> int:
 
 def release(ws: Workspace, round_name: str) -> int:
     """Put a round's still-queued images back into the unlabeled pool; return how many."""
+    match = {schema.ROUND_SELECTED: round_name, schema.STATUS: "queued"}
+    journal.updating_matching(ws, match)
     result = ws.samples.update_many(
-        {schema.ROUND_SELECTED: round_name, schema.STATUS: "queued"},
+        match,
         [{"$set": {schema.STATUS: "unlabeled", schema.ROUND_SELECTED: None,
                    "last_modified_at": query.now(),
                    "tags": query.retag(["queued", round_name], ["unlabeled"])}}])

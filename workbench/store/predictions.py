@@ -17,6 +17,7 @@ import numpy as np
 from workbench.core.boxes import xyxyn_to_xywhn
 from workbench.core.segments import segments
 from workbench.core.types import Predictions
+from workbench.store import journal
 from workbench.store.bulk import detections_doc
 from workbench.store.schema import ensure_fields
 from workbench.store.views import view_match
@@ -91,6 +92,7 @@ def write_predictions(ws: Workspace, run: str, sample_ids: list[Any], preds: Pre
     if tta is not None:
         declare[tta_field] = "detections"
     ensure_fields(ws, declare)  # FiftyOne is loaded only when a field is new
+    journal.writing_fields(ws, sample_ids, declare)
     emb_rows: Any = embeddings.astype(np.float64).tolist() if embeddings is not None else None
     n = len(sample_ids)
     main = _columns(preds, classes, n)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from workbench.store import schema
+from workbench.store import journal, schema
 
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
@@ -75,7 +75,12 @@ def now() -> dt.datetime:
 
 
 def update_ids(ws: Workspace, ids: list[Any], update: Any, chunk: int = 50_000) -> int:
-    """``update_many`` over samples by id, in chunks that keep each query small."""
+    """``update_many`` over samples by id, in chunks that keep each query small.
+
+    Their ground truth, status, split, tags and round are saved first in the operation
+    journal (:mod:`workbench.store.journal`).
+    """
+    journal.updating(ws, ids)
     modified = 0
     for start in range(0, len(ids), chunk):
         res = ws.samples.update_many({"_id": {"$in": ids[start:start + chunk]}}, update)

@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import workbench
+from workbench.store import journal
 
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
@@ -74,6 +75,7 @@ def record_run(
         "seconds": (finished - started).total_seconds(),
         "workbench_version": workbench.__version__,
     }
+    journal.writing_run(ws, run_id)
     ws.runs.insert_one(doc)
     return doc
 
@@ -89,12 +91,18 @@ def list_runs(ws: Workspace, kind: RunKind | str | None = None) -> list[dict[str
 
 def delete_run(ws: Workspace, run_id: str) -> None:
     """Delete the record of run ``run_id`` of the workspace (a run about to be replaced)."""
+    journal.writing_run(ws, run_id)
     ws.runs.delete_one({"_id": run_id, "dataset": ws.config.name})
 
 
 def start_run(ws: Workspace, kind: RunKind, run_id: str, params: dict[str, Any],
-              inputs: dict[str, Any]) -> dict[str, Any]:
-    """Insert a run in state ``running`` (for long jobs that update it as they go)."""
+              inputs: dict[str, Any], on_rollback: str = "rolled-back") -> dict[str, Any]:
+    """Insert a run in state ``running`` (for long jobs that update it as they go).
+
+    If the command dies or fails before it finishes the run, the rollback of its operation
+    leaves the record in state ``on_rollback`` (``interrupted`` for training, whose
+    checkpoints stay valid).
+    """
     now = dt.datetime.now(dt.UTC)
     doc: dict[str, Any] = {
         "_id": run_id, "dataset": ws.config.name, "kind": RunKind(kind).value,
@@ -104,6 +112,7 @@ def start_run(ws: Workspace, kind: RunKind, run_id: str, params: dict[str, Any],
         "started_at": now, "finished_at": None, "seconds": None,
         "workbench_version": workbench.__version__,
     }
+    journal.starting_run(ws, run_id, on_rollback)
     ws.runs.insert_one(doc)
     return doc
 
@@ -138,6 +147,7 @@ def update_run(ws: Workspace, run_id: str, set_: dict[str, Any] | None = None,
     if push:
         update["$push"] = push
     if update:
+        journal.writing_run(ws, run_id)
         ws.runs.update_one({"_id": run_id}, update)
 
 

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 from pymongo import InsertOne, UpdateOne
 
 from workbench.errors import WorkbenchError
-from workbench.store import query, schema
+from workbench.store import journal, query, schema
 
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
 
-COLLECTION = "workbench_label_versions"
-SAVED = (schema.GROUND_TRUTH, schema.STATUS, schema.SPLIT, "tags", schema.ROUND_SELECTED)
+COLLECTION = journal.VERSIONS_COLLECTION
+SAVED = journal.SAMPLE_FIELDS
 _CHUNK = 5000
 
 
@@ -47,6 +47,7 @@ def save(ws: Workspace, change_id: str, before: list[dict[str, Any]], after: lis
         after: ``K`` fingerprints of the ground truth the change writes.
     """
     coll = collection(ws)
+    journal.saved_by_versions(ws, change_id, [doc["_id"] for doc in before])
     coll.create_index([("change_id", 1), ("sample_id", 1)], name="change_sample")
     ops = [InsertOne({"change_id": change_id, "dataset": ws.config.name, "sample_id": doc["_id"],
                       "before": {k: doc.get(k) for k in SAVED}, "after": fp})
@@ -94,6 +95,7 @@ def restore(ws: Workspace, states: list[dict[str, Any]], check: bool = True) -> 
                 "undo the later imports that touched them first, newest first: "
                 + ", ".join(c for c in changes_touching(ws, moved_on)
                             if c != states[0]["change_id"]))
+    journal.updating(ws, [s["sample_id"] for s in states if s["sample_id"] in current])
     now = query.now()
     ops = [UpdateOne({"_id": s["sample_id"]},
                      {"$set": {**s["before"], "last_modified_at": now}})

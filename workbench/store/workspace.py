@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkspaceError
-from workbench.store import connection, schema
+from workbench.store import connection, journal, schema
 from workbench.store.config import (
     WORKSPACE_FILE,
     WorkspaceConfig,
@@ -122,6 +122,7 @@ class Workspace:
         added = [n for n in dict.fromkeys(names) if n not in self.config.classes]
         if added:
             validate_classes(self.config.classes + added)
+            journal.changing_classes(self)
             self.config.classes.extend(added)
             self.save_config()
         return added

@@ -33,7 +33,7 @@ __all__ = ["EpochCallback", "EvalConfig", "EvalResult", "SweepConfig", "SweepRes
 EpochCallback = Callable[[int, int, dict[str, float]], None]
 
 
-@lock.writes
+@lock.writes(recover=False)
 def train(ws: Workspace, config: TrainConfig,
           on_epoch: EpochCallback | None = None) -> TrainResult:
     """Train on ``config.view`` (or resume ``config.run``) and record the run.
@@ -47,7 +47,7 @@ def train(ws: Workspace, config: TrainConfig,
     return run_train(ws, config, on_epoch=on_epoch)
 
 
-@lock.writes
+@lock.writes(recover=False)
 def sweep(ws: Workspace, config: SweepConfig,
           on_epoch: EpochCallback | None = None) -> SweepResult:
     """Train one model per input size and write the trade-off report."""

@@ -77,7 +77,7 @@ def train(ws: Workspace, config: TrainConfig | None = None,
     inputs = {"dataset": str(ds.root), "label_hash": ds.label_hash,
               "train_ids": ds.train.ids, "val_ids": ds.val.ids,
               "train_boxes_per_class": ds.train.boxes_per_class}
-    runs.start_run(ws, RunKind.TRAIN, run, params, inputs)
+    runs.start_run(ws, RunKind.TRAIN, run, params, inputs, on_rollback="interrupted")
     from ultralytics import YOLO
 
     try:
