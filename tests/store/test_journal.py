@@ -223,7 +223,9 @@ def test_training_refuses_and_writers_recover(workspace: Any, tmp_path: Path) ->
         pool.mkdir()
         shutil.copy(demo_images("valid", 5)[-1], pool)
         ingest_api = __import__("workbench.ingestion.api", fromlist=["ingest"]).ingest
-        ingest_api(ws, pool, format="images")  # a writing command recovers first
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "took over a stale workspace lock"
+            ingest_api(ws, pool, format="images")  # a writing command recovers first
     finally:
         lock.on_recovered = monkey
     assert len(reports) == 1 and "rolled back the unfinished `workbench fake --kill`" in \
