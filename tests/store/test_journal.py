@@ -77,7 +77,7 @@ def recovered_once(ws: Any) -> journal.Recovery:
         result = recover(ws)
     assert len(result.recovered) == 1 and result.recovered[0].command == "workbench fake --kill"
     assert journal.pending(ws) == [] and recover(ws).recovered == []
-    assert ws.db[journal.SAVED_COLLECTION].count_documents({}) == 0
+    assert not [c for c in ws.db.list_collection_names() if c.startswith(journal.SAVED_PREFIX)]
     status(ws)
     return result.recovered[0]
 
@@ -197,10 +197,10 @@ def test_rollback_is_idempotent(rw: RoundWorkspace) -> None:
     with killed(rw.ws):
         select(rw.ws, SelectConfig(n=3, strategy="random", run="p1", round="round-2"))
     doc = journal.pending(rw.ws)[0]
-    saved = list(rw.ws.db[journal.SAVED_COLLECTION].find({"op": doc["_id"]}))
+    saved = list(journal.saved_collection(rw.ws, doc["_id"]).find())
     journal.rollback(rw.ws, doc)  # a rollback killed after its last step ...
     rw.ws.db[journal.COLLECTION].insert_one(doc)  # ... would leave the journal as it was
-    rw.ws.db[journal.SAVED_COLLECTION].insert_many(saved)
+    journal.saved_collection(rw.ws, doc["_id"]).insert_many(saved)
     recovered_once(rw.ws)
     assert state(rw.ws) == before
 

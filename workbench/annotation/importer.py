@@ -31,7 +31,16 @@ from workbench.core.boxes import xywhn_to_xyxyn, xyxyn_to_xywhn
 from workbench.core.labeldiff import diff_boxes
 from workbench.errors import InputReportError, SourceError, WorkbenchError
 from workbench.media.records import check_boxes
-from workbench.store import annotating, datasets, labels, lock, runs, schema, versions
+from workbench.store import (
+    annotating,
+    connection,
+    datasets,
+    labels,
+    lock,
+    runs,
+    schema,
+    versions,
+)
 from workbench.store.bulk import detections_doc
 from workbench.store.runs import RunKind
 from workbench.store.workspace import Workspace
@@ -203,6 +212,8 @@ def import_annotations(
 
                 placed = split(ws).moved
         except BaseException as exc:
+            if connection.database_failure(exc) is not None:
+                raise  # the database is gone: the next command rolls the import back
             runs.finish_run(ws, import_id, "failed", {"error": str(exc)[:500]},
                             time.perf_counter() - t0)
             if isinstance(exc, WorkbenchError | KeyboardInterrupt):

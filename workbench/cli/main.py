@@ -85,6 +85,10 @@ def main() -> None:
                 raise
             failure = exc
         err.print(f"[red]error:[/] {failure}", highlight=False)
+        if failure is not exc:  # the database died: exit hooks would only wait for it
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(failure.exit_code)
         sys.exit(failure.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted")

@@ -132,13 +132,15 @@ def insert_samples(
 
 def insert_documents(ws: Workspace, docs: list[dict[str, Any]]) -> None:
     """``insert_many`` all-or-nothing: on failure, delete what was inserted and raise."""
-    from pymongo.errors import PyMongoError
+    from pymongo.errors import ConnectionFailure, PyMongoError
 
     coll = ws.samples
     try:
         for start in range(0, len(docs), _CHUNK):
             coll.insert_many(docs[start:start + _CHUNK], ordered=True)
     except PyMongoError as exc:
+        if isinstance(exc, ConnectionFailure):
+            raise  # the database is gone: the operation journal's recovery deletes them
         coll.delete_many({"_id": {"$in": [d["_id"] for d in docs]}})
         raise WorkbenchError(
             f"writing {len(docs)} samples failed and was rolled back ({exc}); the workspace is "

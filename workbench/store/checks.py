@@ -51,7 +51,7 @@ def inconsistent(ws: Workspace, limit: int = 20) -> tuple[int, list[dict[str, An
 
     A sample is consistent when its status is a known one, its tags hold its status and its
     split (and no other status or split name), a ``queued`` sample names its round, and a
-    ``labeled`` one has ground truth.
+    ``labeled`` one has ground truth and has left the pool.
 
     Returns:
         ``(count, examples)``: examples are ``{"id", "filepath", "problems": [str]}``.
@@ -72,6 +72,8 @@ def inconsistent(ws: Workspace, limit: int = 20) -> tuple[int, list[dict[str, An
         "queued without a round": {"$and": [
             {"$eq": [status, "queued"]},
             {"$eq": [{"$ifNull": [f"${schema.ROUND_SELECTED}", None]}, None]}]},
+        "labeled but in the pool": {"$and": [{"$eq": [status, "labeled"]},
+                                             {"$eq": [split, "pool"]}]},
         "labeled without ground truth": {"$and": [
             {"$eq": [status, "labeled"]},
             {"$eq": [{"$ifNull": [f"${schema.GROUND_TRUTH}", None]}, None]}]},

@@ -29,6 +29,8 @@ _ENV_DEFAULTS = {
     "FIFTYONE_DATABASE_VALIDATION": "false",
     "FIFTYONE_SHOW_PROGRESS_BARS": "false",
 }
+#: Server selection timeout of the embedded mongod's clients (ms).
+_LOCAL_TIMEOUT_MS = 10_000
 #: FiftyOne's default database name (``fo.config.database_name``).
 DEFAULT_DATABASE_NAME = "fiftyone"
 
@@ -105,7 +107,11 @@ def connect(target: DatabaseTarget) -> Any:
         assert target.directory is not None
         from workbench.store import mongod
 
-        uri = mongod.ensure_running(target.directory)
+        # a local mongod that does not answer for 10 s is gone (killed): every client of
+        # this process and its children (FiftyOne's too, through the URI) fails then, not
+        # after pymongo's default 30 s per call; an external server keeps the default
+        uri = (mongod.ensure_running(target.directory)
+               + f"/?serverSelectionTimeoutMS={_LOCAL_TIMEOUT_MS}")
     # A fiftyone imported later (by this process or by a child, e.g. the App server) reads
     # its database from the environment.
     os.environ["FIFTYONE_DATABASE_URI"] = uri
@@ -175,13 +181,20 @@ def database_failure(exc: BaseException) -> WorkspaceError | None:
     The command's unfinished operation stays in the journal; the next command (or
     ``workbench recover``), which restarts the embedded mongod, rolls it back.
     """
+    global _client
     if "pymongo" not in sys.modules:
         return None
     from pymongo.errors import ConnectionFailure
 
-    if not isinstance(exc, ConnectionFailure):
+    cause: BaseException | None = exc  # FiftyOne wraps it in a ConnectionError
+    while cause is not None and not isinstance(cause, ConnectionFailure):
+        cause = cause.__cause__ or cause.__context__
+    if cause is None:
         return None
+    exc = cause
+    _client = None  # closing it at exit would wait for the dead server once more
     return WorkspaceError(
         f"lost the database connection in the middle of the command ({type(exc).__name__}: "
-        f"{str(exc)[:200]}); what it wrote is rolled back by the next command that writes, or "
-        "now by `workbench recover` (it restarts the embedded database when it stopped)")
+        f"{str(exc).split(' (configured timeouts')[0][:160]}); what it wrote is rolled back "
+        "by the next command that writes, or now by `workbench recover` (it restarts the "
+        "embedded database when it stopped)")

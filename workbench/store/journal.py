@@ -10,7 +10,7 @@ action               undo
 ===================  =======================================================================
 ``delete_samples``   samples inserted by the operation (matched by their ingest run) deleted
 ``restore_samples``  the earlier ground truth, status, split, tags, round or prediction field
-                     of every updated sample, saved in ``workbench_journal_saved``
+                     of every updated sample, saved in ``workbench_journal_saved_<op>``
 ``restore_versions`` the states an annotation import saved for undo (no second copy)
 ``unset_fields``     fields no sample had before (a new prediction run) removed again
 ``restore_runs``     run records put back as they were (created ones deleted)
@@ -42,7 +42,9 @@ if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
 
 COLLECTION = "workbench_journal"
-SAVED_COLLECTION = "workbench_journal_saved"
+#: Saved states of operation ``X`` live in collection ``workbench_journal_saved_X``, dropped
+#: (a constant-time step) when the operation ends.
+SAVED_PREFIX = "workbench_journal_saved_"
 VERSIONS_COLLECTION = "workbench_label_versions"
 #: The sample fields a label, status or split change saves before it writes.
 SAMPLE_FIELDS = (schema.GROUND_TRUTH, schema.STATUS, schema.SPLIT, "tags", schema.ROUND_SELECTED)
@@ -117,6 +119,11 @@ def _durable(ws: Workspace, name: str) -> Any:
     return ws.db[name].with_options(write_concern=WriteConcern(w=1, j=True))
 
 
+def saved_collection(ws: Workspace, op_id: str) -> Any:
+    """The collection holding operation ``op_id``'s saved states."""
+    return ws.db[SAVED_PREFIX + op_id]
+
+
 def _key(ws: Workspace) -> tuple[Any, str]:
     return (ws.target, ws.config.name)
 
@@ -129,7 +136,7 @@ def active(ws: Workspace) -> Operation | None:
 def begin(ws: Workspace, command: str, lock_token: str) -> Operation:
     """Open an operation: its journal document is on disk before anything else is written."""
     op = Operation(id=uuid.uuid4().hex, ws=ws)
-    _durable(ws, COLLECTION).insert_one({
+    ws.db[COLLECTION].insert_one({
         "_id": op.id, "dataset": ws.config.name, "command": command, "pid": os.getpid(),
         "host": socket.gethostname(), "started": dt.datetime.now(dt.UTC),
         "lock_token": lock_token, "actions": []})
@@ -138,10 +145,15 @@ def begin(ws: Workspace, command: str, lock_token: str) -> Operation:
 
 
 def commit(op: Operation) -> None:
-    """Close a finished operation: its saved states and its journal document go."""
+    """Close a finished operation: its saved states and its journal document go.
+
+    Only this deletion waits for the disk: a command that reported success stays done.
+    Earlier journal writes need no wait of their own: the database's write-ahead log is
+    sequential, so a data write that survives a crash implies the notes before it did.
+    """
     _active.pop(_key(op.ws), None)
-    op.ws.db[SAVED_COLLECTION].delete_many({"op": op.id})
     _durable(op.ws, COLLECTION).delete_one({"_id": op.id})
+    saved_collection(op.ws, op.id).drop()
 
 
 def abandon(op: Operation) -> None:
@@ -155,12 +167,20 @@ def pending(ws: Workspace) -> list[dict[str, Any]]:
     return list(ws.db[COLLECTION].find({"dataset": ws.config.name}).sort("started", -1))
 
 
+def sweep(ws: Workspace) -> None:
+    """Drop saved states no operation owns (a rollback killed after its last step)."""
+    owned = {SAVED_PREFIX + str(d["_id"]) for d in ws.db[COLLECTION].find({}, {"_id": 1})}
+    for name in ws.db.list_collection_names(filter={"name": {"$regex": f"^{SAVED_PREFIX}"}}):
+        if name not in owned:
+            ws.db[name].drop()
+
+
 def _register(ws: Workspace, key: str, action: dict[str, Any]) -> Operation | None:
     """Record an undo action of the open operation once, durably, before its write."""
     op = active(ws)
     if op is None or key in op.actions:
         return op
-    _durable(ws, COLLECTION).update_one({"_id": op.id}, {"$push": {"actions": action}})
+    ws.db[COLLECTION].update_one({"_id": op.id}, {"$push": {"actions": action}})
     op.actions.add(key)
     return op
 
@@ -192,17 +212,15 @@ def updating(ws: Workspace, ids: Iterable[Any], fields: Iterable[str] = SAMPLE_F
     if not todo:
         return
     _register(ws, "restore_samples", {"do": "restore_samples"})
-    saved = ws.db[SAVED_COLLECTION]
-    saved.create_index([("op", 1)], name="op")
+    into = SAVED_PREFIX + op.id
     for group, covers in todo.items():
         members = list(group)
         for start in range(0, len(members), _CHUNK):
             ws.samples.aggregate([
                 {"$match": {"_id": {"$in": members[start:start + _CHUNK]}}},
-                {"$project": {"_id": 0, "op": {"$literal": op.id}, "sample_id": "$_id",
-                              "covers": {"$literal": covers},
+                {"$project": {"_id": 0, "sample_id": "$_id", "covers": {"$literal": covers},
                               "fields": {f: f"${f}" for f in covers}}},
-                {"$merge": {"into": SAVED_COLLECTION, "whenMatched": "fail",
+                {"$merge": {"into": into, "whenMatched": "fail",
                             "whenNotMatched": "insert"}}])
         for f in covers:
             op.saved[f].update(group)
@@ -252,7 +270,7 @@ def writing_run(ws: Workspace, run_id: str) -> None:
         return
     _register(ws, "restore_runs", {"do": "restore_runs"})
     doc = ws.runs.find_one({"_id": run_id})
-    ws.db[SAVED_COLLECTION].insert_one({"op": op.id, "run_id": run_id, "run": doc})
+    saved_collection(ws, op.id).insert_one({"run_id": run_id, "run": doc})
     op.runs.add(run_id)
 
 
@@ -286,8 +304,8 @@ def rollback(ws: Workspace, doc: dict[str, Any]) -> Recovery:
                       pid=int(doc.get("pid", 0)), host=str(doc.get("host", "?")), started=started)
     for action in reversed(doc.get("actions") or []):
         _UNDO[action["do"]](ws, doc["_id"], action, report)
-    ws.db[SAVED_COLLECTION].delete_many({"op": doc["_id"]})
     _durable(ws, COLLECTION).delete_one({"_id": doc["_id"]})
+    saved_collection(ws, doc["_id"]).drop()
     return report
 
 
@@ -313,7 +331,7 @@ def _restore_samples(ws: Workspace, op_id: str, action: dict[str, Any], r: Recov
     stamp = now()
     ops: list[Any] = []
     touched: set[Any] = set()
-    for saved in ws.db[SAVED_COLLECTION].find({"op": op_id, "sample_id": {"$exists": True}}):
+    for saved in saved_collection(ws, op_id).find({"sample_id": {"$exists": True}}):
         values = saved.get("fields") or {}
         update: dict[str, Any] = {"$set": {**{f: values[f] for f in saved["covers"]
                                                if f in values}, "last_modified_at": stamp}}
@@ -356,7 +374,7 @@ def _unset_fields(ws: Workspace, op_id: str, action: dict[str, Any], r: Recovery
 
 
 def _restore_runs(ws: Workspace, op_id: str, action: dict[str, Any], r: Recovery) -> None:
-    for saved in ws.db[SAVED_COLLECTION].find({"op": op_id, "run_id": {"$exists": True}}):
+    for saved in saved_collection(ws, op_id).find({"run_id": {"$exists": True}}):
         if saved.get("run") is None:
             ws.runs.delete_one({"_id": saved["run_id"]})
         else:

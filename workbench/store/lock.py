@@ -263,6 +263,8 @@ def _recover(ws: Workspace, recover: bool, report: Callable[[journal.Recovery], 
         raise InterruptedOperationError(command, _describe(dead[0]), len(dead))
     for doc in dead:  # newest first
         (report or on_recovered)(journal.rollback(ws, doc))
+    if dead:
+        journal.sweep(ws)
 
 
 @contextlib.contextmanager
@@ -312,8 +314,9 @@ def hold(ws: Workspace, command: str | None = None, wait: float | None = None,
     try:
         yield
     except BaseException as exc:
-        if op is not None:
-            _end(op, exc)
+        if op is not None and not _end(op, exc):
+            with _guard:  # the database is gone: releasing would only wait for it again
+                _held.pop(key, None)
         raise
     else:
         if op is not None:
@@ -327,18 +330,25 @@ def hold(ws: Workspace, command: str | None = None, wait: float | None = None,
                     _release(key)
 
 
-def _end(op: journal.Operation, exc: BaseException) -> None:
-    """Roll back the operation of a command that raised (not when the database failed:
-    the next command recovers it)."""
+def _end(op: journal.Operation, exc: BaseException) -> bool:
+    """Roll back the operation of a command that raised; False when the database failed
+    (the journal keeps the operation and the next command rolls it back)."""
     from pymongo.errors import ConnectionFailure
 
-    if isinstance(exc, ConnectionFailure):  # the database is gone: nothing can be undone now
-        journal.abandon(op)
-        return
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ConnectionFailure):  # the database is gone: nothing to undo now
+            journal.abandon(op)
+            return False
+        cause = cause.__cause__ or cause.__context__
     try:
         journal.rollback_open(op)
+    except ConnectionFailure:
+        journal.abandon(op)
+        return False
     except Exception:  # the journal keeps it; the next command rolls it back
         journal.abandon(op)
+    return True
 
 
 @overload
