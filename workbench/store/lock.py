@@ -17,6 +17,9 @@ the command line and since when.
   ``annotate export``) count up and down one lock; only the outermost releases it.
 - Released in ``finally``; an ``atexit`` hook releases whatever an interrupted process still
   holds. A process killed outright leaves a stale lock, which the next writer takes over.
+- The outermost hold is one operation of the journal (:mod:`workbench.store.journal`): it
+  first rolls back what dead holders left unfinished (:data:`on_recovered` is told), then
+  commits this command's operation, or rolls it back when the block raises.
 """
 
 from __future__ import annotations
