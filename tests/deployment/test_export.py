@@ -48,13 +48,43 @@ def test_onnx_export_is_the_fp32_reference(export_ws: Any) -> None:
 def test_int8_keeps_accuracy_and_is_calibrated_on_a_diverse_pick(export_ws: Any) -> None:
     report = export_model(export_ws, ExportConfig(run=WEIGHTS, target="onnx-int8",
                                                   calibration_count=16))
-    assert report["calibration"] == {"view": "split:train", "count": 16,
-                                     "pick": "core-set over the FP32 embeddings"}
+    calibration = report["calibration"]
+    assert {k: calibration[k] for k in ("view", "count", "pick")} == {
+        "view": "split:train", "count": 16, "pick": "core-set over the FP32 embeddings"}
+    ids = {str(d["_id"]) for d in export_ws.samples.find({"split": "train"}, {"_id": 1})}
+    assert len(set(calibration["sample_ids"])) == 16 and set(calibration["sample_ids"]) <= ids
+    assert sum(calibration["sources"].values()) == 16
+    assert any("fewer than 100" in w for w in calibration["warnings"])
+    assert report["warnings"] == calibration["warnings"]
+    assert report["usable"] and report["gate"]["passed"] and not report["accepted_drop"]
+    assert report["gate"]["drop_points"] <= 2.0
     assert report["fidelity"]["cosine"] >= 0.99
     assert report["map50_fp32"] > 0.02  # a model that finds something, or the test says little
     assert report["map50"] >= report["map50_fp32"] - 0.02  # at most 2 mAP50 points lost
     assert report["size_bytes"] < 0.5 * Path(report["path"]).with_name(
         "reference.fp32.onnx").stat().st_size
+
+
+def test_an_export_beyond_its_budget_is_refused_and_kept_unrecorded(export_ws: Any) -> None:
+    from workbench.deployment.api import export
+    from workbench.deployment.gate import AccuracyDropError
+
+    recorded = len(runs.list_runs(export_ws, "export"))
+    strict = ExportConfig(run=WEIGHTS, target="onnx-int8", calibration_count=8, min_cosine=1.0,
+                          out=Path("exports-strict"))
+    with pytest.raises(AccuracyDropError, match=r"not usable: its raw outputs match FP32 with "
+                       r"cosine .* below --min-cosine 1.*mixed precision") as caught:
+        export(export_ws, strict)
+    assert caught.value.exit_code == 4
+    report = json.loads((caught.value.folder / "report.json").read_text())
+    assert report["usable"] is False and report["gate"]["failures"]
+    assert Path(report["path"]).exists()  # kept for inspection
+    assert len(runs.list_runs(export_ws, "export")) == recorded
+
+    strict.accept_drop = True
+    kept = export(export_ws, strict).to_dict()
+    assert kept["usable"] and kept["accepted_drop"] and not kept["gate"]["passed"]
+    assert len(runs.list_runs(export_ws, "export")) == recorded + 1
 
 
 def test_unknown_targets_and_options_are_explained() -> None:

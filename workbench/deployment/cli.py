@@ -51,6 +51,15 @@ def export_cmd(
     max_memory_mb: Annotated[float, typer.Option(
         help="K210 budget: input + output + activations + model (MiB of the 6 MB SRAM).")]
     = default(ExportConfig, "max_memory_mb"),
+    max_drop: Annotated[float, typer.Option(
+        help="Refuse the export (exit 4, files kept) when it loses more mAP50 points than "
+             "this against FP32 on --val.")] = default(ExportConfig, "max_drop"),
+    min_cosine: Annotated[float, typer.Option(
+        help="Refuse it as well when its raw outputs match FP32 with a lower cosine.")]
+    = default(ExportConfig, "min_cosine"),
+    accept_drop: Annotated[bool, typer.Option(
+        "--accept-drop", help="Keep and record an export beyond --max-drop / --min-cosine.")]
+    = default(ExportConfig, "accept_drop"),
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for <run>-<target>/ "
                                                         "(relative to the workspace).")]
     = default(ExportConfig, "out"),
@@ -64,10 +73,16 @@ def export_cmd(
     cfg = ExportConfig(run=run, target=target, imgsz=imgsz, calibration=calibration,
                        calibration_count=calibration_count, val=val, out=out_dir,
                        val_limit=val_limit, platform=platform, max_model_mb=max_model_mb,
-                       max_memory_mb=max_memory_mb)
+                       max_memory_mb=max_memory_mb, max_drop=max_drop,
+                       min_cosine=min_cosine, accept_drop=accept_drop)
     ws = open_workspace(workspace)
     with stdout_to_stderr(), spinner(json_, f"exporting {run} to {target}"):
         report = export(ws, cfg).to_dict()
+    for warning in report.get("warnings", []):
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    if report.get("accepted_drop"):
+        err.print("[yellow]kept with --accept-drop:[/] " + "; ".join(report["gate"]["failures"]),
+                  highlight=False)
     if json_:
         print_json(report)
         return

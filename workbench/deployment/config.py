@@ -47,6 +47,9 @@ class ExportConfig:
             (:data:`~workbench.deployment.targets.RKNN_PLATFORMS`).
         max_model_mb: the K210 kmodel budget; ``max_memory_mb``: its SRAM budget
             (defaults: :class:`Budget`).
+        max_drop: the most mAP50 points the export may lose against FP32 on ``val``.
+        min_cosine: the least raw-output cosine similarity with FP32.
+        accept_drop: keep (and record) an export beyond those limits.
     """
 
     run: str
@@ -61,6 +64,9 @@ class ExportConfig:
     platform: str = RKNN_PLATFORMS[0]
     max_model_mb: float = Budget.max_model_mb
     max_memory_mb: float = Budget.max_memory_mb
+    max_drop: float = 2.0
+    min_cosine: float = 0.99
+    accept_drop: bool = False
 
     def __post_init__(self) -> None:
         TARGETS.entry(self.target)  # UnknownNameError listing the valid targets
@@ -74,6 +80,10 @@ class ExportConfig:
             raise ConfigError(f"--imgsz must be a positive multiple of 32, got {self.imgsz}")
         if self.calibration_count <= 0:
             raise ConfigError("--calibration-count must be positive")
+        if not 0 <= self.max_drop <= 100:
+            raise ConfigError(f"--max-drop is in mAP50 points, 0 to 100; got {self.max_drop}")
+        if not -1 <= self.min_cosine <= 1:
+            raise ConfigError(f"--min-cosine must be within [-1, 1], got {self.min_cosine}")
 
     @property
     def budget(self) -> Budget:

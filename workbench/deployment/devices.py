@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench.deployment.calibration import calibration_images
+from workbench.deployment.calibration import calibration_images, calibration_record
 from workbench.deployment.config import Budget
 from workbench.deployment.fidelity import ValSet, accuracy, output_fidelity
 from workbench.deployment.rawhead import (
@@ -150,8 +150,8 @@ def export_device(ws: Workspace, target: str, weights: str, folder: Path, *,
         images = calibration_images(ws, calibration, calibration_count, embedder)
         calib_file = work / "calibration.npy"
         np.save(calib_file, load_uint8(images, info.imgsz))
-        picked = {"view": calibration, "count": len(images),
-                  "pick": "core-set over the FP32 embeddings"}
+        picked = calibration_record(ws, calibration, images,
+                                    "core-set over the FP32 embeddings")
     inputs = load_uint8(valset.paths, info.imgsz)
     np.save(work / "inputs.npy", inputs)
     compiled = reference

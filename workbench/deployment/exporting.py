@@ -3,7 +3,8 @@
 Every export writes ``OUT/<run>-<target>/`` with the model, ``classes.txt``, ``deploy.yaml``
 and ``report.json``, and is recorded as an ``export`` run. The report compares the export
 with the FP32 ONNX on the validation view: raw-output fidelity (cosine, max abs) and mAP50
-decoded with the same numpy post-processing.
+decoded with the same numpy post-processing; an export beyond ``--max-drop`` / ``--min-cosine``
+is refused (:mod:`workbench.deployment.gate`).
 
 Targets: ``onnx`` (static shape, opset 17, simplified, class names and input size in the
 metadata), ``onnx-int8`` (ONNX Runtime static QDQ on the convolutions, calibrated on a diverse
@@ -25,10 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from workbench.deployment.artifacts import deploy_settings, write_artifacts
-from workbench.deployment.calibration import calibration_images
+from workbench.deployment.calibration import calibration_images, calibration_record
 from workbench.deployment.config import ExportConfig
 from workbench.deployment.devices import export_device
 from workbench.deployment.fidelity import ValSet, accuracy, output_fidelity
+from workbench.deployment.gate import AccuracyDropError
+from workbench.deployment.gate import check as check_gate
 from workbench.deployment.targets import TARGETS, TargetSpec
 from workbench.errors import ConfigError
 from workbench.prediction.api import OnnxPredictor, export_onnx, resolve_weights
@@ -55,7 +58,15 @@ def export_model(ws: Workspace, cfg: ExportConfig) -> dict[str, Any]:
     else:
         report, deploy = _onnx_export(ws, cfg, spec, weights, folder)
     report["seconds"] = round(time.perf_counter() - t0, 2)
+    gate = check_gate(report["map50"], report["map50_fp32"], report["fidelity"]["cosine"],
+                      cfg.max_drop, cfg.min_cosine)
+    report["gate"] = gate
+    report["usable"] = gate["passed"] or cfg.accept_drop
+    report["accepted_drop"] = cfg.accept_drop and not gate["passed"]
+    report["warnings"] = (report.get("calibration") or {}).get("warnings", [])
     write_artifacts(folder, deploy["classes"], deploy, report)
+    if not report["usable"]:
+        raise AccuracyDropError(cfg.target, gate, folder)
     export_id = runs.new_run_id("export")
     report["export_id"] = export_id
     runs.record_run(ws, RunKind.EXPORT, export_id, {
@@ -120,8 +131,8 @@ def _onnx_export(ws: Workspace, cfg: ExportConfig, spec: TargetSpec, weights: st
         images = calibration_images(ws, view, cfg.calibration_count, fp32_path, diverse=diverse)
         model_path = quantize_int8(fp32_path, folder / spec.model_file, images, fp32.imgsz,
                                    symmetric=spec.symmetric)
-        calibration = {"view": view, "count": len(images),
-                       "pick": "core-set over the FP32 embeddings" if diverse else "first"}
+        calibration = calibration_record(
+            ws, view, images, "core-set over the FP32 embeddings" if diverse else "first")
         if spec.engine_bundle:
             from workbench.deployment.tensorrt import write_bundle
 

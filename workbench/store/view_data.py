@@ -33,3 +33,19 @@ def labeled_boxes(ws: Workspace, view: str) -> dict[str, Any]:
         ConfigError: the view spec is invalid.
     """
     return query.box_arrays(ws, labeled_match(view))
+
+
+def provenance(ws: Workspace, filepaths: list[str]) -> dict[str, list[Any]]:
+    """Sample id, source and group of each of ``filepaths`` (one query; unknown paths: None).
+
+    Returns:
+        ``{"sample_ids": [N] hex ids, "sources": [N], "groups": [N]}`` in ``filepaths`` order.
+    """
+    from workbench.store import schema
+
+    docs = {d["filepath"]: d for d in ws.samples.find(
+        {"filepath": {"$in": filepaths}}, {"filepath": 1, schema.SOURCE: 1, schema.GROUP: 1})}
+    rows = [docs.get(p) or {} for p in filepaths]
+    return {"sample_ids": [str(r["_id"]) if "_id" in r else None for r in rows],
+            "sources": [r.get(schema.SOURCE) for r in rows],
+            "groups": [r.get(schema.GROUP) for r in rows]}
