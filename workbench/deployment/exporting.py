@@ -63,7 +63,8 @@ def export_model(ws: Workspace, cfg: ExportConfig) -> dict[str, Any]:
     report["gate"] = gate
     report["usable"] = gate["passed"] or cfg.accept_drop
     report["accepted_drop"] = cfg.accept_drop and not gate["passed"]
-    report["warnings"] = (report.get("calibration") or {}).get("warnings", [])
+    report["warnings"] = [*(report.get("calibration") or {}).get("warnings", []),
+                          *_speed_warnings(report)]
     write_artifacts(folder, deploy["classes"], deploy, report)
     if not report["usable"]:
         raise AccuracyDropError(cfg.target, gate, folder)
@@ -75,6 +76,16 @@ def export_model(ws: Workspace, cfg: ExportConfig) -> dict[str, Any]:
         "val": cfg.val, "val_limit": cfg.val_limit, "platform": cfg.platform,
         "out": str(folder)}, report, started)
     return report
+
+
+def _speed_warnings(report: dict[str, Any]) -> list[str]:
+    """Say so when a quantized model is not faster than FP32 on this host."""
+    ms, ms_fp32 = report.get("latency_ms"), report.get("latency_ms_fp32")
+    if report.get("calibration") is None or ms is None or ms_fp32 is None or ms < ms_fp32:
+        return []
+    return [f"INT8 is not faster than FP32 on this host ({ms:.1f} ms vs {ms_fp32:.1f} ms per "
+            "image, one thread): it saves size, not time, here; the device's int8 units may "
+            "differ (measure there with `workbench benchmark`)"]
 
 
 def _device_export(ws: Workspace, cfg: ExportConfig, spec: TargetSpec, weights: str,
