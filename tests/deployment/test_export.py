@@ -89,6 +89,48 @@ def test_an_export_beyond_its_budget_is_refused_and_kept_unrecorded(export_ws: A
     assert len(runs.list_runs(export_ws, "export")) == recorded + 1
 
 
+def _sensitive_checkpoint(folder: Path, gain: float = 1000.0) -> str:
+    """The demo model with one wide-range activation: channel 0 of layer 0 scaled by ``gain``
+    (and the next convolution's weights on it divided by it), so one int8 scale for the whole
+    tensor leaves the other 15 channels almost no levels; in float the model barely changes
+    (SiLU(g x) / g is close to ReLU(x))."""
+    import torch
+
+    ckpt = torch.load(WEIGHTS, map_location="cpu", weights_only=False)
+    model = ckpt["model"].float()
+    with torch.no_grad():
+        bn = model.model[0].bn
+        bn.weight[0] *= gain
+        bn.bias[0] *= gain
+        model.model[1].conv.weight[:, 0] /= gain
+    ckpt["model"], ckpt["ema"] = model, None
+    path = folder / "sensitive.pt"
+    torch.save(ckpt, path)
+    return str(path)
+
+
+def test_mixed_precision_keeps_a_sensitive_layer_in_float(export_ws: Any, tmp_path: Path) -> None:
+    weights = _sensitive_checkpoint(tmp_path)
+    plain = export_model(export_ws, ExportConfig(
+        run=weights, target="onnx-int8", calibration_count=16, mixed_precision=False,
+        accept_drop=True, out=tmp_path / "plain"))
+    assert plain["map50_fp32"] > 0.02
+    assert plain["gate"]["drop_points"] > 2.0 and not plain["gate"]["passed"]
+    assert plain["int8"]["float_nodes"] == [] and plain["int8"]["steps"] == []
+
+    mixed = export_model(export_ws, ExportConfig(
+        run=weights, target="onnx-int8", calibration_count=16, out=tmp_path / "mixed"))
+    int8 = mixed["int8"]
+    assert mixed["usable"] and mixed["gate"]["passed"], int8
+    assert int8["drop_before"] > 2.0 and int8["drop_after"] <= 2.0
+    assert [t["method"] for t in int8["tried"]] == ["minmax", "percentile"]
+    worst = int8["sensitivity"][0]
+    assert worst["sqnr_db"] < int8["sensitivity"][-1]["sqnr_db"]
+    assert any("model.0/" in node for node in worst["nodes"]), worst  # the layer writing it
+    assert int8["float_nodes"] and len(int8["float_nodes"]) <= 16
+    assert set(int8["float_nodes"]) >= set(worst["nodes"])
+
+
 def test_unknown_targets_and_options_are_explained() -> None:
     with pytest.raises(ConfigError, match=r"valid targets: .*k210.*rknn"):
         ExportConfig(run="x", target="coreml")

@@ -60,6 +60,10 @@ def export_cmd(
     accept_drop: Annotated[bool, typer.Option(
         "--accept-drop", help="Keep and record an export beyond --max-drop / --min-cosine.")]
     = default(ExportConfig, "accept_drop"),
+    mixed_precision: Annotated[bool, typer.Option(
+        help="When INT8 loses more than --max-drop, try percentile calibration, then keep the "
+             "most sensitive convolutions in float (onnx-int8, tensorrt).")]
+    = default(ExportConfig, "mixed_precision"),
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for <run>-<target>/ "
                                                         "(relative to the workspace).")]
     = default(ExportConfig, "out"),
@@ -74,7 +78,8 @@ def export_cmd(
                        calibration_count=calibration_count, val=val, out=out_dir,
                        val_limit=val_limit, platform=platform, max_model_mb=max_model_mb,
                        max_memory_mb=max_memory_mb, max_drop=max_drop,
-                       min_cosine=min_cosine, accept_drop=accept_drop)
+                       min_cosine=min_cosine, accept_drop=accept_drop,
+                       mixed_precision=mixed_precision)
     ws = open_workspace(workspace)
     with stdout_to_stderr(), spinner(json_, f"exporting {run} to {target}"):
         report = export(ws, cfg).to_dict()

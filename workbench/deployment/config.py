@@ -50,6 +50,8 @@ class ExportConfig:
         max_drop: the most mAP50 points the export may lose against FP32 on ``val``.
         min_cosine: the least raw-output cosine similarity with FP32.
         accept_drop: keep (and record) an export beyond those limits.
+        mixed_precision: when INT8 loses more than ``max_drop``, keep the most sensitive
+            convolutions in float (ONNX targets; :mod:`workbench.deployment.mixed`).
     """
 
     run: str
@@ -67,6 +69,7 @@ class ExportConfig:
     max_drop: float = 2.0
     min_cosine: float = 0.99
     accept_drop: bool = False
+    mixed_precision: bool = True
 
     def __post_init__(self) -> None:
         TARGETS.entry(self.target)  # UnknownNameError listing the valid targets

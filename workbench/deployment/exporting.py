@@ -8,12 +8,13 @@ is refused (:mod:`workbench.deployment.gate`).
 
 Targets: ``onnx`` (static shape, opset 17, simplified, class names and input size in the
 metadata), ``onnx-int8`` (ONNX Runtime static QDQ on the convolutions, calibrated on a diverse
-pick from a curated view), ``tensorrt`` (a Jetson bundle: the FP32 ONNX, a symmetric INT8 QDQ
-ONNX for TensorRT's explicit quantization, the calibration batch, ``build.sh`` for FP16 and
-INT8 engines and ``run_trt.py``; engines are built on the device, here the INT8 model is
-validated with onnxruntime), and the device targets ``k210``, ``k230`` and ``rknn``
-(:mod:`workbench.deployment.devices`: the vendor compiler in its side environment, measured in the
-vendor simulator, with a K210 memory budget check and a MaixPy script). Each target's
+pick from a curated view, made accuracy-aware by :mod:`workbench.deployment.mixed`),
+``tensorrt`` (a Jetson bundle: the FP32 ONNX, a symmetric INT8 QDQ ONNX for TensorRT's
+explicit quantization, the calibration batch, ``build.sh`` for FP16 and INT8 engines and
+``run_trt.py``; engines are built on the device, here the INT8 model is validated with
+onnxruntime), and the device targets ``k210``, ``k230`` and ``rknn``
+(:mod:`workbench.deployment.devices`: the vendor compiler in its side environment, measured in
+the vendor simulator, with a K210 memory budget check and a MaixPy script). Each target's
 descriptor in :data:`~workbench.deployment.targets.TARGETS` says which of these steps it takes.
 """
 
@@ -134,14 +135,22 @@ def _onnx_export(ws: Workspace, cfg: ExportConfig, spec: TargetSpec, weights: st
     calibration: dict[str, Any] | None = None
     model_path = fp32_path
     extra: dict[str, Any] = {}
+    val = ValSet.load(ws, cfg.val, limit=cfg.val_limit)
+    if not val.paths:
+        raise ConfigError(f"the validation view {cfg.val!r} has no labeled images")
+    n_classes = len(fp32.names)
+    ref_acc = accuracy(fp32, val, n_classes)
     if spec.quantized:
-        from workbench.deployment.onnx_int8 import quantize_int8
+        from workbench.deployment.mixed import quantize_within_budget
 
         diverse = cfg.calibration != "none"
         view = cfg.calibration if diverse else "split:train"
         images = calibration_images(ws, view, cfg.calibration_count, fp32_path, diverse=diverse)
-        model_path = quantize_int8(fp32_path, folder / spec.model_file, images, fp32.imgsz,
-                                   symmetric=spec.symmetric)
+        model_path, extra["int8"] = quantize_within_budget(
+            fp32_path, folder / spec.model_file, images, fp32.imgsz,
+            lambda path: accuracy(OnnxPredictor(str(path), threads=1), val, n_classes)["map50"],
+            ref_acc["map50"], cfg.max_drop, symmetric=spec.symmetric,
+            mixed=cfg.mixed_precision)
         calibration = calibration_record(
             ws, view, images, "core-set over the FP32 embeddings" if diverse else "first")
         if spec.engine_bundle:
@@ -149,11 +158,6 @@ def _onnx_export(ws: Workspace, cfg: ExportConfig, spec: TargetSpec, weights: st
 
             extra["engine"] = write_bundle(folder, images, fp32.imgsz)
     candidate = OnnxPredictor(str(model_path), threads=1) if model_path != fp32_path else fp32
-    val = ValSet.load(ws, cfg.val, limit=cfg.val_limit)
-    if not val.paths:
-        raise ConfigError(f"the validation view {cfg.val!r} has no labeled images")
-    n_classes = len(fp32.names)
-    ref_acc = accuracy(fp32, val, n_classes)
     acc = ref_acc if candidate is fp32 else accuracy(candidate, val, n_classes)
     compared = val.paths[:cfg.fidelity_images]
     fidelity = ({"cosine": 1.0, "max_abs": 0.0, "images": len(compared)} if candidate is fp32

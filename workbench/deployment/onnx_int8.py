@@ -33,34 +33,58 @@ class _Reader:
         pass
 
 
-def quantize_int8(fp32: Path, out: Path, calibration: list[str], size: int,
-                  symmetric: bool = False) -> Path:
-    """Write the INT8 QDQ model of ``fp32`` to ``out``, calibrated on ``calibration``.
+#: Calibration methods of ONNX Runtime by the names the report uses.
+METHODS = ("minmax", "percentile", "entropy")
+
+
+def prepare(fp32: Path, out: Path) -> Path:
+    """ONNX Runtime's pre-processing (shape inference, folding) of ``fp32`` into ``out``; its
+    node names are the ones :func:`quantize_prepared`'s ``exclude`` refers to."""
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    quant_pre_process(str(fp32), str(out), skip_symbolic_shape=True)
+    return out
+
+
+def quantize_prepared(prepared: Path, fp32: Path, out: Path, calibration: list[str], size: int,
+                      symmetric: bool = False, exclude: list[str] | None = None,
+                      method: str = "minmax") -> Path:
+    """Write the INT8 QDQ model of a :func:`prepare`-d model to ``out``.
 
     Args:
-        fp32: the float model; ``out``: the quantized model.
+        prepared: the pre-processed float model; ``fp32``: the original (its metadata is
+            copied); ``out``: the quantized model.
         calibration: image paths; ``size``: the model's input size.
         symmetric: signed int8 activations with zero point 0, as TensorRT's explicit
             quantization requires (default: uint8 activations, best for ONNX Runtime).
+        exclude: names of nodes left in float (mixed precision).
+        method: one of :data:`METHODS`.
     """
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
 
+    calibrate = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
+                 "entropy": CalibrationMethod.Entropy}[method]
     input_name = onnx.load(str(fp32)).graph.input[0].name
-    with tempfile.TemporaryDirectory() as tmp:
-        prepared = Path(tmp) / "prepared.onnx"
-        quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=True)
-        quantize_static(str(prepared), str(out), _Reader(calibration, size, input_name),
-                        quant_format=QuantFormat.QDQ, op_types_to_quantize=["Conv"],
-                        per_channel=True,
-                        activation_type=QuantType.QInt8 if symmetric else QuantType.QUInt8,
-                        weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax,
-                        extra_options={"ActivationSymmetric": symmetric,
-                                       "WeightSymmetric": True})
+    quantize_static(str(prepared), str(out), _Reader(calibration, size, input_name),
+                    quant_format=QuantFormat.QDQ, op_types_to_quantize=["Conv"],
+                    per_channel=True, nodes_to_exclude=list(exclude or []),
+                    activation_type=QuantType.QInt8 if symmetric else QuantType.QUInt8,
+                    weight_type=QuantType.QInt8, calibrate_method=calibrate,
+                    extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": True,
+                                   "CalibPercentile": 99.99})
     model = onnx.load(str(out))
     src = onnx.load(str(fp32))
     del model.metadata_props[:]
     model.metadata_props.extend(src.metadata_props)
     onnx.save(model, str(out))
     return out
+
+
+def quantize_int8(fp32: Path, out: Path, calibration: list[str], size: int,
+                  symmetric: bool = False) -> Path:
+    """Write the INT8 QDQ model of ``fp32`` to ``out``, calibrated on ``calibration`` (every
+    convolution quantized, min-max ranges)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        prepared = prepare(fp32, Path(tmp) / "prepared.onnx")
+        return quantize_prepared(prepared, fp32, out, calibration, size, symmetric)
