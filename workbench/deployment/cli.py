@@ -61,8 +61,8 @@ def export_cmd(
         "--accept-drop", help="Keep and record an export beyond --max-drop / --min-cosine.")]
     = default(ExportConfig, "accept_drop"),
     mixed_precision: Annotated[bool, typer.Option(
-        help="When INT8 loses more than --max-drop, try percentile calibration, then keep the "
-             "most sensitive convolutions in float (onnx-int8, tensorrt).")]
+        help="When INT8 loses more than --max-drop (after trying percentile calibration), keep "
+             "the most sensitive convolutions in float (onnx-int8, tensorrt).")]
     = default(ExportConfig, "mixed_precision"),
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for <run>-<target>/ "
                                                         "(relative to the workspace).")]

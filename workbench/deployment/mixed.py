@@ -5,7 +5,8 @@ values (a wide-range channel, an outlier): one per-tensor scale then leaves the 
 tensor a handful of levels. :func:`quantize_within_budget` quantizes every convolution, and
 while the loss on the validation view is beyond ``max_drop`` it
 
-1. tries the next calibration method (min-max, then percentile ranges that clip outliers),
+1. tries the next calibration method (min-max, then percentile ranges that clip outliers,
+   then entropy-minimizing ranges) and keeps the best on validation,
 2. measures each quantized activation's own quantization error (:func:`activation_sqnr`:
    the signal-to-quantization-noise ratio of the FP32 activation against its int8 grid) and
    keeps the convolutions reading the worst ones in float, 1, 2, 4 … tensors at a time,
@@ -29,7 +30,7 @@ from workbench.deployment.onnx_int8 import prepare, quantize_prepared
 from workbench.prediction.api import load_letterboxed
 
 #: Calibration methods tried in order while the loss is beyond the budget.
-METHODS = ("minmax", "percentile")
+METHODS = ("minmax", "percentile", "entropy")
 #: Images the sensitivity analysis runs.
 SENSITIVITY_IMAGES = 8
 
