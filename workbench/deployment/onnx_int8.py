@@ -7,7 +7,6 @@ out the scores.
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +32,6 @@ class _Reader:
         pass
 
 
-#: Calibration methods of ONNX Runtime by the names the report uses.
-METHODS = ("minmax", "percentile", "entropy")
-
-
 def prepare(fp32: Path, out: Path) -> Path:
     """ONNX Runtime's pre-processing (shape inference, folding) of ``fp32`` into ``out``; its
     node names are the ones :func:`quantize_prepared`'s ``exclude`` refers to."""
@@ -58,7 +53,7 @@ def quantize_prepared(prepared: Path, fp32: Path, out: Path, calibration: list[s
         symmetric: signed int8 activations with zero point 0, as TensorRT's explicit
             quantization requires (default: uint8 activations, best for ONNX Runtime).
         exclude: names of nodes left in float (mixed precision).
-        method: one of :data:`METHODS`.
+        method: ``minmax``, ``percentile`` (99.99 %) or ``entropy``.
     """
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
@@ -79,12 +74,3 @@ def quantize_prepared(prepared: Path, fp32: Path, out: Path, calibration: list[s
     model.metadata_props.extend(src.metadata_props)
     onnx.save(model, str(out))
     return out
-
-
-def quantize_int8(fp32: Path, out: Path, calibration: list[str], size: int,
-                  symmetric: bool = False) -> Path:
-    """Write the INT8 QDQ model of ``fp32`` to ``out``, calibrated on ``calibration`` (every
-    convolution quantized, min-max ranges)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        prepared = prepare(fp32, Path(tmp) / "prepared.onnx")
-        return quantize_prepared(prepared, fp32, out, calibration, size, symmetric)
