@@ -131,6 +131,26 @@ def test_mixed_precision_keeps_a_sensitive_layer_in_float(export_ws: Any, tmp_pa
     assert set(int8["float_nodes"]) >= set(worst["nodes"])
 
 
+def test_sensitivity_table_names_the_wide_range_layer(export_ws: Any, tmp_path: Path) -> None:
+    report = export_model(export_ws, ExportConfig(
+        run=_sensitive_checkpoint(tmp_path), target="onnx-int8", calibration_count=8,
+        mixed_precision=False, accept_drop=True, sensitivity=True, sensitivity_limit=3,
+        out=tmp_path / "table"))
+    rows = report["sensitivity"]["layers"]
+    assert [r["node"].split("/")[2] for r in rows] == ["model.0", "model.1", "model.2"]
+    alone = [r["only_quantized"] for r in rows]
+    # the wide-range tensor is written by model.0 and read by model.1: either one quantized
+    # alone loses (nearly) everything, model.2 alone nothing; leaving only one of the two in
+    # float does not help (both put the tensor on a grid): mixed precision needs both
+    assert alone[0]["drop_points"] > 2.0 and alone[1]["drop_points"] > 2.0
+    assert alone[2]["drop_points"] < 2.0 and alone[2]["cosine"] > alone[0]["cosine"]
+    assert all(r["left_float"]["drop_points"] > 2.0 for r in rows)
+    table = Path(report["sensitivity"]["markdown"]).read_text().splitlines()
+    assert table[-1].startswith("| `/net/model.2/cv1/conv/Conv`")  # costliest first
+    with pytest.raises(ConfigError, match="--sensitivity"):
+        ExportConfig(run=WEIGHTS, target="onnx", sensitivity=True)
+
+
 def test_unknown_targets_and_options_are_explained() -> None:
     with pytest.raises(ConfigError, match=r"valid targets: .*k210.*rknn"):
         ExportConfig(run="x", target="coreml")

@@ -64,6 +64,10 @@ def export_cmd(
         help="When INT8 loses more than --max-drop (after trying percentile calibration), keep "
              "the most sensitive convolutions in float (onnx-int8, tensorrt).")]
     = default(ExportConfig, "mixed_precision"),
+    sensitivity: Annotated[bool, typer.Option(
+        "--sensitivity", help="Also measure each convolution quantized alone and left in float "
+        "alone (2 calibrations + 2 evaluations per convolution; writes sensitivity.md).")]
+    = default(ExportConfig, "sensitivity"),
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for <run>-<target>/ "
                                                         "(relative to the workspace).")]
     = default(ExportConfig, "out"),
@@ -79,7 +83,7 @@ def export_cmd(
                        val_limit=val_limit, platform=platform, max_model_mb=max_model_mb,
                        max_memory_mb=max_memory_mb, max_drop=max_drop,
                        min_cosine=min_cosine, accept_drop=accept_drop,
-                       mixed_precision=mixed_precision)
+                       mixed_precision=mixed_precision, sensitivity=sensitivity)
     ws = open_workspace(workspace)
     with stdout_to_stderr(), spinner(json_, f"exporting {run} to {target}"):
         report = export(ws, cfg).to_dict()

@@ -52,6 +52,9 @@ class ExportConfig:
         accept_drop: keep (and record) an export beyond those limits.
         mixed_precision: when INT8 loses more than ``max_drop``, keep the most sensitive
             convolutions in float (ONNX targets; :mod:`workbench.deployment.mixed`).
+        sensitivity: also measure every convolution quantized alone and left in float alone
+            (:mod:`workbench.deployment.sensitivity`; slow); ``sensitivity_limit``: only the
+            first N convolutions.
     """
 
     run: str
@@ -70,6 +73,8 @@ class ExportConfig:
     min_cosine: float = 0.99
     accept_drop: bool = False
     mixed_precision: bool = True
+    sensitivity: bool = False
+    sensitivity_limit: int | None = None
 
     def __post_init__(self) -> None:
         TARGETS.entry(self.target)  # UnknownNameError listing the valid targets
@@ -83,6 +88,12 @@ class ExportConfig:
             raise ConfigError(f"--imgsz must be a positive multiple of 32, got {self.imgsz}")
         if self.calibration_count <= 0:
             raise ConfigError("--calibration-count must be positive")
+        spec = TARGETS.get(self.target)
+        if self.sensitivity and not (spec.quantized and spec.backend != "simulator"):
+            raise ConfigError(f"--sensitivity measures the INT8 ONNX targets (onnx-int8, "
+                              f"tensorrt), not {self.target}")
+        if self.sensitivity_limit is not None and self.sensitivity_limit <= 0:
+            raise ConfigError("--sensitivity-limit must be positive")
         if not 0 <= self.max_drop <= 100:
             raise ConfigError(f"--max-drop is in mAP50 points, 0 to 100; got {self.max_drop}")
         if not -1 <= self.min_cosine <= 1:

@@ -153,6 +153,19 @@ def _onnx_export(ws: Workspace, cfg: ExportConfig, spec: TargetSpec, weights: st
             mixed=cfg.mixed_precision)
         calibration = calibration_record(
             ws, view, images, "core-set over the FP32 embeddings" if diverse else "first")
+        if cfg.sensitivity:
+            from workbench.deployment.sensitivity import layer_table, write_markdown
+
+            def measure(path: Path) -> tuple[float, float]:
+                model = OnnxPredictor(str(path), threads=1)
+                cosine = output_fidelity(fp32, model, val.paths[:cfg.fidelity_images])["cosine"]
+                return accuracy(model, val, n_classes)["map50"], cosine
+
+            table = layer_table(fp32_path, images, fp32.imgsz, measure, ref_acc["map50"],
+                                symmetric=spec.symmetric, method=extra["int8"]["method"],
+                                limit=cfg.sensitivity_limit)
+            extra["sensitivity"] = {"layers": table, "markdown": str(write_markdown(
+                table, folder / "sensitivity.md", ref_acc["map50"]))}
         if spec.engine_bundle:
             from workbench.deployment.tensorrt import write_bundle
 

@@ -43,7 +43,7 @@ def prepare(fp32: Path, out: Path) -> Path:
 
 def quantize_prepared(prepared: Path, fp32: Path, out: Path, calibration: list[str], size: int,
                       symmetric: bool = False, exclude: list[str] | None = None,
-                      method: str = "minmax") -> Path:
+                      method: str = "minmax", only: list[str] | None = None) -> Path:
     """Write the INT8 QDQ model of a :func:`prepare`-d model to ``out``.
 
     Args:
@@ -53,6 +53,7 @@ def quantize_prepared(prepared: Path, fp32: Path, out: Path, calibration: list[s
         symmetric: signed int8 activations with zero point 0, as TensorRT's explicit
             quantization requires (default: uint8 activations, best for ONNX Runtime).
         exclude: names of nodes left in float (mixed precision).
+        only: quantize only these nodes (None: every convolution).
         method: ``minmax``, ``percentile`` (99.99 %) or ``entropy``.
     """
     import onnx
@@ -64,6 +65,7 @@ def quantize_prepared(prepared: Path, fp32: Path, out: Path, calibration: list[s
     quantize_static(str(prepared), str(out), _Reader(calibration, size, input_name),
                     quant_format=QuantFormat.QDQ, op_types_to_quantize=["Conv"],
                     per_channel=True, nodes_to_exclude=list(exclude or []),
+                    nodes_to_quantize=list(only or []),
                     activation_type=QuantType.QInt8 if symmetric else QuantType.QUInt8,
                     weight_type=QuantType.QInt8, calibrate_method=calibrate,
                     extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": True,
