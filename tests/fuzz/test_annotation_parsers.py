@@ -13,6 +13,7 @@ import json
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -72,26 +73,7 @@ def _fuzz(data: st.DataObject, fmt: str) -> None:
                        f"annotation:{fmt}")
 
 
+@pytest.mark.parametrize("fmt", sorted(writers.WRITERS))
 @given(data=st.data())
-def test_coco(data: st.DataObject) -> None:
-    _fuzz(data, "coco")
-
-
-@given(data=st.data())
-def test_yolo(data: st.DataObject) -> None:
-    _fuzz(data, "yolo")
-
-
-@given(data=st.data())
-def test_voc(data: st.DataObject) -> None:
-    _fuzz(data, "voc")
-
-
-@given(data=st.data())
-def test_labelstudio(data: st.DataObject) -> None:
-    _fuzz(data, "labelstudio")
-
-
-@given(data=st.data())
-def test_cvat(data: st.DataObject) -> None:
-    _fuzz(data, "cvat")
+def test_format(fmt: str, data: st.DataObject) -> None:
+    _fuzz(data, fmt)

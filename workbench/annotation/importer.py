@@ -212,7 +212,7 @@ def import_annotations(
 
                 placed = split(ws).moved
         except BaseException as exc:
-            if connection.database_failure(exc) is not None:
+            if connection.lost_connection(exc) is not None:
                 raise  # the database is gone: the next command rolls the import back
             runs.finish_run(ws, import_id, "failed", {"error": str(exc)[:500]},
                             time.perf_counter() - t0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.store import lock, query, runs, schema
+from workbench.store import journal, lock, query, runs, schema
 from workbench.store.workspace import Workspace
 
 #: ``{"samples": int, "boxes": int}`` per value of a field.
@@ -59,8 +59,7 @@ def workspace_status(ws: Workspace) -> StatusResult:
     Raises:
         InterruptedOperationError: a killed command left an operation to roll back first.
     """
-    running = [f"`{d.get('command')}` (PID {d.get('pid')}, since {d.get('started'):%H:%M:%S})"
-               for d in lock.require_recovered(ws, "status")]
+    running = [journal.describe(d) for d in lock.require_recovered(ws, "status")]
     splits = query.grouped_counts(ws, schema.SPLIT)
     statuses = query.grouped_counts(ws, schema.STATUS)
     sources = query.grouped_counts(ws, schema.SOURCE)

@@ -175,6 +175,19 @@ def current() -> DatabaseTarget | None:
     return _current
 
 
+def lost_connection(exc: BaseException) -> BaseException | None:
+    """The ``ConnectionFailure`` behind ``exc`` (itself, or anywhere in its chain: FiftyOne
+    wraps it in a ``ConnectionError``), or None."""
+    if "pymongo" not in sys.modules:
+        return None
+    from pymongo.errors import ConnectionFailure
+
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, ConnectionFailure):
+        cause = cause.__cause__ or cause.__context__
+    return cause
+
+
 def database_failure(exc: BaseException) -> WorkspaceError | None:
     """A user-facing error for a database that went away mid-command (None: not that).
 
@@ -182,13 +195,7 @@ def database_failure(exc: BaseException) -> WorkspaceError | None:
     ``workbench recover``), which restarts the embedded mongod, rolls it back.
     """
     global _client
-    if "pymongo" not in sys.modules:
-        return None
-    from pymongo.errors import ConnectionFailure
-
-    cause: BaseException | None = exc  # FiftyOne wraps it in a ConnectionError
-    while cause is not None and not isinstance(cause, ConnectionFailure):
-        cause = cause.__cause__ or cause.__context__
+    cause = lost_connection(exc)
     if cause is None:
         return None
     exc = cause

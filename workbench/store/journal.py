@@ -45,7 +45,6 @@ COLLECTION = "workbench_journal"
 #: Saved states of operation ``X`` live in collection ``workbench_journal_saved_X``, dropped
 #: (a constant-time step) when the operation ends.
 SAVED_PREFIX = "workbench_journal_saved_"
-VERSIONS_COLLECTION = "workbench_label_versions"
 #: The sample fields a label, status or split change saves before it writes.
 SAMPLE_FIELDS = (schema.GROUND_TRUTH, schema.STATUS, schema.SPLIT, "tags", schema.ROUND_SELECTED)
 _CHUNK = 5000
@@ -60,6 +59,7 @@ class Operation:
         ws: the workspace it writes.
         saved: field -> ids of the samples whose value before the operation is saved.
         fresh: fields no sample had when the operation first wrote them.
+        checked: fields already looked up for :attr:`fresh`.
         runs: run ids whose earlier state is saved (or that the operation started).
         actions: the undo actions registered so far (each once).
     """
@@ -97,8 +97,8 @@ class Recovery:
             done.append(f"{self.runs} run records put back")
         if self.classes_restored:
             done.append("class list restored")
-        return (f"rolled back the unfinished `{self.command}` (PID {self.pid} on {self.host}, "
-                f"started {self.started:%Y-%m-%d %H:%M:%S} UTC): " + ", ".join(done))
+        return (f"rolled back the unfinished {who(self.command, self.pid, self.host, self.started)}"
+                ": " + ", ".join(done))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -124,13 +124,26 @@ def saved_collection(ws: Workspace, op_id: str) -> Any:
     return ws.db[SAVED_PREFIX + op_id]
 
 
-def _key(ws: Workspace) -> tuple[Any, str]:
+def workspace_key(ws: Workspace) -> tuple[Any, str]:
+    """What identifies a workspace's database within this process (the lock's key too)."""
     return (ws.target, ws.config.name)
+
+
+def who(command: str, pid: Any, host: Any, started: dt.datetime | None) -> str:
+    """```workbench ingest …` (PID 4242 on lab-01, started 2026-11-30 14:01:02 UTC)``."""
+    started = started or dt.datetime.now(dt.UTC)
+    return f"`{command}` (PID {pid} on {host}, started {started:%Y-%m-%d %H:%M:%S} UTC)"
+
+
+def describe(doc: dict[str, Any]) -> str:
+    """:func:`who` of a journal document."""
+    return who(doc.get("command", "?"), doc.get("pid", "?"), doc.get("host", "?"),
+               doc.get("started"))
 
 
 def active(ws: Workspace) -> Operation | None:
     """This process's open operation on ``ws`` (None outside a writing command)."""
-    return _active.get(_key(ws))
+    return _active.get(workspace_key(ws))
 
 
 def begin(ws: Workspace, command: str, lock_token: str) -> Operation:
@@ -140,7 +153,7 @@ def begin(ws: Workspace, command: str, lock_token: str) -> Operation:
         "_id": op.id, "dataset": ws.config.name, "command": command, "pid": os.getpid(),
         "host": socket.gethostname(), "started": dt.datetime.now(dt.UTC),
         "lock_token": lock_token, "actions": []})
-    _active[_key(ws)] = op
+    _active[workspace_key(ws)] = op
     return op
 
 
@@ -151,7 +164,7 @@ def commit(op: Operation) -> None:
     Earlier journal writes need no wait of their own: the database's write-ahead log is
     sequential, so a data write that survives a crash implies the notes before it did.
     """
-    _active.pop(_key(op.ws), None)
+    _active.pop(workspace_key(op.ws), None)
     _durable(op.ws, COLLECTION).delete_one({"_id": op.id})
     saved_collection(op.ws, op.id).drop()
 
@@ -159,7 +172,7 @@ def commit(op: Operation) -> None:
 def abandon(op: Operation) -> None:
     """Forget an operation in this process without touching the store (the next command
     recovers it)."""
-    _active.pop(_key(op.ws), None)
+    _active.pop(workspace_key(op.ws), None)
 
 
 def pending(ws: Workspace) -> list[dict[str, Any]]:
@@ -311,7 +324,7 @@ def rollback(ws: Workspace, doc: dict[str, Any]) -> Recovery:
 
 def rollback_open(op: Operation) -> Recovery:
     """Roll back this process's open operation (the command raised)."""
-    _active.pop(_key(op.ws), None)
+    _active.pop(workspace_key(op.ws), None)
     doc = op.ws.db[COLLECTION].find_one({"_id": op.id})
     if doc is None:
         raise LookupError(f"operation {op.id} is not in the journal")
@@ -349,26 +362,20 @@ def _restore_samples(ws: Workspace, op_id: str, action: dict[str, Any], r: Recov
 
 
 def _restore_versions(ws: Workspace, op_id: str, action: dict[str, Any], r: Recovery) -> None:
-    from pymongo import UpdateOne
+    from workbench.store import versions  # it imports this module
 
-    from workbench.store.query import now
-
-    versions = ws.db[VERSIONS_COLLECTION]
-    match = {"change_id": action["change_id"], "dataset": ws.config.name}
-    stamp = now()
-    ops = [UpdateOne({"_id": s["sample_id"]}, {"$set": {**s["before"], "last_modified_at": stamp}})
-           for s in versions.find(match)]
-    for start in range(0, len(ops), _CHUNK):
-        ws.samples.bulk_write(ops[start:start + _CHUNK], ordered=False)
-    versions.delete_many(match)
-    r.samples_restored += len(ops)
+    r.samples_restored += versions.restore(ws, versions.saved(ws, action["change_id"]),
+                                           check=False)
+    versions.forget(ws, action["change_id"])
 
 
 def _unset_fields(ws: Workspace, op_id: str, action: dict[str, Any], r: Recovery) -> None:
+    from workbench.store.predictions import score_index_prefix  # it imports this module
+
     for f in action["fields"]:
         ws.samples.update_many({f: {"$exists": True}}, {"$unset": {f: ""}})
         for name in list(ws.samples.index_information()):
-            if name.startswith(f"wb_{f}_"):
+            if name.startswith(score_index_prefix(f)):
                 ws.samples.drop_index(name)
         r.fields_unset.append(f)
 
@@ -385,9 +392,8 @@ def _restore_runs(ws: Workspace, op_id: str, action: dict[str, Any], r: Recovery
 def _end_run(ws: Workspace, op_id: str, action: dict[str, Any], r: Recovery) -> None:
     # training keeps a finished run (its weights are whole); a rolled-back import's record
     # must not claim "completed" for data that is gone
-    keep = ["running"] if action["status"] == "interrupted" else {"$ne": "failed"}
-    done = ws.runs.update_one({"_id": action["run"],
-                               "status": {"$in": keep} if isinstance(keep, list) else keep},
+    status = "running" if action["status"] == "interrupted" else {"$ne": "failed"}
+    done = ws.runs.update_one({"_id": action["run"], "status": status},
                               {"$set": {"status": action["status"],
                                         "finished_at": dt.datetime.now(dt.UTC)}})
     r.runs += int(done.modified_count)

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar, overload
 
 from workbench.errors import InterruptedOperationError, WorkspaceBusyError
-from workbench.store import journal
+from workbench.store import connection, journal
 from workbench.store.mongod import pid_alive
 from workbench.store.workspace import Workspace
 
@@ -139,8 +139,7 @@ def _stale(doc: dict[str, Any], host: str) -> bool:
     return started is not None and _start_time(pid) not in (None, started)
 
 
-def _key(ws: Workspace) -> tuple[Any, str]:
-    return (ws.target, ws.config.name)
+_key = journal.workspace_key
 
 
 def current_holder(ws: Workspace) -> Holder | None:
@@ -199,23 +198,19 @@ def _warn_recovered(report: journal.Recovery) -> None:
 on_recovered: Callable[[journal.Recovery], None] = _warn_recovered
 
 
-def _live(ws: Workspace, doc: dict[str, Any]) -> bool:
-    """Whether the process of journal document ``doc`` still holds the lock (is running)."""
-    lock_doc = ws.db[LOCKS_COLLECTION].find_one({"_id": ws.config.name})
-    return (lock_doc is not None and lock_doc.get("token") == doc.get("lock_token")
-            and not _stale(lock_doc, socket.gethostname()))
-
-
 def interrupted(ws: Workspace) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Unfinished operations of ``ws``: ``(running, interrupted)`` journal documents.
 
     Running ones belong to the live holder of the lock; interrupted ones to a process that
     died (they wait for a writing command or ``workbench recover`` to roll them back).
     """
+    lock_doc = ws.db[LOCKS_COLLECTION].find_one({"_id": ws.config.name})
+    live = (None if lock_doc is None or _stale(lock_doc, socket.gethostname())
+            else lock_doc.get("token"))  # the token of a live holder
     running: list[dict[str, Any]] = []
     dead: list[dict[str, Any]] = []
     for doc in journal.pending(ws):
-        (running if _live(ws, doc) else dead).append(doc)
+        (running if live is not None and doc.get("lock_token") == live else dead).append(doc)
     return running, dead
 
 
@@ -235,7 +230,7 @@ def require_recovered(ws: Workspace, command: str) -> list[dict[str, Any]]:
     """
     running, dead = interrupted(ws)
     if dead:
-        raise InterruptedOperationError(command, _describe(dead[0]), len(dead))
+        raise InterruptedOperationError(command, journal.describe(dead[0]), len(dead))
     return running
 
 
@@ -248,14 +243,8 @@ def require_quiet(ws: Workspace, command: str) -> None:
     """
     running = require_recovered(ws, command)
     if running:
-        raise WorkspaceBusyError(ws.config.name, _describe(running[0]), 0.0,
+        raise WorkspaceBusyError(ws.config.name, journal.describe(running[0]), 0.0,
                                  f"run `{command}` when it has finished")
-
-
-def _describe(doc: dict[str, Any]) -> str:
-    started = doc.get("started") or dt.datetime.now(dt.UTC)
-    return (f"`{doc.get('command', '?')}` (PID {doc.get('pid', '?')} on {doc.get('host', '?')}, "
-            f"started {started:%Y-%m-%d %H:%M:%S} UTC)")
 
 
 def _recover(ws: Workspace, recover: bool, report: Callable[[journal.Recovery], None] | None,
@@ -263,7 +252,7 @@ def _recover(ws: Workspace, recover: bool, report: Callable[[journal.Recovery], 
     """With the lock held: roll back what dead processes left, or refuse to go on."""
     dead = journal.pending(ws)
     if dead and not recover:
-        raise InterruptedOperationError(command, _describe(dead[0]), len(dead))
+        raise InterruptedOperationError(command, journal.describe(dead[0]), len(dead))
     for doc in dead:  # newest first
         (report or on_recovered)(journal.rollback(ws, doc))
     if dead:
@@ -336,21 +325,14 @@ def hold(ws: Workspace, command: str | None = None, wait: float | None = None,
 def _end(op: journal.Operation, exc: BaseException) -> bool:
     """Roll back the operation of a command that raised; False when the database failed
     (the journal keeps the operation and the next command rolls it back)."""
-    from pymongo.errors import ConnectionFailure
-
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, ConnectionFailure):  # the database is gone: nothing to undo now
-            journal.abandon(op)
-            return False
-        cause = cause.__cause__ or cause.__context__
-    try:
-        journal.rollback_open(op)
-    except ConnectionFailure:
+    if connection.lost_connection(exc) is not None:  # the database is gone: nothing to undo
         journal.abandon(op)
         return False
-    except Exception:  # the journal keeps it; the next command rolls it back
+    try:
+        journal.rollback_open(op)
+    except Exception as failed:  # the journal keeps it; the next command rolls it back
         journal.abandon(op)
+        return connection.lost_connection(failed) is None
     return True
 
 

@@ -39,9 +39,14 @@ def score_index(scores_field: str, key: str) -> list[tuple[str, int]]:
     return [("status", 1), ("split", 1), (f"{scores_field}.{key}", -1), ("_id", 1)]
 
 
+def score_index_prefix(scores_field: str) -> str:
+    """What the names of ``scores_field``'s :func:`score_index` es start with."""
+    return f"wb_{scores_field}_"
+
+
 def score_index_name(scores_field: str, key: str) -> str:
     """Name of :func:`score_index`."""
-    return f"wb_{scores_field}_{key}"
+    return score_index_prefix(scores_field) + key
 
 
 def view_files(ws: Workspace, view: str) -> tuple[list[Any], list[str]]:

@@ -20,7 +20,7 @@ from workbench.store import journal, query, schema
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
 
-COLLECTION = journal.VERSIONS_COLLECTION
+COLLECTION = "workbench_label_versions"
 SAVED = journal.SAMPLE_FIELDS
 _CHUNK = 5000
 
@@ -59,6 +59,11 @@ def save(ws: Workspace, change_id: str, before: list[dict[str, Any]], after: lis
 def saved(ws: Workspace, change_id: str) -> list[dict[str, Any]]:
     """The saved states of a change."""
     return list(collection(ws).find({"change_id": change_id, "dataset": ws.config.name}))
+
+
+def forget(ws: Workspace, change_id: str) -> None:
+    """Delete the saved states of a change (one that was rolled back)."""
+    collection(ws).delete_many({"change_id": change_id, "dataset": ws.config.name})
 
 
 def changes_touching(ws: Workspace, sample_ids: list[Any]) -> list[str]:
