@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from tests.conftest import DEMO
+from tests.deployment.helpers import wide_range_checkpoint
 from tests.training.conftest import covering_workspace
 from workbench.deployment.exporting import ExportConfig, export_model
 from workbench.errors import ConfigError
@@ -89,28 +90,8 @@ def test_an_export_beyond_its_budget_is_refused_and_kept_unrecorded(export_ws: A
     assert len(runs.list_runs(export_ws, "export")) == recorded + 1
 
 
-def _sensitive_checkpoint(folder: Path, gain: float = 1000.0) -> str:
-    """The demo model with one wide-range activation: channel 0 of layer 0 scaled by ``gain``
-    (and the next convolution's weights on it divided by it), so one int8 scale for the whole
-    tensor leaves the other 15 channels almost no levels; in float the model barely changes
-    (SiLU(g x) / g is close to ReLU(x))."""
-    import torch
-
-    ckpt = torch.load(WEIGHTS, map_location="cpu", weights_only=False)
-    model = ckpt["model"].float()
-    with torch.no_grad():
-        bn = model.model[0].bn
-        bn.weight[0] *= gain
-        bn.bias[0] *= gain
-        model.model[1].conv.weight[:, 0] /= gain
-    ckpt["model"], ckpt["ema"] = model, None
-    path = folder / "sensitive.pt"
-    torch.save(ckpt, path)
-    return str(path)
-
-
 def test_mixed_precision_keeps_a_sensitive_layer_in_float(export_ws: Any, tmp_path: Path) -> None:
-    weights = _sensitive_checkpoint(tmp_path)
+    weights = wide_range_checkpoint(WEIGHTS, tmp_path)
     plain = export_model(export_ws, ExportConfig(
         run=weights, target="onnx-int8", calibration_count=16, mixed_precision=False,
         accept_drop=True, out=tmp_path / "plain"))
@@ -133,7 +114,7 @@ def test_mixed_precision_keeps_a_sensitive_layer_in_float(export_ws: Any, tmp_pa
 
 def test_sensitivity_table_names_the_wide_range_layer(export_ws: Any, tmp_path: Path) -> None:
     report = export_model(export_ws, ExportConfig(
-        run=_sensitive_checkpoint(tmp_path), target="onnx-int8", calibration_count=8,
+        run=wide_range_checkpoint(WEIGHTS, tmp_path), target="onnx-int8", calibration_count=8,
         mixed_precision=False, accept_drop=True, sensitivity=True, sensitivity_limit=3,
         out=tmp_path / "table"))
     rows = report["sensitivity"]["layers"]
@@ -215,3 +196,28 @@ def test_tensorrt_bundle(export_ws: Any) -> None:
     assert zero_points and all(z.dtype == np.int8 and not z.any() for z in zero_points)
     assert report["fidelity"]["cosine"] >= 0.99
     assert report["map50"] >= report["map50_fp32"] - 0.02
+
+
+def test_tensorrt_int8_model_keeps_a_sensitive_layer_in_float(export_ws: Any,
+                                                              tmp_path: Path) -> None:
+    """The symmetric QDQ model of the Jetson bundle gets the same mixed-precision search."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    report = export_model(export_ws, ExportConfig(
+        run=wide_range_checkpoint(WEIGHTS, tmp_path), target="tensorrt", calibration_count=16,
+        out=tmp_path / "trt"))
+    int8 = report["int8"]
+    assert report["usable"] and report["gate"]["passed"], int8
+    assert int8["drop_before"] > 2.0 and int8["drop_after"] <= 2.0
+    assert any("model.0/" in node for node in int8["float_nodes"]), int8["float_nodes"]
+    qdq = onnx.load(report["path"])
+    inits = {i.name: numpy_helper.to_array(i) for i in qdq.graph.initializer}
+    zero_points = [inits[n.input[2]] for n in qdq.graph.node
+                   if n.op_type == "QuantizeLinear" and len(n.input) > 2]
+    assert zero_points and all(z.dtype == np.int8 and not z.any() for z in zero_points)
+    # the nodes kept in float read and write float tensors: no QDQ pair around them
+    quantized_inputs = {n.output[0] for n in qdq.graph.node if n.op_type == "DequantizeLinear"}
+    kept = [n for n in qdq.graph.node if n.name in int8["float_nodes"]]
+    assert kept and all(not set(n.input) & quantized_inputs for n in kept)
