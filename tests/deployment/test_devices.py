@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from tests.conftest import DEMO
+from tests.deployment.helpers import wide_range_checkpoint
 from tests.training.conftest import covering_workspace
 from workbench.deployment.exporting import ExportConfig, export_model
 from workbench.errors import BudgetError, ConfigError, ToolchainError
@@ -190,6 +191,87 @@ def test_rknn_fp16_without_calibration_for_another_platform(device_ws: Any) -> N
     assert report["quantization"] == "fp16" and report["calibration"] is None
     assert report["platform"] == "rk3566"
     assert report["fidelity"]["cosine"] >= 0.999  # FP16 stays within rounding of FP32
+
+
+@pytest.fixture(scope="module")
+def wide_ws(tmp_path_factory: pytest.TempPathFactory, mongo_uri: str) -> Any:
+    """The ONNX INT8 tests' images (40 train, 40 val), so the figures compare."""
+    ws = covering_workspace(tmp_path_factory.mktemp("rknn-wide"), mongo_uri, 40, 40)
+    yield ws
+    ws.dataset.delete()
+
+
+@pytest.fixture(scope="module")
+def wide_weights(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return wide_range_checkpoint(YOLOV8N, tmp_path_factory.mktemp("wide"))
+
+
+def test_rknn_plain_int8_loses_a_wide_range_activation(wide_ws: Any, wide_weights: str,
+                                                        tmp_path: Path) -> None:
+    """RKNN quantizes activations per tensor too: the ×1000 channel starves the others."""
+    toolchain("rknn")
+    plain = export_model(wide_ws, ExportConfig(
+        run=wide_weights, target="rknn", calibration_count=16, mixed_precision=False,
+        accept_drop=True, out=tmp_path))
+    assert plain["map50_fp32"] > 0.02 and plain["quantization"] == "int8"
+    assert plain["gate"]["drop_points"] > 2.0 and not plain["gate"]["passed"], plain["gate"]
+    assert plain["accepted_drop"] and "sensitivity" not in plain
+    drop = plain["gate"]["drop_points"]
+    assert plain["int8"] == {"method": "rknn int8", "float_layers": [], "steps": [],
+                             "drop_before": drop, "drop_after": drop, "sensitivity": []}
+
+
+def test_rknn_hybrid_quantization_keeps_the_wide_range_layers_in_float16(
+        wide_ws: Any, wide_weights: str, tmp_path: Path) -> None:
+    toolchain("rknn")
+    report = export_model(wide_ws, ExportConfig(
+        run=wide_weights, target="rknn", calibration_count=16, sensitivity=True,
+        out=tmp_path))
+    int8 = report["int8"]
+    assert report["usable"] and report["gate"]["passed"], int8
+    assert int8["method"] == "rknn hybrid"
+    assert int8["drop_before"] > 2.0 and int8["drop_after"] <= 2.0
+    assert int8["drop_after"] == report["gate"]["drop_points"]
+    assert report["fidelity"]["cosine"] >= 0.99
+    layers = int8["float_layers"]
+    assert 0 < len(layers) <= 16
+    # the convolution making the wide-range tensor and the one reading it
+    assert {"/model.0/conv/Conv_output_0", "/model.1/conv/Conv_output_0"} <= set(layers)
+    last = int8["steps"][-1]
+    assert last["passed"] and last["layers"] == layers and last["float_layers"] == len(layers)
+    assert last["map50"] == report["map50"] and last["cosine"] == report["fidelity"]["cosine"]
+    folder = Path(report["path"]).parent
+    assert report["path"].endswith("model.rknn") and not (folder / "build").exists()
+    assert runs.get_run(wide_ws, report["export_id"], "export") is not None
+
+    # the toolkit's per-layer table, worst first: the layer reading the ×1000 tensor on top
+    table = report["sensitivity"]
+    rows = table["layers"]
+    assert table["images"] == 4 and len(rows) > 100
+    assert rows[0]["layer"] == "/model.1/conv/Conv_output_0", rows[:3]
+    assert rows[0]["single_cosine"] < 0.9 < rows[1]["single_cosine"]
+    assert [r["single_cosine"] for r in rows] == sorted(r["single_cosine"] for r in rows)
+    assert int8["sensitivity"][0]["group"] == [
+        "/model.1/conv/Conv_output_0", "/model.0/act/Mul_output_0",
+        "/model.0/conv/Conv_output_0"]
+    markdown = Path(table["markdown"])
+    assert markdown == folder / "sensitivity.md"
+    first = next(line for line in markdown.read_text().splitlines() if line.startswith("| `"))
+    assert first.startswith("| `/model.1/conv/Conv_output_0` | Conv |")
+
+
+def test_rknn_sensitivity_needs_an_int8_build() -> None:
+    from workbench.deployment.device_mixed import Int8Goal
+    from workbench.deployment.devices import Budget, export_device
+
+    with pytest.raises(ConfigError, match="--calibration none builds FP16"):
+        export_device(None, "rknn", YOLOV8N, Path("x"), imgsz=None,  # type: ignore[arg-type]
+                      calibration="none", calibration_count=1, val="split:val",
+                      val_limit=None, platform="rk3588", budget=Budget(),
+                      goal=Int8Goal(sensitivity=True))
+    ExportConfig(run=YOLOV8N, target="rknn", sensitivity=True)  # accepted for rknn
+    with pytest.raises(ConfigError, match="--sensitivity"):
+        ExportConfig(run=YOLOV8N, target="k210", sensitivity=True)
 
 
 def test_k230_kmodel_simulates_like_fp32(device_ws: Any, micro_weights: str) -> None:

@@ -51,10 +51,12 @@ class ExportConfig:
         min_cosine: the least raw-output cosine similarity with FP32.
         accept_drop: keep (and record) an export beyond those limits.
         mixed_precision: when INT8 loses more than ``max_drop``, keep the most sensitive
-            convolutions in float (ONNX targets; :mod:`workbench.deployment.mixed`).
+            convolutions in float (ONNX targets; :mod:`workbench.deployment.mixed`) or layers
+            in float16 (rknn's hybrid quantization; :mod:`workbench.deployment.device_mixed`).
         sensitivity: also measure every convolution quantized alone and left in float alone
             (:mod:`workbench.deployment.sensitivity`; slow); ``sensitivity_limit``: only the
-            first N convolutions.
+            first N convolutions. For rknn: the toolkit's per-layer error table
+            (:mod:`workbench.deployment.layer_errors`).
     """
 
     run: str
@@ -89,9 +91,9 @@ class ExportConfig:
         if self.calibration_count <= 0:
             raise ConfigError("--calibration-count must be positive")
         spec = TARGETS.get(self.target)
-        if self.sensitivity and not (spec.quantized and spec.backend != "simulator"):
+        if self.sensitivity and not (spec.quantized or spec.hybrid):
             raise ConfigError(f"--sensitivity measures the INT8 ONNX targets (onnx-int8, "
-                              f"tensorrt), not {self.target}")
+                              f"tensorrt) and rknn, not {self.target}")
         if self.sensitivity_limit is not None and self.sensitivity_limit <= 0:
             raise ConfigError("--sensitivity-limit must be positive")
         if not 0 <= self.max_drop <= 100:

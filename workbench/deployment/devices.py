@@ -13,6 +13,12 @@ emits a kmodel its runtime rejects. The K210 check reads the compiler's memory s
 kmodel must fit ``max_model_mb`` (5.5 MB) and everything the runtime holds (input, output,
 activations, model) the 6 MB of general-purpose SRAM; otherwise the export fails with what to
 change.
+
+For a target whose driver has hybrid quantization (``TargetSpec.hybrid``: RKNN), an INT8 build
+beyond the accuracy gate is rebuilt with its worst layers in float16
+(:mod:`workbench.deployment.device_mixed`), ranked by the toolkit's per-layer error table
+(:mod:`workbench.deployment.layer_errors`), which ``--sensitivity`` also writes as
+``sensitivity.md``.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ import json
 import re
 import shutil
 import subprocess
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +37,7 @@ import numpy as np
 
 from workbench.deployment.calibration import calibration_images, calibration_record
 from workbench.deployment.config import Budget
+from workbench.deployment.device_mixed import Build, Int8Goal
 from workbench.deployment.fidelity import ValSet, accuracy, output_fidelity
 from workbench.deployment.rawhead import (
     HeadInfo,
@@ -67,6 +76,8 @@ class DeviceResult:
     fits: bool | None
     val_images: int
     slices_rewritten: int = 0
+    int8: dict[str, Any] | None = None
+    sensitivity: dict[str, Any] | None = None
 
 
 _MEMORY_LINE = re.compile(r"^\s*(\.?[A-Za-z]+)\s+[\d.]+\s*[KMG]?B\s+\((\d+)\s*B\)", re.M)
@@ -121,19 +132,31 @@ def check_budget(memory: dict[str, int], budget: Budget, imgsz: int,
 
 def export_device(ws: Workspace, target: str, weights: str, folder: Path, *,
                   imgsz: int | None, calibration: str, calibration_count: int, val: str,
-                  val_limit: int | None, platform: str, budget: Budget) -> DeviceResult:
+                  val_limit: int | None, platform: str, budget: Budget,
+                  goal: Int8Goal | None = None) -> DeviceResult:
     """Compile ``weights`` for ``target`` into ``folder`` and measure it in the simulator.
+
+    Args:
+        goal: the accuracy gate, mixed precision and the per-layer table for targets with
+            hybrid quantization (default: plain INT8, no table).
 
     Raises:
         ToolchainError: the side environment is missing or the compiler/simulator failed.
         BudgetError: a K210 kmodel that does not fit (the folder is removed).
-        ConfigError: bad options (no calibration for a quantize-only target, empty views).
+        ConfigError: bad options (no calibration for a quantize-only target, empty views,
+            a per-layer table of an FP16 build).
     """
     spec = TARGETS.get(target)
+    goal = goal or Int8Goal(mixed=False)
     if spec.backend != "simulator":
         raise ConfigError(f"--target {target} is not compiled by a vendor toolchain")
     if calibration == "none" and spec.needs_calibration:
         raise ConfigError(f"--target {target} compiles INT8 only: it needs --calibration VIEW")
+    if goal.sensitivity and not spec.hybrid:
+        raise ConfigError(f"--target {target} has no per-layer error analysis (--sensitivity)")
+    if goal.sensitivity and calibration == "none":
+        raise ConfigError(f"--sensitivity analyses an INT8 build: --target {target} with "
+                          "--calibration none builds FP16; pass --calibration VIEW")
     python, environ = side_python(spec.toolchain)  # fail before any work when it is missing
     valset = ValSet.load(ws, val, limit=val_limit)
     if not valset.paths:
@@ -166,13 +189,29 @@ def export_device(ws: Workspace, target: str, weights: str, folder: Path, *,
            "calibration": None if calib_file is None else str(calib_file),
            "inputs": str(work / "inputs.npy"), "outputs": str(work / "outputs.npz"),
            "platform": platform, "dump_dir": str(work / "dump")}
-    (work / "job.json").write_text(json.dumps(job, indent=1))
     log_path = folder / "compile.log"
+    fp32 = MapsPredictor(info, onnx_runner(reference))
+
+    def drive(phase: str, **keys: Any) -> None:
+        job.update(keys)
+        (work / "job.json").write_text(json.dumps(job, indent=1))
+        _drive(python, environ, spec.driver, phase, work, log_path,
+               spec.simulate_hint if phase == "simulate" else "")
+
+    def measured(path: Path) -> Build:
+        recorded = np.load(work / "outputs.npz")
+        maps = [recorded[f"arr_{i}"] for i in range(len(recorded.files))]
+        timing = json.loads((work / "outputs.npz.json").read_text())
+        candidate = MapsPredictor(info, replay_runner(inputs, maps))
+        return Build(model=path, map50=accuracy(candidate, valset, len(info.names))["map50"],
+                     fidelity=output_fidelity(fp32, candidate, valset.paths, raw=True),
+                     simulator_ms=round(timing["seconds_per_image"] * 1000, 1),
+                     float_layers=timing.get("float_layers", []))
+
     memory: dict[str, int] | None = None
     fits: bool | None = None
     for phase in spec.phases:
-        _drive(python, environ, spec.driver, phase, work, log_path,
-               spec.simulate_hint if phase == "simulate" else "")
+        drive(phase)
         if phase != "compile":
             continue
         memory = parse_memory(log_path.read_text(errors="replace")) or None
@@ -182,21 +221,74 @@ def export_device(ws: Workspace, target: str, weights: str, folder: Path, *,
                 shutil.rmtree(folder)
                 raise BudgetError(problem)
             fits = True
-    recorded = np.load(work / "outputs.npz")
-    maps = [recorded[f"arr_{i}"] for i in range(len(recorded.files))]
-    timing = json.loads((work / "outputs.npz.json").read_text())
-    candidate = MapsPredictor(info, replay_runner(inputs, maps))
-    fp32 = MapsPredictor(info, onnx_runner(reference))
-    acc = accuracy(candidate, valset, len(info.names))
     ref_acc = accuracy(fp32, valset, len(info.names))
-    fidelity = output_fidelity(fp32, candidate, valset.paths, raw=True)
+    chosen = measured(model)
+    int8: dict[str, Any] | None = None
+    sensitivity: dict[str, Any] | None = None
+    if spec.hybrid and calib_file is not None:
+        chosen, int8, sensitivity = _accuracy_aware(chosen, goal, ref_acc["map50"], drive,
+                                                    measured, work, folder, compiled)
     shutil.rmtree(work)
-    return DeviceResult(model=model, info=info, reference=reference, map50=acc["map50"],
-                        map50_fp32=ref_acc["map50"], fidelity=fidelity,
+    return DeviceResult(model=model, info=info, reference=reference, map50=chosen.map50,
+                        map50_fp32=ref_acc["map50"], fidelity=chosen.fidelity,
                         latency_ms_fp32=round(ref_acc["seconds_per_image"] * 1000, 2),
-                        simulator_ms=round(timing["seconds_per_image"] * 1000, 1),
+                        simulator_ms=chosen.simulator_ms,
                         calibration=picked, memory=memory, fits=fits,
-                        val_images=len(valset.paths), slices_rewritten=rewrites)
+                        val_images=len(valset.paths), slices_rewritten=rewrites,
+                        int8=int8, sensitivity=sensitivity)
+
+
+def _accuracy_aware(plain: Build, goal: Int8Goal, map50_fp32: float,
+                    drive: Callable[..., None], measured: Callable[[Path], Build], work: Path,
+                    folder: Path, compiled: Path
+                    ) -> tuple[Build, dict[str, Any], dict[str, Any] | None]:
+    """The per-layer table and the hybrid search of an INT8 build (``TargetSpec.hybrid``).
+
+    Returns:
+        ``(chosen, int8, sensitivity)``: the build kept (its model copied to the plain
+        build's path), the report's ``int8`` section and its ``sensitivity`` section (None
+        without ``goal.sensitivity``).
+    """
+    from workbench.deployment import device_mixed, layer_errors
+
+    search = goal.mixed and not plain.gate(map50_fp32, goal)["passed"]
+    if not (search or goal.sensitivity):
+        return plain, device_mixed.plain_report(plain, map50_fp32), None
+    start = time.perf_counter()
+    calibration = np.load(work / "calibration.npy")
+    np.save(work / "analysis.npy", calibration[:goal.analysis_images])
+    drive("analyze", analysis_inputs=str(work / "analysis.npy"),
+          analysis_dir=str(work / "analysis"))
+    files = sorted((work / "analysis").glob("image-*.txt"))
+    rows = layer_errors.average([layer_errors.parse_error_analysis(f.read_text())
+                                 for f in files])
+    ranking = layer_errors.worst_first(rows)
+    sensitivity = None
+    if goal.sensitivity:
+        sensitivity = {"layers": ranking, "images": len(files),
+                       "tool": "rknn-toolkit2 accuracy_analysis (simulator vs float)",
+                       "seconds": round(time.perf_counter() - start, 1),
+                       "markdown": str(layer_errors.write_markdown(
+                           ranking, folder / "sensitivity.md", len(files)))}
+    if not search:
+        return plain, device_mixed.plain_report(plain, map50_fp32, ranking), sensitivity
+    groups = device_mixed.float_groups(compiled, [r["layer"] for r in ranking])
+    builds = 0
+
+    def simulate(layers: list[str]) -> Build:
+        nonlocal builds
+        builds += 1
+        path = work / f"hybrid-{builds}{plain.model.suffix}"
+        drive("hybrid", float_layers=layers, hybrid_dir=str(work / "hybrid"),
+              model=str(path))
+        return measured(path)
+
+    chosen, int8 = device_mixed.hybrid_within_budget(plain, ranking, groups, simulate,
+                                                     map50_fp32, goal)
+    if chosen is not plain:
+        shutil.copy(chosen.model, plain.model)
+        chosen.model = plain.model
+    return chosen, int8, sensitivity
 
 
 def _drive(python: Path, environ: dict[str, str], driver: str, phase: str, work: Path,

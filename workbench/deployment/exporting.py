@@ -91,12 +91,17 @@ def _speed_warnings(report: dict[str, Any]) -> list[str]:
 
 def _device_export(ws: Workspace, cfg: ExportConfig, spec: TargetSpec, weights: str,
                    folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A ``simulator`` target: compiled and simulated by the vendor's tools."""
+    """A ``simulator`` target: compiled and simulated by the vendor's tools (INT8 made
+    accuracy-aware where the target has hybrid quantization)."""
+    from workbench.deployment.device_mixed import Int8Goal
+
+    goal = Int8Goal(max_drop=cfg.max_drop, min_cosine=cfg.min_cosine,
+                    mixed=cfg.mixed_precision, sensitivity=cfg.sensitivity)
     result = export_device(ws, cfg.target, weights, folder, imgsz=cfg.imgsz,
                            calibration=cfg.calibration,
                            calibration_count=cfg.calibration_count, val=cfg.val,
                            val_limit=cfg.val_limit, platform=cfg.platform,
-                           budget=cfg.budget)
+                           budget=cfg.budget, goal=goal)
     info = result.info
     quant = "int8" if result.calibration else "fp16"
     report: dict[str, Any] = {
@@ -116,6 +121,10 @@ def _device_export(ws: Workspace, cfg: ExportConfig, spec: TargetSpec, weights: 
         report["slices_rewritten"] = result.slices_rewritten
     if spec.platform:
         report["platform"] = cfg.platform
+    if result.int8 is not None:
+        report["int8"] = result.int8
+    if result.sensitivity is not None:
+        report["sensitivity"] = result.sensitivity
     deploy = deploy_settings(cfg.target, info.imgsz, info.names, cfg.run,
                              None if result.calibration is None else cfg.calibration,
                              result.model.name, head=info.to_dict())

@@ -53,6 +53,10 @@ class TargetSpec:
         platform: compiles for a ``--platform`` of :data:`RKNN_PLATFORMS` (in the report).
         device_script: write the MaixPy script that runs the model on the board.
         simulate_hint: advice added when the simulator rejects a buffer.
+        hybrid: its driver also has the phases ``analyze`` (the vendor's per-layer error
+            table of the INT8 build against float) and ``hybrid`` (a rebuild with named
+            layers in float16): ``--mixed-precision`` and ``--sensitivity`` for the target
+            (:mod:`workbench.deployment.device_mixed`).
     """
 
     help: str
@@ -71,6 +75,7 @@ class TargetSpec:
     platform: bool = False
     device_script: bool = False
     simulate_hint: str = ""
+    hybrid: bool = False
 
 
 TARGETS: Registry[TargetSpec] = Registry("target")
@@ -102,7 +107,7 @@ _register("k230", TargetSpec(
 _register("rknn", TargetSpec(
     "Rockchip RKNN (rknn-toolkit2; INT8, or FP16 with --calibration none)",
     "simulator", "model.rknn", "rknn", driver="rknn_driver.py", phases=("run",),
-    platform=True))
+    platform=True, hybrid=True))
 
 
 def side_toolchains() -> list[str]:
