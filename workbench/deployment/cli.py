@@ -61,12 +61,16 @@ def export_cmd(
         "--accept-drop", help="Keep and record an export beyond --max-drop / --min-cosine.")]
     = default(ExportConfig, "accept_drop"),
     mixed_precision: Annotated[bool, typer.Option(
-        help="When INT8 loses more than --max-drop (after trying percentile calibration), keep "
-             "the most sensitive convolutions in float (onnx-int8, tensorrt).")]
+        help="When INT8 loses more than --max-drop, keep the most sensitive layers in higher "
+             "precision: convolutions in float after trying percentile and entropy "
+             "calibration (onnx-int8, tensorrt), layers in float16 by rknn-toolkit2's hybrid "
+             "quantization (rknn).")]
     = default(ExportConfig, "mixed_precision"),
     sensitivity: Annotated[bool, typer.Option(
-        "--sensitivity", help="Also measure each convolution quantized alone and left in float "
-        "alone (2 calibrations + 2 evaluations per convolution; writes sensitivity.md).")]
+        "--sensitivity", help="Also write the per-layer table (sensitivity.md): onnx-int8 / "
+        "tensorrt measure each convolution quantized alone and left in float alone (2 "
+        "calibrations + 2 evaluations each); rknn lists rknn-toolkit2's accuracy_analysis "
+        "error of every layer.")]
     = default(ExportConfig, "sensitivity"),
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for <run>-<target>/ "
                                                         "(relative to the workspace).")]
