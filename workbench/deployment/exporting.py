@@ -21,6 +21,7 @@ descriptor in :data:`~workbench.deployment.targets.TARGETS` says which of these 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import time
 from pathlib import Path
@@ -35,7 +36,12 @@ from workbench.deployment.gate import AccuracyDropError
 from workbench.deployment.gate import check as check_gate
 from workbench.deployment.targets import TARGETS, TargetSpec
 from workbench.errors import ConfigError
-from workbench.prediction.api import OnnxPredictor, export_onnx, resolve_weights
+from workbench.prediction.api import (
+    OnnxPredictor,
+    export_onnx,
+    load_letterboxed,
+    resolve_weights,
+)
 from workbench.store import runs
 from workbench.store.runs import RunKind
 from workbench.store.workspace import Workspace
@@ -65,7 +71,7 @@ def export_model(ws: Workspace, cfg: ExportConfig) -> dict[str, Any]:
     report["usable"] = gate["passed"] or cfg.accept_drop
     report["accepted_drop"] = cfg.accept_drop and not gate["passed"]
     report["warnings"] = [*(report.get("calibration") or {}).get("warnings", []),
-                          *_speed_warnings(report)]
+                          *_speed_warnings(report, spec)]
     write_artifacts(folder, deploy["classes"], deploy, report)
     if not report["usable"]:
         raise AccuracyDropError(cfg.target, gate, folder)
@@ -79,14 +85,30 @@ def export_model(ws: Workspace, cfg: ExportConfig) -> dict[str, Any]:
     return report
 
 
-def _speed_warnings(report: dict[str, Any]) -> list[str]:
-    """Say so when a quantized model is not faster than FP32 on this host."""
+def _speed_warnings(report: dict[str, Any], spec: TargetSpec) -> list[str]:
+    """Say so when a quantized model is not faster than FP32 on this host, on one thread end
+    to end or on any thread count model only, with what the CPU's flags explain."""
     ms, ms_fp32 = report.get("latency_ms"), report.get("latency_ms_fp32")
-    if report.get("calibration") is None or ms is None or ms_fp32 is None or ms < ms_fp32:
+    if report.get("calibration") is None or ms is None or ms_fp32 is None:
         return []
-    return [f"INT8 is not faster than FP32 on this host ({ms:.1f} ms vs {ms_fp32:.1f} ms per "
-            "image, one thread): it saves size, not time, here; the device's int8 units may "
-            "differ (measure there with `workbench benchmark`)"]
+    if spec.symmetric:
+        return ["the host latency is of the symmetric (signed) INT8 model under ONNX Runtime, "
+                "whose x86 kernels are written for unsigned activations: it says nothing "
+                "about TensorRT on the Jetson (build the engines with build.sh and time them "
+                "there)"]
+    slower = [f"{n} thread{'s' if n != '1' else ''}: {t['int8']:.1f} vs {t['fp32']:.1f} ms"
+              for n, t in report.get("latency_ms_by_threads", {}).items()
+              if t["int8"] >= t["fp32"]]
+    if ms >= ms_fp32:
+        slower.insert(0, f"end to end, one thread: {ms:.1f} vs {ms_fp32:.1f} ms per image")
+    if not slower:
+        return []
+    from workbench.deployment.speed import int8_kernel_note
+
+    note = int8_kernel_note()
+    return ["INT8 is not faster than FP32 on this host (" + "; ".join(slower) + "): it saves "
+            "size, not time, here" + (f"; {note}" if note else "") + "; the device's int8 "
+            "units may differ (measure there with `workbench benchmark`)"]
 
 
 def _device_export(ws: Workspace, cfg: ExportConfig, spec: TargetSpec, weights: str,
@@ -151,6 +173,8 @@ def _onnx_export(ws: Workspace, cfg: ExportConfig, spec: TargetSpec, weights: st
     ref_acc = accuracy(fp32, val, n_classes)
     if spec.quantized:
         from workbench.deployment.mixed import quantize_within_budget
+        from workbench.deployment.onnx_int8 import finalize
+        from workbench.deployment.speed import latency_by_threads
 
         diverse = cfg.calibration != "none"
         view = cfg.calibration if diverse else "split:train"
@@ -160,6 +184,15 @@ def _onnx_export(ws: Workspace, cfg: ExportConfig, spec: TargetSpec, weights: st
             lambda path: accuracy(OnnxPredictor(str(path), threads=1), val, n_classes)["map50"],
             ref_acc["map50"], cfg.max_drop, symmetric=spec.symmetric,
             mixed=cfg.mixed_precision)
+        extra["int8"]["final"] = finalize(  # the activation functions in int8 too (x86 speed)
+            fp32_path, model_path, images, fp32.imgsz, extra["int8"], symmetric=spec.symmetric,
+            evaluate=lambda path: accuracy(OnnxPredictor(str(path), threads=1), val,
+                                           n_classes)["map50"])
+        x = load_letterboxed(val.paths[0], fp32.imgsz)[0][None]
+        extra["latency_ms_by_threads"] = {str(n): {k: round(v, 2) for k, v in t.items()}
+                                          for n, t in latency_by_threads(
+            {"fp32": str(fp32_path), "int8": str(model_path)}, x,
+            tuple(sorted({1, os.cpu_count() or 1}))).items()}
         calibration = calibration_record(
             ws, view, images, "core-set over the FP32 embeddings" if diverse else "first")
         if cfg.sensitivity:

@@ -46,10 +46,11 @@ def layer_table(fp32: Path, calibration: list[str], size: int, measure: Measure,
         convs = [n.name for n in onnx.load(str(prepared)).graph.node if n.op_type == "Conv"]
         for k, node in enumerate(convs[:limit]):
             row: dict[str, Any] = {"node": node}
-            for key, options in (("only_quantized", {"only": [node]}),
-                                 ("left_float", {"exclude": [node]})):
+            for key, only, exclude in (("only_quantized", [node], None),
+                                       ("left_float", None, [node])):
                 path = quantize_prepared(prepared, fp32, work / f"{k}-{key}.onnx", calibration,
-                                         size, symmetric, method=method, **options)
+                                         size, symmetric, method=method, only=only,
+                                         exclude=exclude)
                 map50, cosine = measure(path)
                 row[key] = {"map50": map50, "drop_points": round((map50_fp32 - map50) * 100, 2),
                             "cosine": cosine}
