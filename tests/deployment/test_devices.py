@@ -26,6 +26,8 @@ from workbench.store import runs
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 YOLOV8N = str(DEMO / "weights" / "yolov8n-224.pt")
+#: The shipped microcontroller config (configs/models/micro-relu.yaml) trained on the demo.
+MICRO = str(DEMO / "weights" / "micro-relu-224.pt")
 
 
 def toolchain(name: str) -> None:
@@ -46,19 +48,9 @@ def device_ws(tmp_path_factory: pytest.TempPathFactory, mongo_uri: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def micro_weights(device_ws: Any) -> str:
-    """The repo's microcontroller config, trained on the demo images at 224 px."""
-    from workbench.training.runner import TrainConfig, train
-
-    result = train(device_ws, TrainConfig(model="configs/models/micro-relu.yaml", imgsz=224,
-                                          epochs=3, batch=8, run="micro", workers=0))
-    return str(result.weights)
-
-
-@pytest.fixture(scope="module")
-def k210_report(device_ws: Any, micro_weights: str) -> dict[str, Any]:
+def k210_report(device_ws: Any) -> dict[str, Any]:
     toolchain("k210")
-    return export_model(device_ws, ExportConfig(run=micro_weights, target="k210",
+    return export_model(device_ws, ExportConfig(run=MICRO, target="k210",
                                                 calibration_count=16, val_limit=12))
 
 
@@ -271,15 +263,109 @@ def test_rknn_sensitivity_needs_an_int8_build() -> None:
                       goal=Int8Goal(sensitivity=True))
     ExportConfig(run=YOLOV8N, target="rknn", sensitivity=True)  # accepted for rknn
     with pytest.raises(ConfigError, match="--sensitivity"):
-        ExportConfig(run=YOLOV8N, target="k210", sensitivity=True)
+        ExportConfig(run=YOLOV8N, target="onnx", sensitivity=True)
 
 
-def test_k230_kmodel_simulates_like_fp32(device_ws: Any, micro_weights: str) -> None:
+def test_k230_kmodel_simulates_like_fp32(device_ws: Any) -> None:
     toolchain("k230")
-    report = export_model(device_ws, ExportConfig(run=micro_weights, target="k230",
+    report = export_model(device_ws, ExportConfig(run=MICRO, target="k230",
                                                   calibration_count=8, val_limit=4))
     assert report["path"].endswith("model.kmodel") and report["fits"] is None
     assert report["fidelity"]["cosine"] >= 0.99 and report["val"]["images"] == 4
+    assert report["int8"]["method"] == "nncase int8" and report["int8"]["float_layers"] == []
+
+
+@pytest.fixture(scope="module")
+def micro_wide_weights(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return wide_range_checkpoint(MICRO, tmp_path_factory.mktemp("micro-wide"))
+
+
+def k230_wide(weights: str, out: Path, **options: Any) -> ExportConfig:
+    """nncase simulates the K230 at about 3 s per image: few images, the cosine gate decides."""
+    return ExportConfig(run=weights, target="k230", calibration_count=16, val_limit=10,
+                        out=out, **options)
+
+
+def test_k230_plain_int8_loses_a_wide_range_activation(device_ws: Any, micro_wide_weights: str,
+                                                        tmp_path: Path) -> None:
+    """nncase quantizes activations per tensor: the ×1000 channel starves the others."""
+    toolchain("k230")
+    plain = export_model(device_ws, k230_wide(micro_wide_weights, tmp_path,
+                                              mixed_precision=False, accept_drop=True))
+    gate = plain["gate"]
+    assert gate["drop_points"] > 2.0 and gate["cosine"] < 0.99 and not gate["passed"], gate
+    assert plain["accepted_drop"] and "sensitivity" not in plain
+    assert plain["int8"] == {"method": "nncase int8", "float_layers": [], "steps": [],
+                             "drop_before": gate["drop_points"],
+                             "drop_after": gate["drop_points"], "sensitivity": []}
+
+
+def test_k230_keeps_the_wide_range_tensor_in_int16(device_ws: Any, micro_wide_weights: str,
+                                                    tmp_path: Path) -> None:
+    toolchain("k230")
+    report = export_model(device_ws, k230_wide(micro_wide_weights, tmp_path,
+                                               sensitivity=True))
+    int8 = report["int8"]
+    assert report["usable"] and report["gate"]["passed"], int8
+    assert int8["method"] == "nncase int16" and int8["drop_after"] <= 2.0
+    assert report["fidelity"]["cosine"] >= 0.99
+    # the first step: the tensor read by model.1's convolution, with that convolution's
+    # weights and input (the ×1000 channel), is enough
+    first = int8["sensitivity"][0]
+    assert first["layer"] == "/model.1/act/Relu_output_0", int8["sensitivity"][:3]
+    group = first["group"]
+    assert len(group) == 3 and group[2] == "/model.0/act/Relu_output_0", group
+    assert [s["layers"] for s in int8["steps"]] == [group] == [int8["float_layers"]]
+    assert int8["steps"][0]["cosine"] == report["fidelity"]["cosine"]
+    folder = Path(report["path"]).parent
+    assert report["path"].endswith("model.kmodel") and not (folder / "build").exists()
+
+    # nncase's per-tensor table, largest own loss first
+    table = report["sensitivity"]
+    rows = table["layers"]
+    assert table["images"] == 16 and len(rows) > 20
+    drops = [r["own_drop"] for r in rows]
+    assert drops == sorted(drops, reverse=True) and drops[0] > 0.3 > drops[1]
+    first_line = next(line for line in Path(table["markdown"]).read_text().splitlines()
+                      if line.startswith("| `"))
+    assert first_line.startswith("| `/model.1/act/Relu_output_0` | Relu |")
+
+
+def test_k210_plain_int8_loses_a_wide_range_activation(device_ws: Any, micro_wide_weights: str,
+                                                        tmp_path: Path) -> None:
+    """The KPU has one uint8 grid per tensor and per layer's weights."""
+    toolchain("k210")
+    plain = export_model(device_ws, ExportConfig(
+        run=micro_wide_weights, target="k210", calibration_count=16, mixed_precision=False,
+        accept_drop=True, out=tmp_path))
+    gate = plain["gate"]
+    assert not gate["passed"] and gate["cosine"] < 0.99, gate
+    assert plain["int8"]["method"] == "nncase int8" and plain["int8"]["float_layers"] == []
+
+
+def test_k210_runs_the_wide_range_convolutions_in_float_on_the_cpu(
+        device_ws: Any, micro_wide_weights: str, tmp_path: Path) -> None:
+    toolchain("k210")
+    report = export_model(device_ws, ExportConfig(
+        run=micro_wide_weights, target="k210", calibration_count=16, sensitivity=True,
+        out=tmp_path))
+    int8 = report["int8"]
+    assert report["usable"] and report["gate"]["passed"], int8
+    assert int8["method"] == "nncase cpu float32" and report["fidelity"]["cosine"] >= 0.99
+    # the convolution writing the ×1000 channel and the one reading it leave the KPU
+    assert int8["float_layers"] == ["/model.0/conv/Conv", "/model.1/conv/Conv"], int8["steps"]
+    assert int8["steps"][-1]["passed"] and int8["steps"][-1]["layers"] == int8["float_layers"]
+    # in float on the CPU they need more SRAM: still within the budget, checked on the build
+    memory = report["memory_bytes"]
+    assert report["fits"] is True and memory["total"] <= 6 * 2**20
+    assert memory["model"] == report["size_bytes"]
+
+    rows = report["sensitivity"]["layers"]
+    assert [(r["layer"], r["kind"]) for r in rows[:2]] == [
+        ("/model.0/conv/Conv", "weights"), ("/model.0/act/Relu_output_0", "input")]
+    assert rows[1]["group"] == ["/model.0/conv/Conv", "/model.1/conv/Conv"]
+    assert rows[1]["sqnr_db"] < 10 < rows[2]["sqnr_db"]
+    assert Path(report["sensitivity"]["markdown"]).name == "sensitivity.md"
 
 
 def test_cli_names_the_install_command_when_a_toolchain_is_missing(

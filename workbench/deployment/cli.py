@@ -64,13 +64,14 @@ def export_cmd(
         help="When INT8 loses more than --max-drop, keep the most sensitive layers in higher "
              "precision: convolutions in float after trying percentile and entropy "
              "calibration (onnx-int8, tensorrt), layers in float16 by rknn-toolkit2's hybrid "
-             "quantization (rknn).")]
+             "quantization (rknn), tensors in int16 by nncase's quantization scheme (k230), "
+             "convolutions in float on the CPU instead of the KPU (k210).")]
     = default(ExportConfig, "mixed_precision"),
     sensitivity: Annotated[bool, typer.Option(
         "--sensitivity", help="Also write the per-layer table (sensitivity.md): onnx-int8 / "
         "tensorrt measure each convolution quantized alone and left in float alone (2 "
-        "calibrations + 2 evaluations each); rknn lists rknn-toolkit2's accuracy_analysis "
-        "error of every layer.")]
+        "calibrations + 2 evaluations each); rknn and k230 list the vendor's per-layer error "
+        "(accuracy_analysis, quant_error), k210 each layer's SQNR on the KPU's uint8 grids.")]
     = default(ExportConfig, "sensitivity"),
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for <run>-<target>/ "
                                                         "(relative to the workspace).")]

@@ -52,11 +52,12 @@ class ExportConfig:
         accept_drop: keep (and record) an export beyond those limits.
         mixed_precision: when INT8 loses more than ``max_drop``, keep the most sensitive
             convolutions in float (ONNX targets; :mod:`workbench.deployment.mixed`) or layers
-            in float16 (rknn's hybrid quantization; :mod:`workbench.deployment.device_mixed`).
+            in float16 (rknn's hybrid quantization) or tensors in int16 (k230, nncase's
+            quantization scheme; :mod:`workbench.deployment.device_mixed`).
         sensitivity: also measure every convolution quantized alone and left in float alone
             (:mod:`workbench.deployment.sensitivity`; slow); ``sensitivity_limit``: only the
-            first N convolutions. For rknn: the toolkit's per-layer error table
-            (:mod:`workbench.deployment.layer_errors`).
+            first N convolutions. For rknn and k230: the vendor's per-layer error table
+            (:mod:`workbench.deployment.layer_errors`, :mod:`workbench.deployment.quant_errors`).
     """
 
     run: str
@@ -92,8 +93,9 @@ class ExportConfig:
             raise ConfigError("--calibration-count must be positive")
         spec = TARGETS.get(self.target)
         if self.sensitivity and not (spec.quantized or spec.hybrid):
-            raise ConfigError(f"--sensitivity measures the INT8 ONNX targets (onnx-int8, "
-                              f"tensorrt) and rknn, not {self.target}")
+            able = ", ".join(e.name for e in TARGETS if e.value.quantized or e.value.hybrid)
+            raise ConfigError(f"--sensitivity measures the INT8 targets ({able}), not "
+                              f"{self.target}")
         if self.sensitivity_limit is not None and self.sensitivity_limit <= 0:
             raise ConfigError("--sensitivity-limit must be positive")
         if not 0 <= self.max_drop <= 100:

@@ -14,11 +14,16 @@ kmodel must fit ``max_model_mb`` (5.5 MB) and everything the runtime holds (inpu
 activations, model) the 6 MB of general-purpose SRAM; otherwise the export fails with what to
 change.
 
-For a target whose driver has hybrid quantization (``TargetSpec.hybrid``: RKNN), an INT8 build
-beyond the accuracy gate is rebuilt with its worst layers in float16
-(:mod:`workbench.deployment.device_mixed`), ranked by the toolkit's per-layer error table
-(:mod:`workbench.deployment.layer_errors`), which ``--sensitivity`` also writes as
-``sensitivity.md``.
+For a target with hybrid quantization (``TargetSpec.hybrid``), an INT8 build beyond the
+accuracy gate is rebuilt with its worst layers in higher precision
+(:mod:`workbench.deployment.device_mixed`), ranked by a per-layer error table that
+``--sensitivity`` also writes as ``sensitivity.md``: RKNN keeps layers in float16, ranked by
+the toolkit's table (:mod:`workbench.deployment.layer_errors`); the K230 keeps tensors in
+int16, ranked by nncase's (:mod:`workbench.deployment.quant_errors`); the K210 runs
+convolutions in float32 on its CPU instead of the KPU (an ONNX rewrite,
+:mod:`workbench.deployment.onnx_offload`), ranked on the host
+(:mod:`workbench.deployment.kpu_sqnr`), and every such build is checked against the memory
+budget too.
 """
 
 from __future__ import annotations
@@ -188,7 +193,8 @@ def export_device(ws: Workspace, target: str, weights: str, folder: Path, *,
     job = {"target": target, "onnx": str(compiled), "model": str(model), "imgsz": info.imgsz,
            "calibration": None if calib_file is None else str(calib_file),
            "inputs": str(work / "inputs.npy"), "outputs": str(work / "outputs.npz"),
-           "platform": platform, "dump_dir": str(work / "dump")}
+           "platform": platform, "dump_dir": str(work / "dump"),
+           "calibrate_method": spec.calibrate_method}
     log_path = folder / "compile.log"
     fp32 = MapsPredictor(info, onnx_runner(reference))
 
@@ -198,7 +204,8 @@ def export_device(ws: Workspace, target: str, weights: str, folder: Path, *,
         _drive(python, environ, spec.driver, phase, work, log_path,
                spec.simulate_hint if phase == "simulate" else "")
 
-    def measured(path: Path) -> Build:
+    def measured(path: Path, memory: dict[str, int] | None,
+                 float_layers: list[str] | None = None) -> Build:
         recorded = np.load(work / "outputs.npz")
         maps = [recorded[f"arr_{i}"] for i in range(len(recorded.files))]
         timing = json.loads((work / "outputs.npz.json").read_text())
@@ -206,85 +213,153 @@ def export_device(ws: Workspace, target: str, weights: str, folder: Path, *,
         return Build(model=path, map50=accuracy(candidate, valset, len(info.names))["map50"],
                      fidelity=output_fidelity(fp32, candidate, valset.paths, raw=True),
                      simulator_ms=round(timing["seconds_per_image"] * 1000, 1),
-                     float_layers=timing.get("float_layers", []))
+                     float_layers=(timing.get("float_layers", []) if float_layers is None
+                                   else float_layers), memory=memory)
+
+    def compiled_memory() -> tuple[dict[str, int] | None, str | None]:
+        """The last compile's memory summary, and why it does not fit (K210 budget)."""
+        used = parse_memory(log_path.read_text(errors="replace")) or None
+        if not spec.memory_budget:
+            return used, None
+        return used, check_budget(used or {}, budget, info.imgsz, len(info.names))
+
+    def rebuilt(layers: list[str], path: Path) -> Build | None:
+        """A build with ``layers`` in higher precision at ``path`` (None: over the budget)."""
+        if spec.layer_table != "kpu_sqnr":
+            drive("hybrid", float_layers=layers, hybrid_dir=str(work / "hybrid"),
+                  model=str(path))
+            return measured(path, compiled_memory()[0])
+        from workbench.deployment.onnx_offload import offload_convolutions
+
+        offloaded = path.with_suffix(".onnx")
+        applied = offload_convolutions(compiled, offloaded, layers)
+        drive("compile", onnx=str(offloaded), model=str(path))
+        used, problem = compiled_memory()
+        if problem is not None:
+            return None
+        drive("simulate")
+        return measured(path, used, applied)
 
     memory: dict[str, int] | None = None
-    fits: bool | None = None
     for phase in spec.phases:
         drive(phase)
         if phase != "compile":
             continue
-        memory = parse_memory(log_path.read_text(errors="replace")) or None
-        if spec.memory_budget:
-            problem = check_budget(memory or {}, budget, info.imgsz, len(info.names))
-            if problem is not None:
-                shutil.rmtree(folder)
-                raise BudgetError(problem)
-            fits = True
+        memory, problem = compiled_memory()
+        if problem is not None:
+            shutil.rmtree(folder)
+            raise BudgetError(problem)
     ref_acc = accuracy(fp32, valset, len(info.names))
-    chosen = measured(model)
+    chosen = measured(model, memory)
     int8: dict[str, Any] | None = None
     sensitivity: dict[str, Any] | None = None
     if spec.hybrid and calib_file is not None:
-        chosen, int8, sensitivity = _accuracy_aware(chosen, goal, ref_acc["map50"], drive,
-                                                    measured, work, folder, compiled)
+        chosen, int8, sensitivity = _accuracy_aware(target, chosen, goal, ref_acc["map50"],
+                                                    drive, rebuilt, work, folder, compiled)
     shutil.rmtree(work)
     return DeviceResult(model=model, info=info, reference=reference, map50=chosen.map50,
                         map50_fp32=ref_acc["map50"], fidelity=chosen.fidelity,
                         latency_ms_fp32=round(ref_acc["seconds_per_image"] * 1000, 2),
                         simulator_ms=chosen.simulator_ms,
-                        calibration=picked, memory=memory, fits=fits,
+                        calibration=picked, memory=chosen.memory,
+                        fits=True if spec.memory_budget else None,
                         val_images=len(valset.paths), slices_rewritten=rewrites,
                         int8=int8, sensitivity=sensitivity)
 
 
-def _accuracy_aware(plain: Build, goal: Int8Goal, map50_fp32: float,
-                    drive: Callable[..., None], measured: Callable[[Path], Build], work: Path,
+@dataclass
+class _LayerTable:
+    """The vendor's per-layer table of an INT8 build, ranked, with each layer's group."""
+
+    ranking: list[dict[str, Any]]
+    groups: dict[str, list[str]]
+    images: int
+    tool: str
+    write_markdown: Callable[[list[dict[str, Any]], Path, int], Path]
+
+
+def _layer_table(layer_table: str, goal: Int8Goal, drive: Callable[..., None], work: Path,
+                 compiled: Path) -> _LayerTable:
+    """Run the driver's ``analyze`` phase and rank what it left (``TargetSpec.layer_table``)."""
+    analysis = work / "analysis"
+    if layer_table == "kpu_sqnr":  # nncase 1.9 (K210): measured on the host
+        from workbench.deployment import kpu_sqnr
+
+        calibration = np.load(work / "calibration.npy")
+        ranking = kpu_sqnr.kpu_ranking(compiled, calibration)
+        return _LayerTable(ranking, {r["layer"]: r["group"] for r in ranking},
+                           len(calibration), "host-side per-channel SQNR on the KPU's uint8 "
+                           "grids (onnxruntime)", kpu_sqnr.write_markdown)
+    if layer_table == "quant_error":  # nncase 2.x, over the calibration images
+        from workbench.deployment import quant_errors
+
+        drive("analyze", analysis_dir=str(analysis))
+        cosines = quant_errors.parse_quant_error((analysis / "quant_error.csv").read_text())
+        scheme = json.loads((analysis / "QuantScheme.json").read_text())
+        ranking = quant_errors.worst_first(cosines, compiled)
+        groups = quant_errors.int16_groups(compiled, [r["layer"] for r in ranking],
+                                           {t["Name"] for t in scheme["Outputs"]})
+        return _LayerTable(ranking, groups, len(np.load(work / "calibration.npy")),
+                           "nncase quant_error (quantized vs float, accumulated from the "
+                           "input)", quant_errors.write_markdown)
+    from workbench.deployment import device_mixed, layer_errors
+
+    calibration = np.load(work / "calibration.npy")
+    np.save(work / "analysis.npy", calibration[:goal.analysis_images])
+    drive("analyze", analysis_inputs=str(work / "analysis.npy"), analysis_dir=str(analysis))
+    files = sorted(analysis.glob("image-*.txt"))
+    rows = layer_errors.average([layer_errors.parse_error_analysis(f.read_text())
+                                 for f in files])
+    ranking = layer_errors.worst_first(rows)
+    return _LayerTable(ranking, device_mixed.float_groups(compiled, [r["layer"] for r in ranking]),
+                       len(files), "rknn-toolkit2 accuracy_analysis (simulator vs float)",
+                       layer_errors.write_markdown)
+
+
+def _accuracy_aware(target: str, plain: Build, goal: Int8Goal, map50_fp32: float,
+                    drive: Callable[..., None],
+                    rebuilt: Callable[[list[str], Path], Build | None], work: Path,
                     folder: Path, compiled: Path
                     ) -> tuple[Build, dict[str, Any], dict[str, Any] | None]:
     """The per-layer table and the hybrid search of an INT8 build (``TargetSpec.hybrid``).
+
+    Args:
+        rebuilt: builds with the named layers in higher precision at a path, simulates and
+            measures (None: that build does not fit the device).
 
     Returns:
         ``(chosen, int8, sensitivity)``: the build kept (its model copied to the plain
         build's path), the report's ``int8`` section and its ``sensitivity`` section (None
         without ``goal.sensitivity``).
     """
-    from workbench.deployment import device_mixed, layer_errors
+    from workbench.deployment import device_mixed
 
+    spec = TARGETS.get(target)
+    plain_method, hybrid_method = spec.methods
     search = goal.mixed and not plain.gate(map50_fp32, goal)["passed"]
     if not (search or goal.sensitivity):
-        return plain, device_mixed.plain_report(plain, map50_fp32), None
+        return plain, device_mixed.plain_report(plain, map50_fp32, plain_method), None
     start = time.perf_counter()
-    calibration = np.load(work / "calibration.npy")
-    np.save(work / "analysis.npy", calibration[:goal.analysis_images])
-    drive("analyze", analysis_inputs=str(work / "analysis.npy"),
-          analysis_dir=str(work / "analysis"))
-    files = sorted((work / "analysis").glob("image-*.txt"))
-    rows = layer_errors.average([layer_errors.parse_error_analysis(f.read_text())
-                                 for f in files])
-    ranking = layer_errors.worst_first(rows)
+    table = _layer_table(spec.layer_table, goal, drive, work, compiled)
     sensitivity = None
     if goal.sensitivity:
-        sensitivity = {"layers": ranking, "images": len(files),
-                       "tool": "rknn-toolkit2 accuracy_analysis (simulator vs float)",
+        sensitivity = {"layers": table.ranking, "images": table.images, "tool": table.tool,
                        "seconds": round(time.perf_counter() - start, 1),
-                       "markdown": str(layer_errors.write_markdown(
-                           ranking, folder / "sensitivity.md", len(files)))}
+                       "markdown": str(table.write_markdown(
+                           table.ranking, folder / "sensitivity.md", table.images))}
     if not search:
-        return plain, device_mixed.plain_report(plain, map50_fp32, ranking), sensitivity
-    groups = device_mixed.float_groups(compiled, [r["layer"] for r in ranking])
+        return plain, device_mixed.plain_report(plain, map50_fp32, plain_method,
+                                                table.ranking), sensitivity
     builds = 0
 
-    def simulate(layers: list[str]) -> Build:
+    def simulate(layers: list[str]) -> Build | None:
         nonlocal builds
         builds += 1
-        path = work / f"hybrid-{builds}{plain.model.suffix}"
-        drive("hybrid", float_layers=layers, hybrid_dir=str(work / "hybrid"),
-              model=str(path))
-        return measured(path)
+        return rebuilt(layers, work / f"hybrid-{builds}{plain.model.suffix}")
 
-    chosen, int8 = device_mixed.hybrid_within_budget(plain, ranking, groups, simulate,
-                                                     map50_fp32, goal)
+    chosen, int8 = device_mixed.hybrid_within_budget(plain, table.ranking, table.groups,
+                                                     simulate, map50_fp32, goal,
+                                                     hybrid_method)
     if chosen is not plain:
         shutil.copy(chosen.model, plain.model)
         chosen.model = plain.model

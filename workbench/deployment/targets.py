@@ -53,10 +53,19 @@ class TargetSpec:
         platform: compiles for a ``--platform`` of :data:`RKNN_PLATFORMS` (in the report).
         device_script: write the MaixPy script that runs the model on the board.
         simulate_hint: advice added when the simulator rejects a buffer.
-        hybrid: its driver also has the phases ``analyze`` (the vendor's per-layer error
-            table of the INT8 build against float) and ``hybrid`` (a rebuild with named
-            layers in float16): ``--mixed-precision`` and ``--sensitivity`` for the target
-            (:mod:`workbench.deployment.device_mixed`).
+        hybrid: named layers can be rebuilt in higher precision: ``--mixed-precision`` and
+            ``--sensitivity`` for the target (:mod:`workbench.deployment.device_mixed`).
+        layer_table: ``hybrid`` targets: where the per-layer table comes from and how a
+            layer is rebuilt — ``accuracy_analysis`` (rknn-toolkit2,
+            :mod:`workbench.deployment.layer_errors`) or ``quant_error`` (nncase 2.x,
+            :mod:`workbench.deployment.quant_errors`): the driver's phases ``analyze`` and
+            ``hybrid``; ``kpu_sqnr`` (nncase 1.9): measured on the host
+            (:mod:`workbench.deployment.kpu_sqnr`), the layers taken off the KPU by an ONNX
+            rewrite (:mod:`workbench.deployment.onnx_offload`) and compiled again.
+        methods: ``hybrid`` targets: the report's ``int8.method`` of a plain build and of a
+            build with layers in higher precision.
+        calibrate_method: the compiler's calibration method when it has a choice (nncase
+            2.x: ``NoClip`` keeps every activation's full range; its default ``Kld`` clips).
     """
 
     help: str
@@ -76,6 +85,9 @@ class TargetSpec:
     device_script: bool = False
     simulate_hint: str = ""
     hybrid: bool = False
+    layer_table: Literal["", "accuracy_analysis", "quant_error", "kpu_sqnr"] = ""
+    methods: tuple[str, str] = ("", "")
+    calibrate_method: str = ""
 
 
 TARGETS: Registry[TargetSpec] = Registry("target")
@@ -96,18 +108,22 @@ _register("tensorrt", TargetSpec(
     "onnxruntime", "model.int8.qdq.onnx", "tensorrt", quantized=True, symmetric=True,
     keep_fp32=True, engine_bundle=True))
 _register("k210", TargetSpec(
-    "Kendryte K210 kmodel (nncase 1.9, INT8), memory budget checked, MaixPy script",
+    "Kendryte K210 kmodel (nncase 1.9; INT8 on the KPU, the worst convolutions in float on "
+    "the CPU when needed), memory budget checked, MaixPy script",
     "simulator", "model.kmodel", "k210", needs_calibration=True, driver="nncase_driver.py",
     phases=("compile", "simulate"), unslice=True, memory_budget=True, device_script=True,
-    simulate_hint=K210_SIMULATOR_HINT))
+    simulate_hint=K210_SIMULATOR_HINT, hybrid=True, layer_table="kpu_sqnr",
+    methods=("nncase int8", "nncase cpu float32")))
 _register("k230", TargetSpec(
-    "Kendryte K230 kmodel (nncase 2.x, INT8)",
+    "Kendryte K230 kmodel (nncase 2.x; INT8, the worst tensors in int16 when needed)",
     "simulator", "model.kmodel", "k230", needs_calibration=True, driver="nncase_driver.py",
-    phases=("compile", "simulate")))
+    phases=("compile", "simulate"), hybrid=True, layer_table="quant_error",
+    methods=("nncase int8", "nncase int16"), calibrate_method="NoClip"))
 _register("rknn", TargetSpec(
     "Rockchip RKNN (rknn-toolkit2; INT8, or FP16 with --calibration none)",
     "simulator", "model.rknn", "rknn", driver="rknn_driver.py", phases=("run",),
-    platform=True, hybrid=True))
+    platform=True, hybrid=True, layer_table="accuracy_analysis",
+    methods=("rknn int8", "rknn hybrid")))
 
 
 def side_toolchains() -> list[str]:
