@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import types
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +41,18 @@ def toolchain(name: str) -> None:
         pytest.skip(f"the {name} toolchain cannot be installed on this machine: {exc}")
 
 
-@pytest.fixture(scope="module")
-def device_ws(tmp_path_factory: pytest.TempPathFactory, mongo_uri: str) -> Any:
-    ws = covering_workspace(tmp_path_factory.mktemp("devices"), mongo_uri, 40, 24)
+def _workspace(factory: pytest.TempPathFactory, mongo_uri: str, name: str,
+               val: int) -> Iterator[Any]:
+    """A module's workspace: 40 train images and ``val`` validation images covering every
+    class, deleted afterwards."""
+    ws = covering_workspace(factory.mktemp(name), mongo_uri, 40, val)
     yield ws
     ws.dataset.delete()
+
+
+@pytest.fixture(scope="module")
+def device_ws(tmp_path_factory: pytest.TempPathFactory, mongo_uri: str) -> Iterator[Any]:
+    yield from _workspace(tmp_path_factory, mongo_uri, "devices", 24)
 
 
 @pytest.fixture(scope="module")
@@ -186,11 +194,9 @@ def test_rknn_fp16_without_calibration_for_another_platform(device_ws: Any) -> N
 
 
 @pytest.fixture(scope="module")
-def wide_ws(tmp_path_factory: pytest.TempPathFactory, mongo_uri: str) -> Any:
+def wide_ws(tmp_path_factory: pytest.TempPathFactory, mongo_uri: str) -> Iterator[Any]:
     """The ONNX INT8 tests' images (40 train, 40 val), so the figures compare."""
-    ws = covering_workspace(tmp_path_factory.mktemp("rknn-wide"), mongo_uri, 40, 40)
-    yield ws
-    ws.dataset.delete()
+    yield from _workspace(tmp_path_factory, mongo_uri, "rknn-wide", 40)
 
 
 @pytest.fixture(scope="module")
