@@ -141,10 +141,16 @@ def _close_at_exit() -> None:
     threads sleep in 0.5 s steps, so each command would end with half a second of waiting.
     Registered after pymongo's hook, this runs first: it closes the client (monitors stopped,
     sockets closed) and, when fiftyone has no client of its own in this process, drops
-    pymongo's hook; the monitor threads are daemons and end with the interpreter.
+    pymongo's hook; the monitor threads are daemons and end with the interpreter. Closing
+    ends the client's server sessions, which needs a server: bounded to a second, so that a
+    process whose mongod was stopped before it exits does not wait out the server-selection
+    timeout (10-30 s).
     """
     if _client is not None:
-        _client.close()
+        import pymongo
+
+        with pymongo.timeout(1.0):  # ending the sessions of a stopped server waits no longer
+            _client.close()
     if "fiftyone" not in sys.modules:
         monitor = sys.modules.get("pymongo.synchronous.monitor")
         hook = getattr(monitor, "_shutdown_resources", None)
