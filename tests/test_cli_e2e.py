@@ -149,8 +149,8 @@ def test_app_serves_with_plugins(tmp_path: Path) -> None:
                 time.sleep(1)
         plugins = json.loads(body)["plugins"]
         assert any(p["name"] == "@workbench/workbench"
-                   and {"workspace_status", "select_round", "export_annotation_package",
-                        "import_annotations"} <= set(p["operators"])
+                   and {"wb_status", "wb_select", "wb_train", "wb_export",
+                        "wb_annotate_import"} <= set(p["operators"])
                    for p in plugins)
     finally:
         proc.terminate()

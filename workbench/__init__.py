@@ -54,6 +54,7 @@ _VERBS: dict[str, _Verb] = {
     "predict": _Verb("workbench.prediction.api", "predict", "PredictConfig", "predict"),
     "import_predictions": _Verb("workbench.prediction.api", "import_predictions",
                                 "PredictionsImportConfig", "predictions import"),
+    "visualize": _Verb("workbench.prediction.api", "visualize", "VisualizeConfig", "visualize"),
     "select": _Verb("workbench.selection.api", "select", "SelectConfig", "select"),
     "annotate_export": _Verb("workbench.annotation.api", "export_package", "PackageConfig",
                              "annotate export"),
@@ -87,7 +88,8 @@ _NAMES = {
     "IngestConfig": "workbench.ingestion.api",
     **{name: "workbench.training.api" for name in ("TrainConfig", "SweepConfig", "EvalConfig")},
     **{name: "workbench.prediction.api" for name in ("PredictConfig",
-                                                      "PredictionsImportConfig")},
+                                                      "PredictionsImportConfig",
+                                                      "VisualizeConfig")},
     "SelectConfig": "workbench.selection.api",
     **{name: "workbench.annotation.api" for name in (
         "PackageConfig", "ImportConfig", "UndoConfig", "PushConfig", "PullConfig")},

@@ -1,178 +1,151 @@
-"""FiftyOne App operators for workbench. Thin: each calls one library function.
+"""FiftyOne App operators for workbench, generated from the capabilities' operator specs.
 
-Operators reach workbench only through its public API (``workbench`` and the capabilities'
-``api`` modules); choice lists and defaults come from the registries and config dataclasses.
+Each capability describes its operators in its ``ui`` module (:mod:`workbench.ui.catalog`): the
+config dataclass (the form: types, defaults, descriptions), the library call, and where the
+value lists come from (registries, the workspace's runs / rounds / views / classes). This file
+only turns a spec into a FiftyOne operator: no choice, default or call is written here.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from pathlib import Path
 from typing import Any
 
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-import workbench
-import workbench.annotation.api as annotation
-import workbench.curation.api as curation
-import workbench.selection.api as selection
 import workbench.ui.api as app
-from workbench.errors import InputReportError
+from workbench.errors import WorkbenchError
+from workbench.ui.api import (
+    FieldSpec,
+    OperatorSpec,
+    build_config,
+    error_markdown,
+    operators,
+    run_operator,
+    summary_markdown,
+)
+
+from .panels import PANELS
 
 
-def _workspace(ctx: Any) -> workbench.Workspace:
-    """The workspace of the App's dataset (``workbench init`` records its folder there).
+def _input(inputs: Any, field: FieldSpec) -> None:
+    """Add one form field to ``inputs`` (a ``types.Object``)."""
+    common: dict[str, Any] = {"label": field.label, "description": field.description,
+                              "required": field.required}
+    if field.default is not None and field.kind not in ("mapping", "json"):
+        common["default"] = field.default
+    if field.kind == "enum" and field.other:
+        view = types.AutocompleteView(allow_user_input=True)
+        for value in field.choices:
+            view.add_choice(value, label=value)
+        inputs.str(field.name, view=view, **common)
+    elif field.kind == "enum":
+        inputs.enum(field.name, list(field.choices), view=types.DropdownView(), **common)
+    elif field.kind == "list" and field.choices:
+        view = types.AutocompleteView(allow_user_input=field.other, multiple=True)
+        for value in field.choices:
+            view.add_choice(value, label=value)
+        inputs.list(field.name, types.String(), view=view, **common)
+    elif field.kind == "bool":
+        inputs.bool(field.name, view=types.CheckboxView(), **common)
+    elif field.kind == "int":
+        inputs.int(field.name, **common)
+    elif field.kind == "float":
+        inputs.float(field.name, **common)
+    else:  # str, list of free values, numbers, mapping, json: typed as text
+        if field.kind in ("list", "numbers") and isinstance(common.get("default"), list):
+            common["default"] = ", ".join(str(v) for v in common["default"])
+        hint = {"list": " (comma-separated)", "numbers": f" ({field.size} numbers)",
+                "mapping": " (NAME=VALUE, comma-separated)", "json": " (JSON object)"}
+        common["description"] = (field.description + hint.get(field.kind, "")).strip()
+        inputs.str(field.name, **common)
 
-    Uses the dataset the App already has loaded, on the App's own database connection.
-    """
-    return app.workspace_for_dataset(ctx.dataset)
 
+class WorkbenchOperator(foo.Operator):
+    """An operator made from an :class:`~workbench.ui.operators.OperatorSpec` (``spec``)."""
 
-def _default(config: type, name: str) -> Any:
-    """The default of field ``name`` of the config dataclass ``config``."""
-    for f in dataclasses.fields(config):
-        if f.name == name and f.default is not dataclasses.MISSING:
-            return f.default
-    raise KeyError(f"{config.__name__}.{name} has no default")
-
-
-class WorkspaceStatus(foo.Operator):
-    """Show the workspace's counts per split, status, source and class."""
+    spec: OperatorSpec
 
     @property
     def config(self) -> foo.OperatorConfig:
-        return foo.OperatorConfig(name="workspace_status", label="Workbench: workspace status")
-
-    def execute(self, ctx: Any) -> dict[str, Any]:
-        report = curation.status(_workspace(ctx)).to_dict()
-        return {k: report[k] for k in ("samples", "boxes", "splits", "status", "sources",
-                                       "classes")}
-
-    def resolve_output(self, ctx: Any) -> types.Property:
-        outputs = types.Object()
-        outputs.int("samples", label="Samples")
-        outputs.int("boxes", label="Boxes")
-        for key in ("splits", "status", "sources", "classes"):
-            outputs.obj(key, label=key.capitalize(), view=types.JSONView())
-        return types.Property(outputs)
-
-
-class SelectRound(foo.Operator):
-    """Queue the most uncertain pool images as a new round (``workbench select``)."""
-
-    @property
-    def config(self) -> foo.OperatorConfig:
-        return foo.OperatorConfig(name="select_round", label="Workbench: select a round",
-                                  dynamic=False)
+        spec = self.spec
+        return foo.OperatorConfig(
+            name=spec.name, label=spec.label, description=spec.description,
+            dynamic=spec.config is not None, allow_immediate_execution=True,
+            allow_delegated_execution=spec.long, default_choice_to_delegated=spec.long)
 
     def resolve_input(self, ctx: Any) -> types.Property:
         inputs = types.Object()
-        inputs.int("n", label="Images to select", default=100, required=True)
-        inputs.enum("strategy", selection.STRATEGIES.names(),
-                    default=_default(selection.SelectConfig, "strategy"), label="Strategy")
-        inputs.str("run", label="Prediction run (default: latest)", required=False)
-        inputs.str("round", label="Round name (default: round-K)", required=False)
-        return types.Property(inputs)
+        inputs.md(self.spec.description, name="about")
+        if self.spec.config is None:
+            return types.Property(inputs)
+        ws = app.workspace_for_dataset(ctx.dataset)
+        form = self.spec.form(ws)
+        for field in form:
+            _input(inputs, field)
+        if self.spec.from_selection is not None:
+            inputs.md(f"**{len(ctx.selected or [])} images selected** in the App.",
+                      name="selection")
+        problem = self._problem(form, ctx.params, list(ctx.selected or []))
+        if problem:
+            inputs.view("problem", types.Error(label="Cannot run yet", description=problem))
+        return types.Property(inputs, view=types.View(label=self.spec.label))
 
-    def execute(self, ctx: Any) -> dict[str, Any]:
-        p = ctx.params
-        result = selection.select(_workspace(ctx), selection.SelectConfig(
-            n=int(p["n"]),
-            strategy=p.get("strategy") or _default(selection.SelectConfig, "strategy"),
-            run=p.get("run") or None, round=p.get("round") or None))
-        ctx.trigger("reload_dataset")
-        return {"round": result.round, "selected": result.selected,
-                "warnings": "; ".join(result.warnings)}
-
-    def resolve_output(self, ctx: Any) -> types.Property:
-        outputs = types.Object()
-        outputs.str("round", label="Round")
-        outputs.int("selected", label="Selected")
-        outputs.str("warnings", label="Warnings")
-        return types.Property(outputs)
-
-
-class ExportAnnotationPackage(foo.Operator):
-    """Write a round's annotation package (``workbench annotate export``)."""
-
-    @property
-    def config(self) -> foo.OperatorConfig:
-        return foo.OperatorConfig(name="export_annotation_package",
-                                  label="Workbench: export an annotation package", dynamic=False)
-
-    def resolve_input(self, ctx: Any) -> types.Property:
-        inputs = types.Object()
-        inputs.str("out", label="Package path (.zip)", required=True)
-        inputs.str("round", label="Round (default: the latest)", required=False)
-        inputs.str("pre_annotations", label="Prediction run for pre-annotations",
-                   required=False)
-        inputs.float("pre_annotation_conf", label="Pre-annotation confidence",
-                     default=_default(annotation.PackageConfig, "pre_annotation_conf"))
-        return types.Property(inputs)
-
-    def execute(self, ctx: Any) -> dict[str, Any]:
-        p = ctx.params
-        conf = p.get("pre_annotation_conf")
-        result = annotation.export_package(_workspace(ctx), annotation.PackageConfig(
-            out=Path(p["out"]), round=p.get("round") or None,
-            pre_annotations=p.get("pre_annotations") or None,
-            pre_annotation_conf=float(conf) if conf is not None
-            else _default(annotation.PackageConfig, "pre_annotation_conf")))
-        ctx.trigger("reload_dataset")
-        return {"path": result.path, "images": result.images, "package_id": result.package_id}
-
-    def resolve_output(self, ctx: Any) -> types.Property:
-        outputs = types.Object()
-        outputs.str("path", label="Package")
-        outputs.int("images", label="Images")
-        outputs.str("package_id", label="Package id")
-        return types.Property(outputs)
-
-
-class ImportAnnotations(foo.Operator):
-    """Validate and import returned annotations (``workbench annotate import``)."""
-
-    @property
-    def config(self) -> foo.OperatorConfig:
-        return foo.OperatorConfig(name="import_annotations",
-                                  label="Workbench: import annotations", dynamic=False)
-
-    def resolve_input(self, ctx: Any) -> types.Property:
-        inputs = types.Object()
-        inputs.str("path", label="Returned package or tool export", required=True)
-        inputs.str("package", label="Package it answers (if not the package itself)",
-                   required=False)
-        inputs.bool("dry_run", label="Dry run (show the changes only)", default=True)
-        return types.Property(inputs)
-
-    def execute(self, ctx: Any) -> dict[str, Any]:
-        p = ctx.params
+    def _problem(self, form: list[FieldSpec], params: dict[str, Any], selected: list[str]
+                 ) -> str | None:
+        """Why the filled-in form would be refused (checked as the CLI checks), or None."""
+        if self.spec.config is None or any(
+                f.required and params.get(f.name) in (None, "", []) for f in form):
+            return None  # the App marks the missing required fields itself
+        fixed = dict(self.spec.fixed)
+        if self.spec.from_selection is not None:
+            fixed.update(self.spec.from_selection(list(selected)))
         try:
-            result = annotation.import_annotations(_workspace(ctx), annotation.ImportConfig(
-                path=Path(p["path"]), package=Path(p["package"]) if p.get("package") else None,
-                dry_run=bool(p.get("dry_run", True))))
-        except InputReportError as exc:
-            problems = [f"{i.where()}: {i.message}" for i in exc.result.issues
-                        if i.severity == "error"]
-            return {"import_id": "", "images": 0, "boxes": 0,
-                    "problems": "\n".join(problems[:20])}
-        ctx.trigger("reload_dataset")
-        return {"import_id": result.import_id, "images": result.images,
-                "boxes": result.boxes, "problems": ""}
+            build_config(self.spec.config, params, form, fixed)
+        except WorkbenchError as exc:
+            return str(exc)
+        return None
+
+    def resolve_delegation(self, ctx: Any) -> bool | None:
+        return None  # the user chooses; long work defaults to delegated
+
+    def execute(self, ctx: Any) -> dict[str, Any]:
+        ws = app.workspace_for_dataset(ctx.dataset)
+
+        def report(fraction: float, label: str) -> None:
+            if ctx.delegated:
+                ctx.set_progress(progress=min(max(fraction, 0.0), 1.0), label=label)
+
+        try:
+            result = run_operator(self.spec, ws, dict(ctx.params), report,
+                                  selected=list(ctx.selected or []))
+        except WorkbenchError as exc:
+            if ctx.delegated:
+                raise
+            return {"ok": False, "summary": error_markdown(exc)}
+        if not ctx.delegated:
+            ctx.trigger("reload_dataset")
+            opens = self.spec.opens(result) if self.spec.opens else None
+            if opens:
+                ctx.ops.set_view(view=app.spec_view(ctx.dataset, opens))
+        return {"ok": True, "summary": summary_markdown(self.spec, result), "result": result}
 
     def resolve_output(self, ctx: Any) -> types.Property:
         outputs = types.Object()
-        outputs.str("import_id", label="Import (empty: dry run or refused)")
-        outputs.int("images", label="Images changed")
-        outputs.int("boxes", label="Boxes")
-        outputs.str("problems", label="Problems (nothing was written)")
-        return types.Property(outputs)
+        outputs.md(str((ctx.results or {}).get("summary", "")), name="summary")
+        return types.Property(outputs, view=types.View(label=self.spec.label))
+
+
+def operator_class(spec: OperatorSpec) -> type[WorkbenchOperator]:
+    """The FiftyOne operator class of ``spec``."""
+    name = "".join(part.capitalize() for part in spec.name.split("_"))
+    return type(name, (WorkbenchOperator,), {"spec": spec, "__doc__": spec.description})
+
+
+OPERATORS = [operator_class(entry.value) for entry in operators()]
 
 
 def register(plugin: Any) -> None:
-    """FiftyOne's plugin entry point."""
-    plugin.register(WorkspaceStatus)
-    plugin.register(SelectRound)
-    plugin.register(ExportAnnotationPackage)
-    plugin.register(ImportAnnotations)
+    """FiftyOne's plugin entry point: every workbench operator and panel."""
+    for cls in [*OPERATORS, *PANELS]:
+        plugin.register(cls)

@@ -18,6 +18,7 @@ import pytest
 
 from tests.annotation.conftest import build_round
 from tests.conftest import _free_port
+from tests.ui.plugin_ctx import execute
 from workbench.annotation import lsjson
 from workbench.annotation.api import PullConfig, PushConfig, pull, push
 from workbench.annotation.labelstudio import KEY_ENV, Client
@@ -123,6 +124,9 @@ def test_push_annotate_pull(workspace: Any, tmp_path: Path, label_studio: tuple[
     assert neg[schema.GROUND_TRUTH]["detections"] == [] and neg[schema.STATUS] == "labeled"
     assert ws.samples.count_documents({schema.STATUS: "in_annotation"}) == 1
 
-    assert pull(ws, PullConfig(url=url)).images == 0  # nothing new: nothing changes
-    again = push(ws, PushConfig(url=url)).to_dict()
-    assert (again["tasks_created"], again["already_in_project"]) == (0, 5)
+    # the same again from the App's operators: nothing new to pull, nothing new to push
+    pulled, _ = execute(ws, "wb_ls_pull", url=url)
+    assert pulled["ok"] and pulled["result"]["images"] == 0, pulled["summary"]
+    again, _ = execute(ws, "wb_ls_push", url=url)
+    assert again["ok"], again["summary"]
+    assert (again["result"]["tasks_created"], again["result"]["already_in_project"]) == (0, 5)

@@ -23,8 +23,10 @@ def test_next_defaults_follow_training_and_annotation() -> None:
 
 
 def test_simulation_strategies_come_from_the_registry() -> None:
-    for name in STRATEGIES.names(multi_run=False):
+    for name in STRATEGIES.names(multi_run=False, hand_picked=False):
         SimConfig(strategies=(name, "random"))
+    with pytest.raises(ConfigError, match="unknown strategies"):
+        SimConfig(strategies=("hand-picked", "random"))
     with pytest.raises(ConfigError, match="unknown strategies"):
         SimConfig(strategies=("ensemble-disagreement", "random"))
     with pytest.raises(ConfigError, match="must include random"):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fiftyone import ViewField as F
 
 from tests.conftest import CLASSES, DEMO, demo_images
 from workbench.errors import ConfigError, WorkbenchError
@@ -58,6 +59,18 @@ def test_predict_pool_then_select(workspace, tmp_path: Path) -> None:  # type: i
     det = ds.match({"pred_p.detections.0": {"$exists": True}}).first().pred_p.detections[0]
     assert len(det.class_probs) == len(CLASSES) and 0 < det.confidence <= 1
     assert CLASSES[int(np.argmax(det.class_probs))] == det.label
+    # What the App reads: the display copy, unc_ fields, the embeddings map, the colours.
+    assert res.display_field == "show_p" and res.visualization == "viz_p"
+    assert "unc_p_entropy" in res.uncertainty_fields
+    ds.reload()
+    assert ds.count("show_p.detections") == len(
+        ds.filter_labels("pred_p", F("confidence") >= 0.25, only_matches=False)
+        .values("pred_p.detections", unwind=True))
+    assert ds.values("unc_p_entropy") == ds.values("scores_p.entropy")
+    assert ds.load_brain_results("viz_p").points.shape == (20, 2)
+    assert ds.app_config.active_fields.paths == ["ground_truth", "show_p"]
+    assert {f["path"] for f in ds.app_config.color_scheme.fields} >= {"ground_truth", "pred_p",
+                                                                      "show_p"}
     fast = select(workspace, SelectConfig(n=5, strategy="margin", round="r1", dry_run=True))
     slow = select(workspace, SelectConfig(n=5, strategy="margin", aggregate="max",
                                           class_weights={"fish": 1.0}, dry_run=True))

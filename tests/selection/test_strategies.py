@@ -34,7 +34,8 @@ def test_unknown_names_list_the_valid_ones() -> None:
 
 
 def test_every_strategy_states_every_fact() -> None:
-    facts = {"help", "requires", "per_box", "score_key", "needs_tta", "multi_run", "baseline"}
+    facts = {"help", "requires", "per_box", "score_key", "needs_tta", "multi_run", "baseline",
+             "hand_picked"}
     for entry in STRATEGIES:
         assert set(entry.meta) == facts, entry.name
         assert entry.meta["help"], entry.name
@@ -43,7 +44,9 @@ def test_every_strategy_states_every_fact() -> None:
     assert set(STRATEGIES.names(per_box=True)) == {"least-confidence", "margin", "entropy"}
     assert DIVERSITY.names() == ["none", "coreset", "cluster"]
     assert strategy_help() == ("least-confidence | margin | entropy | tta-disagreement "
-                               "(predict --tta) | ensemble-disagreement (--run A,B,...)")
+                               "(predict --tta) | ensemble-disagreement (--run A,B,...) | "
+                               "hand-picked (--sample-id ID ... or the App's selection)")
+    assert STRATEGIES.names(hand_picked=True) == ["hand-picked"]
 
 
 def test_image_scores_hold_every_precomputed_strategy() -> None:
@@ -99,7 +102,12 @@ def test_every_registered_strategy_selects(workspace, tmp_path: Path, name: str)
     _tta_run(workspace, "tta")
     meta = STRATEGIES.meta(name)
     run = "tta,imported" if meta["multi_run"] else "tta"
-    res = select(workspace, SelectConfig(n=3, strategy=name, run=run, dry_run=True))
+    ids = ([str(i) for i in sorted(workspace.samples.distinct("_id", {"split": "pool"}))][2:5]
+           if meta["hand_picked"] else [])
+    res = select(workspace, SelectConfig(n=3, strategy=name, run=run, dry_run=True,
+                                         sample_ids=ids))
+    if ids:
+        assert res.sample_ids == ids
     assert res.selected == 3 and res.candidates == 6 and len(set(res.sample_ids)) == 3
     assert res.strategy == name and res.warnings == []
     if not meta["baseline"]:
@@ -109,3 +117,14 @@ def test_every_registered_strategy_selects(workspace, tmp_path: Path, name: str)
                                               class_weights={"fish": 1.0}, dry_run=True))
         assert slow.sample_ids == res.sample_ids
         assert slow.scores == pytest.approx(res.scores)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"strategy": "hand-picked"}, "needs the images to queue"),
+    ({"strategy": "entropy", "sample_ids": ["abc"]}, "does not take --sample-id"),
+])
+def test_hand_picked_needs_ids_and_only_it_takes_them(kwargs: dict, message: str) -> None:
+    from workbench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        SelectConfig(n=1, **kwargs)

@@ -28,7 +28,7 @@ from workbench.errors import InterruptedOperationError, WorkbenchError, Workspac
 from workbench.ingestion.ingest import ingest
 from workbench.prediction.imported import import_predictions
 from workbench.selection.select import SelectConfig, select
-from workbench.store import journal, labels, lock, runs, schema
+from workbench.store import journal, labels, lock, predictions, runs, schema
 from workbench.store.config import WorkspaceConfig
 
 pytestmark = pytest.mark.integration
@@ -161,7 +161,10 @@ def test_killed_predictions_import_of_a_new_run_leaves_no_field(rw: RoundWorkspa
         import_predictions(rw.ws, _predictions(rw, 0.02), "p2")
     assert rw.ws.samples.count_documents({"pred_p2": {"$exists": True}}) == 8
     report = recovered_once(rw.ws)
-    assert set(report.fields_unset) == {"pred_p2", "scores_p2"}
+    keys = rw.ws.samples.find_one({"scores_p1": {"$exists": True}})["scores_p1"]
+    unc = {predictions.uncertainty_field("p2", k) for k in keys}  # the scores as App fields
+    assert set(report.fields_unset) == {"pred_p2", "show_p2", "scores_p2", *unc}
+    assert not [n for n in rw.ws.samples.index_information() if "p2" in n]
     assert state(rw.ws) == before
 
 

@@ -78,7 +78,11 @@ class ImportConfig:
 
 @dataclass
 class UndoConfig:
-    """Options of ``workbench annotate undo``: the import to undo."""
+    """Options of ``workbench annotate undo``.
+
+    Attributes:
+        import_id: the annotation import to undo (``workbench runs --kind annotate-import``).
+    """
 
     import_id: str
 
@@ -89,8 +93,18 @@ def _check_backend(name: str) -> None:
 
 @dataclass
 class PushConfig:
-    """Options of ``annotate push``: the project title (default: the dataset name), what to
-    send (as for :class:`PackageConfig`), the server and the backend."""
+    """Options of ``annotate push``.
+
+    Attributes:
+        project: the project title (default: the dataset name).
+        round: a selection round to send (default: the latest round, when no view).
+        view: a view spec instead of a round.
+        pre_annotations: a prediction run whose boxes are sent as pre-annotations.
+        pre_annotation_conf: only its boxes at least this confident are sent.
+        url: the annotation server (default: ``$LABEL_STUDIO_URL``, else
+            ``http://127.0.0.1:8080``).
+        backend: a name of :data:`~workbench.annotation.backends.BACKENDS`.
+    """
 
     project: str | None = None
     round: str | None = None
@@ -106,8 +120,15 @@ class PushConfig:
 
 @dataclass
 class PullConfig:
-    """Options of ``annotate pull``: the project title (default: the dataset name), the
-    server, the backend, and whether to only show the diff."""
+    """Options of ``annotate pull``.
+
+    Attributes:
+        project: the project title (default: the dataset name).
+        url: the annotation server (default: ``$LABEL_STUDIO_URL``, else
+            ``http://127.0.0.1:8080``).
+        dry_run: compute and return the diff, write nothing.
+        backend: a name of :data:`~workbench.annotation.backends.BACKENDS`.
+    """
 
     project: str | None = None
     url: str | None = None

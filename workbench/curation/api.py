@@ -21,7 +21,7 @@ from workbench.curation.recovery import RecoverResult
 from workbench.curation.recovery import recover as _recover
 from workbench.curation.runlist import RunsResult, list_runs
 from workbench.curation.splitting import SplitResult, run_split
-from workbench.curation.status import StatusResult, workspace_status
+from workbench.curation.status import StatusResult, status_markdown, workspace_status
 from workbench.store import lock
 
 if TYPE_CHECKING:
@@ -75,4 +75,5 @@ def _config(cls: type[C], config: C | None, options: dict[str, Any]) -> C:
 
 __all__ = ["RUN_KINDS", "CheckConfig", "CheckResult", "InitConfig", "InitResult",
            "RecoverResult", "RunsConfig", "RunsResult", "SplitConfig", "SplitResult",
-           "StatusResult", "check", "init", "recover", "runs", "split", "status"]
+           "StatusResult", "check", "init", "recover", "runs", "split", "status",
+           "status_markdown"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -47,13 +48,23 @@ def init(
     out.print(f"next: workbench ingest PATH --format yolo -w {result.workspace}")
 
 
-def status(workspace: WorkspaceOpt = Path("."), json_: JsonOpt = False) -> None:
-    """Counts of samples and boxes per source, split, status and class."""
+def status(
+    workspace: WorkspaceOpt = Path("."),
+    json_: JsonOpt = False,
+    markdown: Annotated[bool, typer.Option(
+        "--markdown", help="Print the status as a Markdown document (tables).")] = False,
+) -> None:
+    """Counts of samples and boxes per source, split, status and class; rounds and runs."""
     from workbench.curation.api import status as run_status
+    from workbench.curation.api import status_markdown
 
-    report = run_status(open_workspace(workspace)).to_dict()
+    result = run_status(open_workspace(workspace))
+    report = result.to_dict()
     if json_:
         print_json(report)
+        return
+    if markdown:
+        sys.stdout.write(status_markdown(result))
         return
     out.print(f"workspace [bold]{report['workspace']}[/] — dataset {report['dataset']} "
               f"({report['database']}): {report['samples']} samples, {report['boxes']} boxes")
@@ -73,9 +84,15 @@ def status(workspace: WorkspaceOpt = Path("."), json_: JsonOpt = False) -> None:
         table.add_row(name, str(row["images"]), str(row["boxes"]),
                       *(str(by.get(s, {}).get("boxes", 0)) for s in ("train", "val", "test")))
     out.print(table)
-    if report["rounds"]:
-        out.print("rounds: " + ", ".join(f"{k} ({v['samples']})"
-                                         for k, v in report["rounds"].items()))
+    if report["round_progress"]:
+        table = Table(title="rounds")
+        for col in ("round", "strategy", "selected", "queued", "in annotation", "labeled",
+                    "back in pool"):
+            table.add_column(col, justify="left" if col in ("round", "strategy") else "right")
+        for r in report["round_progress"]:
+            table.add_row(r["round"], r["strategy"] or "", str(r["selected"]), str(r["queued"]),
+                          str(r["in_annotation"]), str(r["labeled"]), str(r["unlabeled"]))
+        out.print(table)
     for command in report["running"]:
         err.print(f"[yellow]in progress[/]: {command} is writing the workspace; these counts "
                   "may change when it finishes")

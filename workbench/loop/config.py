@@ -24,8 +24,9 @@ PACKAGE_BACKEND = "package"
 
 
 def simulation_strategies() -> list[str]:
-    """Strategies a simulation can compare: every single-run strategy (and ``random``)."""
-    return STRATEGIES.names(multi_run=False)
+    """Strategies a simulation (or ``loop next``) can use: every single-run strategy that
+    chooses by itself (and ``random``), not ``hand-picked``."""
+    return STRATEGIES.names(multi_run=False, hand_picked=False)
 
 
 def next_backends() -> list[str]:

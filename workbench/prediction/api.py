@@ -1,4 +1,5 @@
-"""The prediction capability's public surface: predict, imported predictions, detector backends."""
+"""The prediction capability's public surface: predict, imported predictions, detector backends,
+2-D maps of embeddings for the App."""
 
 from __future__ import annotations
 
@@ -23,17 +24,30 @@ from workbench.prediction.predict import (
     PredictConfig,
     PredictResult,
     Progress,
+    VisualizeConfig,
+    VisualizeResult,
+    latest_embeddings_run,
     make_predictor,
     resolve_weights,
 )
 from workbench.store import lock
+from workbench.store.visualization import (
+    METHODS as VISUALIZATION_METHODS,
+)
+from workbench.store.visualization import (
+    VisualizationDependencyError,
+    method_help,
+    visualization_key,
+)
 from workbench.store.workspace import Workspace
 
-__all__ = ["BACKENDS", "ImportResult", "OnnxPredictor", "PredictConfig", "PredictOptions",
-           "PredictResult", "PredictionImportError", "PredictionsImportConfig", "Predictor",
-           "export_onnx", "import_predictions", "load_batch", "load_detection_model",
-           "load_letterboxed", "load_uint8", "make_predictor", "predict", "resolve_weights",
-           "to_uint8"]
+__all__ = ["BACKENDS", "VISUALIZATION_METHODS", "ImportResult", "OnnxPredictor",
+           "PredictConfig", "PredictOptions", "PredictResult", "PredictionImportError",
+           "PredictionsImportConfig", "Predictor", "VisualizationDependencyError",
+           "VisualizeConfig", "VisualizeResult", "export_onnx", "import_predictions",
+           "latest_embeddings_run", "load_batch", "load_detection_model", "load_letterboxed",
+           "load_uint8", "make_predictor", "method_help", "predict", "resolve_weights",
+           "to_uint8", "visualization_key", "visualize"]
 
 
 @lock.writes
@@ -50,3 +64,13 @@ def predict(ws: Workspace, config: PredictConfig,
 def import_predictions(ws: Workspace, config: PredictionsImportConfig) -> ImportResult:
     """Validate a JSONL predictions file and write it as prediction run ``config.run``."""
     return imported.import_file(ws, config)
+
+
+@lock.writes
+def visualize(ws: Workspace, config: VisualizeConfig) -> VisualizeResult:
+    """Compute the 2-D map of run ``config.run``'s embeddings for the App's Embeddings panel.
+
+    Stored as brain run ``visualization_key(run)`` (replacing an earlier one); a failure
+    leaves no partial brain run.
+    """
+    return _predict.visualize(ws, config)

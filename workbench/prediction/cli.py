@@ -1,4 +1,5 @@
-"""Commands that predict: ``predict`` over a view, ``predictions import`` from elsewhere."""
+"""Commands that predict: ``predict`` over a view, ``predictions import`` from elsewhere, and
+``visualize`` (a 2-D map of a run's embeddings for the App)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,13 @@ from workbench.cli.common import (
     print_json,
     spinner,
 )
-from workbench.prediction.api import BACKENDS, PredictConfig, PredictionsImportConfig
+from workbench.prediction.api import (
+    BACKENDS,
+    PredictConfig,
+    PredictionsImportConfig,
+    VisualizeConfig,
+    method_help,
+)
 
 
 def _backend_help() -> str:
@@ -52,6 +59,10 @@ def predict(
              "uncertainty sampling looks for).")] = default(PredictConfig, "conf"),
     iou: Annotated[float, typer.Option(help="NMS IoU threshold.")]
     = default(PredictConfig, "iou"),
+    display_conf: Annotated[float, typer.Option(
+        help="Minimum confidence of the boxes copied to show_RUN, what the App draws by "
+             "default (pred_RUN keeps every box for scoring).")]
+    = default(PredictConfig, "display_conf"),
     embeddings: Annotated[bool, typer.Option(
         help="Also store a pooled backbone feature per image as emb_RUN.")]
     = default(PredictConfig, "embeddings"),
@@ -73,7 +84,7 @@ def predict(
 
     config = PredictConfig(model=model, run=run, view=view, backend=backend, imgsz=imgsz,
                            batch=batch, embeddings=embeddings, conf=conf, iou=iou,
-                           device=device, replace=replace, tta=tta)
+                           display_conf=display_conf, device=device, replace=replace, tta=tta)
     ws = open_workspace(workspace)
     with stdout_to_stderr(), Progress(console=err, disable=json_) as bar:
         task = bar.add_task("predicting", total=None)
@@ -86,7 +97,35 @@ def predict(
     out.print(f"[green]predicted[/] {result.samples} images ({result.boxes} boxes) with "
               f"{result.backend} at {result.images_per_s:.1f} images/s as run "
               f"[bold]{result.run}[/] -> {result.field}")
+    if result.visualization:
+        out.print(f"embeddings map: brain key [bold]{result.visualization}[/] (App: Embeddings)")
     out.print(f"next: workbench select --uncertain N --run {result.run} -w {workspace}")
+
+
+def visualize(
+    run: Annotated[str | None, typer.Option(
+        help="Prediction run whose emb_RUN to map (default: the newest run with embeddings).")]
+    = default(VisualizeConfig, "run"),
+    method: Annotated[str, typer.Option(help=method_help())]
+    = default(VisualizeConfig, "method"),
+    seed: Annotated[int, typer.Option(help="Random seed of the reduction.")]
+    = default(VisualizeConfig, "seed"),
+    workspace: WorkspaceOpt = Path("."),
+    json_: JsonOpt = False,
+) -> None:
+    """Compute a 2-D map of a run's embeddings for the App's Embeddings panel."""
+    from workbench.prediction.api import visualize as run_visualize
+
+    config = VisualizeConfig(run=run, method=method, seed=seed)
+    ws = open_workspace(workspace)
+    with spinner(json_, f"computing a {method} map ..."):
+        result = run_visualize(ws, config)
+    if json_:
+        print_json(result.to_dict())
+        return
+    out.print(f"[green]mapped[/] {result.points} images of {result.embeddings_field} with "
+              f"{result.method} as brain key [bold]{result.brain_key}[/] in "
+              f"{result.seconds:.1f}s; open the App's Embeddings panel to see it")
 
 
 @predictions_app.command("import")
@@ -117,6 +156,7 @@ def predictions_import(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``predict`` and the ``predictions`` group (model)."""
+    """Add ``predict``, ``visualize`` and the ``predictions`` group (model)."""
     app.command(rich_help_panel=Stage.MODEL.value)(predict)
+    app.command(rich_help_panel=Stage.MODEL.value)(visualize)
     app.add_typer(predictions_app, name="predictions", rich_help_panel=Stage.MODEL.value)

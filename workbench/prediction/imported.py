@@ -24,7 +24,7 @@ from workbench.core.types import Predictions
 from workbench.errors import InputReportError, SourceError, WorkbenchError
 from workbench.media.records import Issue, geometry_message, shown
 from workbench.selection.api import image_scores, indexed_keys
-from workbench.store import predictions, runs
+from workbench.store import app_views, predictions, runs
 from workbench.store.runs import RunKind
 from workbench.store.workspace import Workspace
 
@@ -40,12 +40,15 @@ class PredictionsImportConfig:
         run: name of the prediction run to create.
         skip_bad: import the valid lines and report the rest (default: change nothing).
         replace: overwrite a run of the same name.
+        display_conf: minimum confidence of the boxes copied to ``show_<run>``, the field the
+            App shows.
     """
 
     path: Path
     run: str
     skip_bad: bool = False
     replace: bool = False
+    display_conf: float = predictions.DISPLAY_CONF
 
 
 @dataclass
@@ -197,6 +200,7 @@ def import_file(ws: Workspace, config: PredictionsImportConfig) -> ImportResult:
     written = predictions.write_predictions(ws, run, sample_ids, preds, classes, scores=scores,
                                             indexed=indexed_keys(scores))
     result.samples, result.boxes = written["samples"], written["boxes"]
+    predictions.write_display(ws, run, sample_ids, config.display_conf)
     result.seconds = time.perf_counter() - started
     if existing is not None:
         runs.delete_run(ws, run)
@@ -204,6 +208,7 @@ def import_file(ws: Workspace, config: PredictionsImportConfig) -> ImportResult:
                     {k: v for k, v in result.to_dict().items() if k != "issues"} |
                     {"field": written["field"], "scores_field": written["scores_field"]},
                     started_at)
+    app_views.refresh_app(ws)
     return result
 
 

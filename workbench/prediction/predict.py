@@ -1,5 +1,10 @@
 """``workbench predict``: run a detector over a view and store ``pred_<run>`` (+ embeddings).
 
+Besides ``pred_<run>`` (every box down to ``conf``, for scoring), a run stores ``show_<run>``
+(the boxes at or above ``display_conf``, what the App shows by default), the per-image scores
+as ``scores_<run>`` and ``unc_<run>_<key>`` fields, and with embeddings a 2-D map of them for
+the App's Embeddings panel (:func:`visualize` recomputes it on demand).
+
 Both backends share workbench's preprocessing (Ultralytics' letterbox) and post-processing
 (numpy NMS that keeps each box's full class-score vector). ``onnxruntime`` (the default)
 exports a ``.pt`` once to ``WS/.workbench/onnx/`` and runs the ONNX graph.
@@ -7,6 +12,7 @@ exports a ``.pt`` once to ``WS/.workbench/onnx/`` and runs the ONNX graph.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable
@@ -22,8 +28,9 @@ from workbench.prediction.backends import BACKENDS
 from workbench.prediction.backends.base import PredictOptions, Predictor
 from workbench.results import Result
 from workbench.selection.api import image_scores, indexed_keys
-from workbench.store import predictions, runs
+from workbench.store import app_views, predictions, runs, schema, visualization
 from workbench.store.runs import RunKind
+from workbench.store.visualization import METHODS, visualization_key
 from workbench.store.workspace import Workspace
 
 Progress = Callable[[int, int], None]
@@ -43,6 +50,8 @@ class PredictConfig:
         embeddings: also store a pooled backbone feature per image as ``emb_<run>``.
         conf: minimum best-class score of a box (low on purpose: unsure boxes are what
             uncertainty sampling looks for); ``iou``: NMS IoU threshold.
+        display_conf: minimum confidence of the boxes copied to ``show_<run>``, the field the
+            App draws by default (``pred_<run>`` keeps every box for scoring).
         device: ``cpu`` or a CUDA index (ultralytics backend).
         replace: overwrite a run of the same name.
         chunk: images read and written per step.
@@ -58,6 +67,7 @@ class PredictConfig:
     embeddings: bool = False
     conf: float = 0.01
     iou: float = 0.7
+    display_conf: float = predictions.DISPLAY_CONF
     device: str = "cpu"
     replace: bool = False
     chunk: int = 512
@@ -65,6 +75,8 @@ class PredictConfig:
 
     def __post_init__(self) -> None:
         BACKENDS.entry(self.backend)  # unknown names list the valid ones
+        if not 0.0 <= self.display_conf <= 1.0:
+            raise ConfigError(f"display_conf must be in [0, 1], got {self.display_conf}")
 
 
 @dataclass
@@ -80,6 +92,41 @@ class PredictResult(Result):
     seconds: float
     images_per_s: float
     embeddings_field: str | None = None
+    display_field: str | None = None
+    uncertainty_fields: list[str] = dataclasses.field(default_factory=list)
+    visualization: str | None = None
+
+
+@dataclass
+class VisualizeConfig:
+    """Options of ``workbench visualize``.
+
+    Attributes:
+        run: the prediction run whose ``emb_<run>`` to map (default: the newest run with
+            embeddings).
+        method: a name of :data:`~workbench.store.visualization.METHODS`.
+        seed: random seed of the reduction.
+    """
+
+    run: str | None = None
+    method: str = "pca"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        METHODS.entry(self.method)  # unknown names list the valid ones
+
+
+@dataclass
+class VisualizeResult(Result):
+    """The 2-D map :func:`visualize` stored."""
+
+    run: str
+    embeddings_field: str
+    brain_key: str
+    method: str
+    points: int
+    seed: int
+    seconds: float
 
 
 def resolve_weights(ws: Workspace, model: str) -> str:
@@ -176,22 +223,68 @@ def predict_view(ws: Workspace, config: PredictConfig,
         total_boxes += len(preds)
         if progress:
             progress(min(start + chunk, len(ids)), len(ids))
+    show = predictions.write_display(ws, run, ids, config.display_conf)
     seconds = time.perf_counter() - started
+    emb_field = written.get("embeddings_field")
     result = PredictResult(run=run, field=written["field"], samples=len(ids), boxes=total_boxes,
                            backend=backend, model=weights, seconds=round(seconds, 2),
                            images_per_s=round(len(ids) / seconds, 2),
-                           embeddings_field=written.get("embeddings_field"))
+                           embeddings_field=emb_field, display_field=show,
+                           uncertainty_fields=list(written["uncertainty_fields"].values()))
+    if emb_field and len(ids) >= visualization.MIN_POINTS:
+        result.visualization = visualization_key(run)
     if existing is not None:
         runs.delete_run(ws, run)
     runs.record_run(ws, RunKind.PREDICT, run, {"model": weights, "view": config.view,
                                                "backend": backend, "imgsz": predictor.imgsz,
                                                "conf": config.conf, "iou": config.iou,
+                                               "display_conf": config.display_conf,
                                                "embeddings": config.embeddings,
                                                "tta": config.tta,
                                                "tta_sizes": [p.imgsz for p, _ in passes]},
                     result.to_dict() | {"scores_field": written.get("scores_field")},
                     started_at)
+    if result.visualization and emb_field:
+        visualization.compute_visualization(ws, emb_field, result.visualization, "pca")
+    app_views.refresh_app(ws)
     return result
+
+
+def latest_embeddings_run(ws: Workspace) -> str:
+    """The newest prediction run whose ``emb_<run>`` field exists.
+
+    Raises:
+        WorkbenchError: no run has embeddings (says how to make some).
+    """
+    present = set(schema.field_names(ws))
+    for doc in reversed(runs.list_runs(ws, RunKind.PREDICT)):
+        emb = (doc.get("outputs") or {}).get("embeddings_field")
+        if emb and emb in present:
+            return str(doc["_id"])
+    raise WorkbenchError("no prediction run of this workspace has embeddings; run "
+                         "`workbench predict --embeddings ...` first")
+
+
+def visualize(ws: Workspace, config: VisualizeConfig) -> VisualizeResult:
+    """Compute (or recompute) the 2-D map of a run's embeddings for the App.
+
+    Stored as brain run :func:`~workbench.store.visualization.visualization_key` of the run,
+    over the samples that have ``emb_<run>``; an existing map of the run is replaced.
+
+    Raises:
+        WorkbenchError: no such run or no embeddings; the method's package is missing
+            (``VisualizationDependencyError``, naming the install command).
+    """
+    started = time.perf_counter()
+    run = config.run or latest_embeddings_run(ws)
+    if runs.get_run(ws, run) is None:
+        raise WorkbenchError(f"no run named {run!r}; see `workbench runs`")
+    emb_field = predictions.field_name("emb", run)
+    done = visualization.compute_visualization(ws, emb_field, visualization_key(run),
+                                               config.method, config.seed)
+    return VisualizeResult(run=run, embeddings_field=emb_field, brain_key=done["brain_key"],
+                           method=config.method, points=done["points"], seed=config.seed,
+                           seconds=round(time.perf_counter() - started, 2))
 
 
 def _tta(paths: list[str], reference: Predictions, passes: list[tuple[Predictor, bool]],

@@ -188,3 +188,21 @@ def at_random(ws: Workspace, config: SelectConfig, rng: np.random.Generator,
     ids = pool.candidate_ids(ws)
     chosen = ranking.random_n(len(ids), config.n, rng)
     return Choice([ids[i] for i in chosen], [0.0] * len(chosen), len(ids))
+
+
+def by_hand(ws: Workspace, config: SelectConfig, rng: np.random.Generator,
+            entry: Entry[Strategy]) -> Choice:
+    """The given ``config.sample_ids`` that are candidates, in the order given (the App's
+    selection: lasso in the Embeddings panel, or picked in the grid); the others are named in
+    a warning."""
+    ids = pool.candidate_ids(ws)
+    by_text = {str(i): i for i in ids}
+    wanted = list(dict.fromkeys(config.sample_ids))
+    picked = [by_text[s] for s in wanted if s in by_text][:config.n]
+    warnings = []
+    skipped = [s for s in wanted if s not in by_text]
+    if skipped:
+        warnings.append(f"{len(skipped)} of the {len(wanted)} chosen images are not unlabeled "
+                        f"pool images (labeled, queued already or not in the pool) and were left "
+                        f"out: {', '.join(skipped[:5])}{' ...' if len(skipped) > 5 else ''}")
+    return Choice(picked, [1.0] * len(picked), len(ids), None, warnings)

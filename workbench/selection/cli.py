@@ -52,6 +52,9 @@ def select(
     = default(SelectConfig, "seed"),
     dry_run: Annotated[bool, typer.Option(help="Show the choice, change nothing.")]
     = default(SelectConfig, "dry_run"),
+    sample_id: Annotated[list[str] | None, typer.Option(
+        help="With --strategy hand-picked: an image to queue (repeatable; the App queues its "
+             "selection this way).")] = None,
     workspace: WorkspaceOpt = Path("."),
     json_: JsonOpt = False,
 ) -> None:
@@ -66,7 +69,7 @@ def select(
         strategy="random" if random is not None else strategy, aggregate=aggregate,
         diversity=diversity, embeddings=embeddings, class_balance=class_balance,
         conf_band=conf_band, empty_score=empty_score, round=round_, replace=replace, seed=seed,
-        dry_run=dry_run)
+        dry_run=dry_run, sample_ids=sample_id or [])
     result = run_select(open_workspace(workspace), config)
     if json_:
         print_json({k: v for k, v in result.to_dict().items() if k != "scores"})

@@ -49,6 +49,8 @@ class SelectConfig:
         empty_score: score of images without a predicted box (default: uncertain).
         round: round name (default ``round-K``); ``replace``: overwrite an existing round.
         seed: tie-breaks and random picks; ``dry_run``: choose but write nothing.
+        sample_ids: the images to queue, for the ``hand-picked`` strategy (the App's
+            selection); only unlabeled pool images are taken.
     """
 
     n: int
@@ -65,6 +67,7 @@ class SelectConfig:
     replace: bool = False
     seed: int = 0
     dry_run: bool = False
+    sample_ids: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.n <= 0:
@@ -79,6 +82,11 @@ class SelectConfig:
         if meta["multi_run"] and len((self.run or "").split(",")) < 2:
             raise ConfigError(f"--strategy {self.strategy} needs --run A,B[,C...]: the "
                               "prediction runs of the ensemble members")
+        if meta["hand_picked"] != bool(self.sample_ids):
+            raise ConfigError(f"--strategy {self.strategy} " + (
+                "needs the images to queue (--sample-id, or select them in the App)"
+                if meta["hand_picked"] else "does not take --sample-id; use --strategy "
+                + ", ".join(STRATEGIES.names(hand_picked=True))))
         if DIVERSITY.meta(self.diversity)["needs_embeddings"] and not self.embeddings:
             raise ConfigError(f"--diversity {self.diversity} needs --embeddings FIELD "
                               "(see `workbench predict --embeddings`)")

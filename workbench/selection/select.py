@@ -18,7 +18,7 @@ from workbench.errors import WorkbenchError
 from workbench.selection.choosers import latest_prediction_run
 from workbench.selection.config import SelectConfig, SelectResult
 from workbench.selection.strategies import STRATEGIES
-from workbench.store import pool, runs
+from workbench.store import app_views, pool, runs
 from workbench.store.runs import RunKind
 from workbench.store.workspace import Workspace
 
@@ -61,6 +61,8 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
         params = {k: v for k, v in asdict(config).items() if k != "n"} | {"n": config.n}
         runs.record_run(ws, RunKind.SELECT, round_name, params,
                         {"selected": len(picked), "sample_ids": result.sample_ids,
-                         "scores": result.scores, "model_run": choice.run}, started_at)
+                         "scores": result.scores, "model_run": choice.run,
+                         "score_key": entry.meta["score_key"]}, started_at)
+        app_views.save_work_views(ws)
     result.seconds = round(time.perf_counter() - started, 4)
     return result

@@ -10,13 +10,14 @@ Each strategy is one :func:`register_strategy` call. Its facts (``meta``):
   strategies: max over boxes), or None.
 - ``needs_tta``: needs ``predict --tta``; ``multi_run``: scores several runs (``--run A,B``).
 - ``baseline``: not a strategy to beat but the reference (``random``; ``select --random N``).
+- ``hand_picked``: queues the images given as ``sample_ids`` (the App's selection).
 """
 
 from __future__ import annotations
 
 from workbench.core import scoring
 from workbench.registry import Registry
-from workbench.selection.choosers import Strategy, at_random, by_scores, ensemble
+from workbench.selection.choosers import Strategy, at_random, by_hand, by_scores, ensemble
 
 STRATEGIES: Registry[Strategy] = Registry("strategy")
 
@@ -24,11 +25,11 @@ STRATEGIES: Registry[Strategy] = Registry("strategy")
 def register_strategy(name: str, strategy: Strategy, *, help: str, requires: str = "",
                       per_box: bool = False, score_key: str | None = None,
                       needs_tta: bool = False, multi_run: bool = False,
-                      baseline: bool = False) -> Strategy:
+                      baseline: bool = False, hand_picked: bool = False) -> Strategy:
     """Register a strategy with every fact the CLI, the App and the loop read (see module)."""
     return STRATEGIES.register(name, strategy, help=help, requires=requires, per_box=per_box,
                                score_key=score_key, needs_tta=needs_tta, multi_run=multi_run,
-                               baseline=baseline)
+                               baseline=baseline, hand_picked=hand_picked)
 
 
 register_strategy("least-confidence", Strategy(by_scores, scoring.least_confidence),
@@ -48,6 +49,9 @@ register_strategy("ensemble-disagreement", Strategy(ensemble), multi_run=True,
                   help="Disagreement between the prediction runs of ensemble members, per image.")
 register_strategy("random", Strategy(at_random), baseline=True,
                   help="Uniformly at random (the baseline).")
+register_strategy("hand-picked", Strategy(by_hand), hand_picked=True,
+                  requires="--sample-id ID ... or the App's selection",
+                  help="The images you chose (the App's lasso or grid selection), in that order.")
 
 
 def image_level(name: str) -> bool:

@@ -30,3 +30,48 @@ def launch_app(ws: Workspace, port: int, open_browser: bool) -> Any:
     import fiftyone as fo
 
     return fo.launch_app(ds, port=port, address="127.0.0.1", auto=False, remote=not open_browser)
+
+
+def run_scheduled(dataset_name: str, limit: int | None = None) -> list[dict[str, Any]]:
+    """Run the operations the App scheduled (delegated) on this dataset, oldest first.
+
+    FiftyOne queues a delegated operation in its database; this executes queued ones here, as
+    ``fiftyone delegated launch`` would, with progress written back for the App to show.
+
+    Args:
+        dataset_name: the workspace's dataset.
+        limit: run at most this many (None: all queued now).
+
+    Returns:
+        One ``{"id", "operator", "state", "error"}`` per operation run.
+    """
+    from fiftyone.operators.delegated import DelegatedOperationService
+
+    service = DelegatedOperationService()
+    queued = service.get_queued_operations(dataset_name=dataset_name)
+    out: list[dict[str, Any]] = []
+    for op in queued[:limit] if limit is not None else queued:
+        result = service.execute_operation(op)
+        error = getattr(result, "error_message", None) or getattr(result, "error", None)
+        out.append({"id": str(op.id), "operator": op.operator,
+                    "state": "failed" if error else "completed", "error": error})
+    return out
+
+
+def queued_operations(dataset_name: str) -> list[dict[str, Any]]:
+    """The operations scheduled on the dataset and not started: ``{"id", "operator"}`` each."""
+    from fiftyone.operators.delegated import DelegatedOperationService
+
+    docs = DelegatedOperationService().get_queued_operations(dataset_name=dataset_name)
+    return [{"id": str(d.id), "operator": d.operator} for d in docs]
+
+
+def spec_view(dataset: Any, spec: str) -> Any:
+    """The FiftyOne view of a view spec (``round:round-3``) on ``dataset``, for the App to open.
+
+    Raises:
+        ConfigError: the spec is not a view spec (:data:`workbench.store.views.FORMS`).
+    """
+    from workbench.store.views import view_match
+
+    return dataset.mongo([{"$match": view_match(spec)}])

@@ -3,7 +3,10 @@
 Boxes are plain FiftyOne documents (no ``fo.Detection`` objects) carrying ``confidence`` and,
 when known, the full ``class_probs`` vector. Alongside, ``scores_<run>`` holds per-image scores
 computed by the caller (selection's strategies, with numpy) and indexed here, so that selection
-is a sort on an indexed field.
+is a sort on an indexed field. Each score is also a top-level float field
+``unc_<run>_<key>`` (:func:`uncertainty_field`), which the App's sidebar can filter and sort by,
+and ``show_<run>`` (:func:`write_display`) is the display copy of ``pred_<run>`` holding only
+the boxes confident enough to be worth drawing.
 """
 
 from __future__ import annotations
@@ -32,6 +35,20 @@ _CHUNK = 5000
 def field_name(prefix: str, run: str) -> str:
     """A valid sample field name such as ``pred_train_20261123``."""
     return f"{prefix}_{_FIELD_RE.sub('_', run)}"
+
+
+def uncertainty_field(run: str, key: str) -> str:
+    """The top-level float field of score ``key`` of run ``run``: ``unc_<run>_<key>``."""
+    return field_name("unc", f"{run}_{key}")
+
+
+def uncertainty_index_name(unc_field: str) -> str:
+    """Name of the single-field descending index of ``unc_field``.
+
+    It starts with :func:`score_index_prefix` of the field, so a rollback that removes the
+    field drops its index too.
+    """
+    return score_index_name(unc_field, "desc")
 
 
 def score_index(scores_field: str, key: str) -> list[tuple[str, int]]:
@@ -73,14 +90,16 @@ def write_predictions(ws: Workspace, run: str, sample_ids: list[Any], preds: Pre
         preds: the boxes.
         classes: class names, indexed by ``preds.class_id``.
         scores: per-image scores, key -> ``(N,)`` array, stored as ``scores_<run>.<key>`` (in
-            this key order); None: no ``scores_<run>``.
+            this key order) and as float field ``unc_<run>_<key>`` (indexed, descending);
+            None: no ``scores_<run>``.
         indexed: the keys of ``scores`` to index with :func:`score_index`.
         embeddings: ``(N, D)`` image embeddings to store as ``emb_<run>``.
         tta: ``(boxes of all TTA passes, (M',) pass id per box)``: stored as
             ``pred_<run>_tta`` (boxes with ``tta_pass``).
 
     Returns:
-        ``{"field", "scores_field", "samples", "boxes", "embeddings_field"}``.
+        ``{"field", "scores_field", "samples", "boxes", "embeddings_field",
+        "uncertainty_fields"}`` (the last: score key -> ``unc_`` field).
     """
     from pymongo import UpdateOne
 
@@ -90,8 +109,10 @@ def write_predictions(ws: Workspace, run: str, sample_ids: list[Any], preds: Pre
     emb_field = field_name("emb", run)
     tta_field = f"{field}_tta"
     declare = {field: "detections"}
+    unc = {key: uncertainty_field(run, key) for key in scores or {}}
     if with_scores:
         declare[scores_field] = "dict"
+        declare.update(dict.fromkeys(unc.values(), "float"))
     if embeddings is not None:
         declare[emb_field] = "vector"
     if tta is not None:
@@ -111,6 +132,7 @@ def write_predictions(ws: Workspace, run: str, sample_ids: list[Any], preds: Pre
     score_rows = ([dict(zip(scores, vals, strict=True))
                    for vals in zip(*(np.asarray(v).tolist() for v in scores.values()),
                                    strict=True)] if scores else [{} for _ in range(n)])
+    unc_columns = {key: np.asarray(scores[key], dtype=np.float64).tolist() for key in unc}
     from workbench.core.perf import paused_gc
 
     with paused_gc():
@@ -120,6 +142,8 @@ def write_predictions(ws: Workspace, run: str, sample_ids: list[Any], preds: Pre
                 update: dict[str, Any] = {field: _detections(main, i)}
                 if with_scores:
                     update[scores_field] = score_rows[i]
+                    for key, unc_field in unc.items():
+                        update[unc_field] = unc_columns[key][i]
                 if emb_rows is not None:
                     update[emb_field] = emb_rows[i]
                 if tta is not None:
@@ -131,8 +155,43 @@ def write_predictions(ws: Workspace, run: str, sample_ids: list[Any], preds: Pre
         for key in indexed:
             ws.samples.create_index(score_index(scores_field, key),
                                     name=score_index_name(scores_field, key))
+        for unc_field in unc.values():
+            ws.samples.create_index([(unc_field, -1)], name=uncertainty_index_name(unc_field))
     return {"field": field, "scores_field": scores_field, "samples": n, "boxes": len(preds),
-            "embeddings_field": emb_field if embeddings is not None else None}
+            "embeddings_field": emb_field if embeddings is not None else None,
+            "uncertainty_fields": unc if with_scores else {}}
+
+
+#: The default confidence of the boxes the App shows (``show_<run>``): most boxes of a model
+#: kept down to confidence 0.01 for scoring are noise on screen.
+DISPLAY_CONF = 0.25
+
+
+def write_display(ws: Workspace, run: str, sample_ids: list[Any], conf: float) -> str:
+    """Set ``show_<run>``: the boxes of ``pred_<run>`` with ``confidence >= conf``.
+
+    One server-side ``update_many`` per chunk of ids (an aggregation pipeline with
+    ``$filter``): no box travels to Python. Samples without ``pred_<run>`` get an empty
+    ``Detections``.
+
+    Args:
+        ws: the workspace.
+        run: the prediction run name.
+        sample_ids: the samples whose ``pred_<run>`` was written.
+        conf: the display threshold.
+
+    Returns:
+        The field name, ``show_<run>``.
+    """
+    source, show = field_name("pred", run), field_name("show", run)
+    ensure_fields(ws, {show: "detections"})
+    journal.writing_fields(ws, sample_ids, [show])
+    kept = {"$filter": {"input": {"$ifNull": [f"${source}.detections", []]}, "as": "d",
+                        "cond": {"$gte": ["$$d.confidence", float(conf)]}}}
+    pipeline = [{"$set": {show: {"_cls": "Detections", "detections": kept}}}]
+    for start in range(0, len(sample_ids), _CHUNK):
+        ws.samples.update_many({"_id": {"$in": sample_ids[start:start + _CHUNK]}}, pipeline)
+    return show
 
 
 def _columns(preds: Predictions, classes: list[str], n: int) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import numpy as np
 
 from workbench.core.types import Predictions
 from workbench.errors import WorkbenchError
-from workbench.store import predictions, runs
+from workbench.store import app_views, predictions, runs
 from workbench.store.evaluation import (
     DetectionEvaluation,
     evaluate_detections,
@@ -145,6 +145,7 @@ def run_evaluation(ws: Workspace, config: EvalConfig) -> EvalResult:
     if not config.model:
         runs.update_run(ws, run, set_={f"evaluations.{split}": {
             "map50": report.map50, "map50_95": report.map50_95, "eval_key": eval_key}})
+    app_views.save_work_views(ws)
     return report
 
 

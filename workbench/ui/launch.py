@@ -31,3 +31,13 @@ def launch(ws: Workspace, port: int = 5151, open_browser: bool = True) -> Any:
     """
     configure_plugins()
     return app_session.launch_app(ws, port=port, open_browser=open_browser)
+
+
+def run_scheduled(ws: Workspace, limit: int | None = None) -> list[dict[str, Any]]:
+    """Run the operations scheduled (delegated) from the App on the workspace's dataset.
+
+    Returns:
+        One ``{"id", "operator", "state", "error"}`` per operation run.
+    """
+    configure_plugins()
+    return app_session.run_scheduled(ws.config.name, limit)

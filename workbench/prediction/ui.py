@@ -1,0 +1,65 @@
+"""The prediction capability's App operator: ``wb_predict`` (``workbench predict``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from workbench.prediction.api import (
+    BACKENDS,
+    VISUALIZATION_METHODS,
+    PredictConfig,
+    PredictionsImportConfig,
+    VisualizeConfig,
+    import_predictions,
+    predict,
+    visualize,
+)
+from workbench.ui.api import Choices, OperatorSpec, Report
+
+if TYPE_CHECKING:
+    from workbench.registry import Registry
+    from workbench.store.workspace import Workspace
+
+
+def _predict(ws: Workspace, cfg: PredictConfig, report: Report) -> Any:
+    return predict(ws, cfg, progress=lambda done, total:
+                   report(done / max(total, 1), f"{done}/{total} images"))
+
+
+def _import(ws: Workspace, cfg: PredictionsImportConfig, report: Report) -> Any:
+    return import_predictions(ws, cfg)
+
+
+def _visualize(ws: Workspace, cfg: VisualizeConfig, report: Report) -> Any:
+    report(0.0, f"{cfg.method} map of {cfg.run or 'the latest embeddings'}")
+    return visualize(ws, cfg)
+
+
+def register(ops: Registry[OperatorSpec]) -> None:
+    """Add ``wb_predict``, ``wb_import_predictions`` and ``wb_visualize``."""
+    ops.register("wb_predict", OperatorSpec(
+        "wb_predict", "Workbench: predict",
+        "Run a model (a training run or a local .pt / .onnx) on a view and store its boxes, "
+        "per-image uncertainty scores and optionally embeddings (`workbench predict`). Long: "
+        "schedule it and follow its progress.",
+        PredictConfig, _predict,
+        choices={"model": Choices(source="training_runs", other=True),
+                 "view": Choices(source="views", other=True),
+                 "backend": Choices(static=tuple(BACKENDS.names())),
+                 "run": Choices(source="prediction_runs", other=True)},
+        long=True))
+    ops.register("wb_import_predictions", OperatorSpec(
+        "wb_import_predictions", "Workbench: import predictions",
+        "Validate a JSONL file of another model's boxes and store it as a prediction run, "
+        "scored for selection (`workbench predictions import`).",
+        PredictionsImportConfig, _import,
+        choices={"run": Choices(source="prediction_runs", other=True)}))
+    ops.register("wb_visualize", OperatorSpec(
+        "wb_visualize", "Workbench: embeddings map",
+        "Compute the 2-D map of a prediction run's image embeddings for the Embeddings panel "
+        "(PCA, t-SNE or UMAP; `workbench visualize`); color it by split, status or round and "
+        "lasso images to queue them.",
+        VisualizeConfig, _visualize,
+        choices={"run": Choices(source="embedding_runs"),
+                 "method": Choices(static=tuple(VISUALIZATION_METHODS.names()))},
+        long=True))
