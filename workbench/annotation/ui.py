@@ -20,7 +20,7 @@ from workbench.annotation.api import (
     push,
     undo_import,
 )
-from workbench.ui.api import Choices, OperatorSpec, Report
+from workbench.ui.api import Choices, OperatorSpec, Report, plain
 
 if TYPE_CHECKING:
     from workbench.registry import Registry
@@ -37,22 +37,6 @@ def _export(ws: Workspace, cfg: PackageConfig, report: Report) -> Any:
                           report(done / max(total, 1), stage))
 
 
-def _import(ws: Workspace, cfg: ImportConfig, report: Report) -> Any:
-    return import_annotations(ws, cfg)
-
-
-def _undo(ws: Workspace, cfg: UndoConfig, report: Report) -> Any:
-    return undo_import(ws, cfg)
-
-
-def _push(ws: Workspace, cfg: PushConfig, report: Report) -> Any:
-    return push(ws, cfg)
-
-
-def _pull(ws: Workspace, cfg: PullConfig, report: Report) -> Any:
-    return pull(ws, cfg)
-
-
 def register(ops: Registry[OperatorSpec]) -> None:
     """Add the annotation operators."""
     ops.register("wb_annotate_export", OperatorSpec(
@@ -67,21 +51,22 @@ def register(ops: Registry[OperatorSpec]) -> None:
         "Validate returned labels (any COCO / YOLO / VOC / CVAT / Label Studio export) against "
         "their package and write them all or nothing; dry run shows the changes "
         "(`workbench annotate import`). Undoable.",
-        ImportConfig, _import,
+        ImportConfig, plain(import_annotations),
         choices={"format": Choices(static=(AUTO, *FORMATS.names()))},
         hidden=("max_zip_bytes", "max_zip_entries")))
     ops.register("wb_annotate_undo", OperatorSpec(
         "wb_annotate_undo", "Workbench: undo an import",
         "Restore the labels and status an annotation import changed (`workbench annotate "
-        "undo`).", UndoConfig, _undo, choices={"import_id": Choices(source="imports")}))
+        "undo`).", UndoConfig, plain(undo_import),
+        choices={"import_id": Choices(source="imports")}))
     ops.register("wb_ls_push", OperatorSpec(
         "wb_ls_push", "Workbench: push to Label Studio",
         "Create or extend a Label Studio project with a round's images and pre-annotations "
-        "(`workbench annotate push`).", PushConfig, _push,
+        "(`workbench annotate push`).", PushConfig, plain(push),
         choices={"round": _ROUNDS, "view": _VIEWS, "pre_annotations": _PREDICTIONS,
                  "backend": _BACKENDS}))
     ops.register("wb_ls_pull", OperatorSpec(
         "wb_ls_pull", "Workbench: pull from Label Studio",
         "Validate and import the finished Label Studio annotations (`workbench annotate "
-        "pull`); dry run shows the changes.", PullConfig, _pull,
+        "pull`); dry run shows the changes.", PullConfig, plain(pull),
         choices={"backend": _BACKENDS}))

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.curation.api import CheckConfig, SplitConfig, check, split, status
 from workbench.curation.status import status_markdown
-from workbench.ui.api import OperatorSpec, Report
+from workbench.ui.api import OperatorSpec, Report, plain
 
 if TYPE_CHECKING:
     from workbench.registry import Registry
@@ -18,14 +18,6 @@ def _status(ws: Workspace, cfg: None, report: Report) -> dict[str, Any]:
     return {**result.to_dict(), "markdown": status_markdown(result)}
 
 
-def _split(ws: Workspace, cfg: SplitConfig, report: Report) -> Any:
-    return split(ws, cfg)
-
-
-def _check(ws: Workspace, cfg: CheckConfig, report: Report) -> Any:
-    return check(ws, cfg)
-
-
 def register(ops: Registry[OperatorSpec]) -> None:
     """Add ``wb_status``, ``wb_split`` and ``wb_check``."""
     ops.register("wb_status", OperatorSpec(
@@ -35,8 +27,8 @@ def register(ops: Registry[OperatorSpec]) -> None:
     ops.register("wb_split", OperatorSpec(
         "wb_split", "Workbench: split",
         "Assign labeled images to train / val / test, groups kept together (`workbench split`).",
-        SplitConfig, _split))
+        SplitConfig, plain(split)))
     ops.register("wb_check", OperatorSpec(
         "wb_check", "Workbench: check the workspace",
         "Check that status, split and tags agree and that no group leaks across splits "
-        "(`workbench check`).", CheckConfig, _check))
+        "(`workbench check`).", CheckConfig, plain(check)))

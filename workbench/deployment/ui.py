@@ -12,7 +12,7 @@ from workbench.deployment.api import (
     benchmark,
     export,
 )
-from workbench.ui.api import Choices, OperatorSpec, Report, export_report
+from workbench.ui.api import Choices, OperatorSpec, Report, export_report, plain
 
 if TYPE_CHECKING:
     from workbench.registry import Registry
@@ -26,11 +26,6 @@ def _export(ws: Workspace, cfg: ExportConfig, report: Report) -> Any:
     result = export(ws, cfg).to_dict()
     shown = export_report(ws, result["export_id"])
     return {**result, "markdown": shown["markdown"] if shown else ""}
-
-
-def _benchmark(ws: Workspace, cfg: BenchmarkConfig, report: Report) -> Any:
-    report(0.0, f"benchmarking {len(cfg.paths)} models on {cfg.view}")
-    return benchmark(ws, cfg)
 
 
 def register(ops: Registry[OperatorSpec]) -> None:
@@ -49,6 +44,7 @@ def register(ops: Registry[OperatorSpec]) -> None:
     ops.register("wb_benchmark", OperatorSpec(
         "wb_benchmark", "Workbench: benchmark exports",
         "Measure exports side by side on a view: mAP50, latency, size, efficiency, with a "
-        "trade-off plot (`workbench benchmark`).", BenchmarkConfig, _benchmark,
+        "trade-off plot (`workbench benchmark`).", BenchmarkConfig,
+        plain(benchmark, lambda c: f"benchmarking {len(c.paths)} models on {c.view}"),
         choices={"paths": Choices(source="exports", other=True), "view": _VIEWS},
         long=True))

@@ -12,7 +12,7 @@ from workbench.loop.api import (
     simulation_strategies,
     status,
 )
-from workbench.ui.api import Choices, OperatorSpec, Report
+from workbench.ui.api import Choices, OperatorSpec, Report, plain
 
 if TYPE_CHECKING:
     from workbench.registry import Registry
@@ -26,10 +26,6 @@ def _next(ws: Workspace, cfg: NextConfig, report: Report) -> Any:
         report(epoch / max(epochs, 1), f"training: epoch {epoch}/{epochs}")
 
     return next_round(ws, cfg, on_epoch=on_epoch)
-
-
-def _status(ws: Workspace, cfg: StatusConfig, report: Report) -> Any:
-    return status(ws, cfg)
 
 
 def _figure(value: Any) -> str:
@@ -69,4 +65,4 @@ def register(ops: Registry[OperatorSpec]) -> None:
         "wb_loop_status", "Workbench: loop status",
         "The rounds with their status and the mAP of the model behind each, and the training "
         "runs by labeled images (`workbench loop status`).",
-        StatusConfig, _status, hidden=("plot",), summary=status_summary))
+        StatusConfig, plain(status), hidden=("plot",), summary=status_summary))

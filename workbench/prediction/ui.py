@@ -14,7 +14,7 @@ from workbench.prediction.api import (
     predict,
     visualize,
 )
-from workbench.ui.api import Choices, OperatorSpec, Report
+from workbench.ui.api import Choices, OperatorSpec, Report, plain
 
 if TYPE_CHECKING:
     from workbench.registry import Registry
@@ -24,15 +24,6 @@ if TYPE_CHECKING:
 def _predict(ws: Workspace, cfg: PredictConfig, report: Report) -> Any:
     return predict(ws, cfg, progress=lambda done, total:
                    report(done / max(total, 1), f"{done}/{total} images"))
-
-
-def _import(ws: Workspace, cfg: PredictionsImportConfig, report: Report) -> Any:
-    return import_predictions(ws, cfg)
-
-
-def _visualize(ws: Workspace, cfg: VisualizeConfig, report: Report) -> Any:
-    report(0.0, f"{cfg.method} map of {cfg.run or 'the latest embeddings'}")
-    return visualize(ws, cfg)
 
 
 def register(ops: Registry[OperatorSpec]) -> None:
@@ -52,14 +43,15 @@ def register(ops: Registry[OperatorSpec]) -> None:
         "wb_import_predictions", "Workbench: import predictions",
         "Validate a JSONL file of another model's boxes and store it as a prediction run, "
         "scored for selection (`workbench predictions import`).",
-        PredictionsImportConfig, _import,
+        PredictionsImportConfig, plain(import_predictions),
         choices={"run": Choices(source="prediction_runs", other=True)}))
     ops.register("wb_visualize", OperatorSpec(
         "wb_visualize", "Workbench: embeddings map",
         "Compute the 2-D map of a prediction run's image embeddings for the Embeddings panel "
         "(PCA, t-SNE or UMAP; `workbench visualize`); color it by split, status or round and "
         "lasso images to queue them.",
-        VisualizeConfig, _visualize,
+        VisualizeConfig,
+        plain(visualize, lambda c: f"{c.method} map of {c.run or 'the latest embeddings'}"),
         choices={"run": Choices(source="embedding_runs"),
                  "method": Choices(static=tuple(VISUALIZATION_METHODS.names()))},
         long=True))

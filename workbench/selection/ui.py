@@ -6,18 +6,13 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from workbench.selection.api import DIVERSITY, STRATEGIES, SelectConfig, select
-from workbench.ui.api import Choices, OperatorSpec, Report
+from workbench.ui.api import Choices, OperatorSpec, plain
 
 if TYPE_CHECKING:
     from workbench.registry import Registry
-    from workbench.store.workspace import Workspace
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(SelectConfig))
-
-
-def _select(ws: Workspace, cfg: SelectConfig, report: Report) -> Any:
-    return select(ws, cfg)
 
 
 def _summary(result: dict[str, Any]) -> str:
@@ -36,7 +31,7 @@ def register(ops: Registry[OperatorSpec]) -> None:
         "Queue the pool images the model is least sure of (or a random baseline) as a new "
         "round: every strategy, diversity, class weights and confidence band of "
         "`workbench select`. The round opens when done.",
-        SelectConfig, _select, hidden=("sample_ids",),
+        SelectConfig, plain(select), hidden=("sample_ids",),
         choices={"strategy": Choices(static=tuple(STRATEGIES.names(hand_picked=False))),
                  "diversity": Choices(static=tuple(DIVERSITY.names())),
                  "run": Choices(source="prediction_runs", other=True),
@@ -49,7 +44,7 @@ def register(ops: Registry[OperatorSpec]) -> None:
         "Queue the images selected in the grid or lassoed in the Embeddings panel as a round "
         "(`workbench select --strategy hand-picked --sample-id ...`); only unlabeled pool "
         "images are taken. The round opens when done.",
-        SelectConfig, _select,
+        SelectConfig, plain(select),
         choices={"round": Choices(source="rounds", other=True)},
         hidden=tuple(f for f in _FIELDS if f not in ("round", "replace", "dry_run")),
         fixed={"strategy": STRATEGIES.names(hand_picked=True)[0]},

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from workbench.training.api import EvalConfig, TrainConfig, evaluate, train
-from workbench.ui.api import Choices, OperatorSpec, Report
+from workbench.ui.api import Choices, OperatorSpec, Report, plain
 
 if TYPE_CHECKING:
     from workbench.registry import Registry
@@ -22,11 +22,6 @@ def _train(ws: Workspace, cfg: TrainConfig, report: Report) -> Any:
     return train(ws, cfg, on_epoch=on_epoch)
 
 
-def _evaluate(ws: Workspace, cfg: EvalConfig, report: Report) -> Any:
-    report(0.0, f"evaluating {cfg.run or cfg.model} on {cfg.split}")
-    return evaluate(ws, cfg)
-
-
 def register(ops: Registry[OperatorSpec]) -> None:
     """Add ``wb_train`` and ``wb_evaluate``."""
     ops.register("wb_train", OperatorSpec(
@@ -40,5 +35,7 @@ def register(ops: Registry[OperatorSpec]) -> None:
         "wb_evaluate", "Workbench: evaluate a training run",
         "mAP, per-class AP, precision/recall and the per-box TP/FP/FN verdicts of a run on a "
         "split (`workbench evaluate`); the false positives and misses become saved views.",
-        EvalConfig, _evaluate, choices={"run": Choices(source="training_runs", other=True)},
+        EvalConfig,
+        plain(evaluate, lambda c: f"evaluating {c.run or c.model} on {c.split}"),
+        choices={"run": Choices(source="training_runs", other=True)},
         long=True))

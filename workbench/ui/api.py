@@ -13,6 +13,7 @@ from workbench.ui.operators import (
     OperatorSpec,
     Report,
     error_markdown,
+    plain,
     run_operator,
     summary_markdown,
 )
@@ -30,5 +31,5 @@ from workbench.ui.panel_data import (
 __all__ = ["CURVE_LAYOUT", "EXPORT_FORM_FIELDS", "TRADEOFF_LAYOUT", "Choices", "FieldSpec",
            "OperatorSpec", "Report", "build_config", "configure_plugins", "error_markdown",
            "export_panel_data", "export_params", "export_report", "launch", "loop_hint",
-           "loop_panel_data", "operators", "run_operator", "run_scheduled", "spec_view",
+           "loop_panel_data", "operators", "plain", "run_operator", "run_scheduled", "spec_view",
            "summary_markdown", "workspace_for_dataset"]

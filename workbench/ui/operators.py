@@ -30,6 +30,18 @@ def _no_report(fraction: float, label: str) -> None:
     """A :data:`Report` that drops the progress."""
 
 
+def plain(fn: Callable[[Workspace, Any], Any],
+          started: Callable[[Any], str] | None = None) -> Call:
+    """A :data:`Call` of an api verb ``fn(ws, config)`` without progress of its own; with
+    ``started``, reports ``started(config)`` as it begins (a long run shows what it does)."""
+    def call(ws: Workspace, config: Any, report: Report) -> Any:
+        if started is not None:
+            report(0.0, started(config))
+        return fn(ws, config)
+
+    return call
+
+
 @dataclass(frozen=True)
 class OperatorSpec:
     """One App operator.
