@@ -29,6 +29,7 @@ class Sample:
         paths: files.
         flag: a switch.
         out: where to write.
+        names: several names.
     """
 
     n: int
@@ -44,6 +45,7 @@ class Sample:
     paths: list[Path] = field(default_factory=list)
     flag: bool = False
     out: Path = Path("out")
+    names: tuple[str, ...] = ("a", "b")
 
     def __post_init__(self) -> None:
         if self.n <= 0:
@@ -74,6 +76,7 @@ def test_describe_reads_the_attributes_section(name: str, words: str) -> None:
     ("paths", "list", False, []),
     ("flag", "bool", False, False),
     ("out", "str", False, "out"),
+    ("names", "list", False, ["a", "b"]),
 ])
 def test_form_fields_kinds_and_defaults(name: str, kind: str, required: bool,
                                         default: Any) -> None:
@@ -106,6 +109,8 @@ def _form() -> list[FieldSpec]:
     ({"n": 1, "extra": '{"mosaic": 0}'}, Sample(n=1, extra={"mosaic": 0})),
     ({"n": 1, "paths": "a, b"}, Sample(n=1, paths=[Path("a"), Path("b")])),
     ({"n": 1, "paths": ["c"]}, Sample(n=1, paths=[Path("c")])),
+    ({"n": 1, "names": "x, y"}, Sample(n=1, names=("x", "y"))),
+    ({"n": 1, "names": ["z"]}, Sample(n=1, names=("z",))),
     ({"n": 1, "out": "x/y", "flag": True, "kind": "b"},
      Sample(n=1, out=Path("x/y"), flag=True, kind="b")),
 ])

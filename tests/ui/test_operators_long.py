@@ -70,3 +70,19 @@ def _flow(ws: Any, tmp_path: Path) -> None:
                         imgsz=160, epochs=1, batch=8)
     assert looped["ok"] and looped["result"]["selected"] == 2
     assert Path(looped["result"]["package"]).is_file()
+
+
+def test_simulate_operator(tmp_path: Path, mongo_uri: str) -> None:
+    ws = covering_workspace(tmp_path, mongo_uri, 12, 6)
+    try:
+        progress: list[tuple[float, str]] = []
+        out, _ = execute(ws, "wb_loop_simulate", delegated=True, progress=progress, rounds=2,
+                         initial=4, budget=2, strategies=["entropy", "random"], seeds=1,
+                         model="micro-relu", imgsz=96, epochs=1, batch=4)
+        assert out["ok"] and set(out["result"]["strategies"]) == {"entropy", "random"}
+        assert "| entropy |" in out["summary"] and "labels to match random" in out["summary"]
+        assert progress and progress[-1][0] == 1.0
+        assert (ws.root / "loop-simulation" / "summary.json").is_file()
+    finally:
+        ws.dataset.delete()
+        ws.runs.delete_many({"dataset": ws.config.name})

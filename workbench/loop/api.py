@@ -20,6 +20,7 @@ from workbench.loop.config import (
     StatusResult,
     next_backends,
     parse_train_args,
+    saving_text,
     simulation_strategies,
 )
 from workbench.store import lock
@@ -64,5 +65,6 @@ def status(ws: Workspace, cfg: StatusConfig) -> StatusResult:
 
 
 __all__ = ["NextConfig", "NextResult", "SimConfig", "SimResult", "StatusConfig",
-           "StatusResult", "next_backends", "next_round", "parse_train_args", "simulate",
+           "StatusResult", "next_backends", "next_round", "parse_train_args", "saving_text",
+           "simulate",
            "simulation_strategies", "status"]

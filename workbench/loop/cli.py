@@ -85,6 +85,7 @@ def loop_main(
         out.print(ctx.get_help())
         raise typer.Exit(0)
     from workbench.cli.console import stdout_to_stderr
+    from workbench.loop.api import saving_text
     from workbench.loop.api import simulate as run_simulation
 
     cfg = SimConfig(rounds=rounds, initial=initial, budget=budget,
@@ -104,16 +105,9 @@ def loop_main(
         table.add_column(col, justify="left" if col == "strategy" else "right")
     for name, row in summary["strategies"].items():
         saving = row.get("label_saving")
-        if saving is None:
-            frac = "—"
-        elif saving["undefined"] == saving["seeds"]:
-            frac = "undefined: random did not improve"
-        elif saving["mean"] is None:
-            frac = "not reached"
-        else:
-            frac = f"{saving['mean']:.0%} ± {saving['std']:.0%}"
         table.add_row(name, str(row["final_labeled_images"]),
-                      f"{row['final_map50_mean']:.3f} ± {row['final_map50_std']:.3f}", frac,
+                      f"{row['final_map50_mean']:.3f} ± {row['final_map50_std']:.3f}",
+                      saving_text(row),
                       "" if saving is None else f"{saving['reached']}/{saving['seeds']} reached")
     out.print(table)
     out.print(f"curves: {summary['curves']}\nplot: {summary['plot']}")

@@ -197,6 +197,19 @@ class StatusResult:
         return out
 
 
+def saving_text(row: dict[str, Any]) -> str:
+    """How a strategy's row of :class:`SimResult` ``strategies`` reads in a table: the labels
+    it needed to match random's final mAP50, as a share, or why there is no share."""
+    saving = row.get("label_saving")
+    if saving is None:
+        return "—"
+    if saving["undefined"] == saving["seeds"]:
+        return "undefined: random did not improve"
+    if saving["mean"] is None:
+        return "not reached"
+    return f"{saving['mean']:.0%} ± {saving['std']:.0%}"
+
+
 @dataclass
 class SimResult(Result):
     """The summary of ``loop --simulate`` (also ``OUT/summary.json``).

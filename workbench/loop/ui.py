@@ -1,4 +1,4 @@
-"""The loop capability's App operators: ``wb_loop_next`` and ``wb_loop_status``."""
+"""The loop capability's App operators: simulate, next round and status (``wb_loop_*``)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.loop.api import (
     NextConfig,
+    SimConfig,
     StatusConfig,
     next_backends,
     next_round,
+    saving_text,
+    simulate,
     simulation_strategies,
     status,
 )
@@ -19,6 +22,13 @@ if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
 
 _VIEWS = Choices(source="views", other=True)
+#: The simulation's folder under the workspace (the same folder resumes).
+SIMULATION_FOLDER = "loop-simulation"
+
+
+def _simulate(ws: Workspace, cfg: SimConfig, report: Report) -> Any:
+    return simulate(ws, cfg, ws.root / SIMULATION_FOLDER,
+                    progress=lambda done, total, label: report(done / max(total, 1), label))
 
 
 def _next(ws: Workspace, cfg: NextConfig, report: Report) -> Any:
@@ -48,8 +58,31 @@ def status_summary(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def simulation_summary(result: dict[str, Any]) -> str:
+    """A simulation's summary as Markdown: per strategy, the final mAP50 and the labels it
+    needed to match random (the table ``loop --simulate`` prints)."""
+    lines = ["| strategy | labeled | final mAP50 | labels to match random |",
+             "|---|---|---|---|"]
+    for name, row in (result.get("strategies") or {}).items():
+        lines.append(f"| {name} | {row['final_labeled_images']} | "
+                     f"{row['final_map50_mean']:.3f} ± {row['final_map50_std']:.3f} | "
+                     f"{saving_text(row)} |")
+    return "\n".join([*lines, "", f"curves: `{result.get('curves')}` · plot: "
+                       f"`{result.get('plot')}`"])
+
+
 def register(ops: Registry[OperatorSpec]) -> None:
-    """Add ``wb_loop_next`` and ``wb_loop_status``."""
+    """Add ``wb_loop_simulate``, ``wb_loop_next`` and ``wb_loop_status``."""
+    ops.register("wb_loop_simulate", OperatorSpec(
+        "wb_loop_simulate", "Workbench: simulate rounds",
+        "Measure whether a strategy saves labels on this workspace's labeled images: rounds of "
+        "train, select and reveal the oracle's labels, per strategy and seed, against random "
+        f"(`workbench loop --simulate`; results and resume in WS/{SIMULATION_FOLDER}/). Long: "
+        "schedule it.",
+        SimConfig, _simulate,
+        choices={"strategies": Choices(static=tuple(simulation_strategies())),
+                 "pool": _VIEWS, "val": _VIEWS},
+        hidden=("overrides",), long=True, summary=simulation_summary))
     ops.register("wb_loop_next", OperatorSpec(
         "wb_loop_next", "Workbench: next round",
         "One step of the loop: train on the labels so far (or reuse the model trained on "

@@ -134,7 +134,10 @@ def _kind(hint: Any) -> tuple[str, int]:
     if origin is float:
         return "float", 0
     if origin is tuple:
-        return "numbers", len(typing.get_args(hint))
+        args = typing.get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:  # tuple[str, ...]: a list of values
+            return "list", 0
+        return "numbers", len(args)
     if origin is list:
         return "list", 0
     if origin is dict:
@@ -223,7 +226,8 @@ def _value(spec: FieldSpec, hint: Any, raw: Any) -> Any:
         items = raw if isinstance(raw, list) else [s for s in str(raw).split(",")]
         items = [str(s).strip() for s in items if str(s).strip()]
         args = typing.get_args(base)
-        return [Path(s) for s in items] if args and args[0] is Path else items
+        values: list[Any] = [Path(s) for s in items] if args and args[0] is Path else items
+        return tuple(values) if typing.get_origin(base) is tuple else values
     if spec.kind == "mapping":
         out: dict[str, float] = {}
         for item in str(raw).replace(";", ",").split(","):
