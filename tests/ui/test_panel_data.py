@@ -22,6 +22,7 @@ from workbench.deployment.api import (
 )
 from workbench.errors import ConfigError, UnknownNameError
 from workbench.ui import panel_data as pd
+from workbench.ui.forms import config_defaults
 
 MiB = 1024 * 1024
 
@@ -30,7 +31,7 @@ MiB = 1024 * 1024
 
 
 def test_defaults_are_read_from_the_config() -> None:
-    defaults = pd.config_defaults(ExportConfig)
+    defaults = config_defaults(ExportConfig)
     fields = {f.name: f for f in dataclasses.fields(ExportConfig)}
     assert "run" not in defaults  # no default: not offered
     assert set(defaults) == {n for n, f in fields.items() if f.default is not dataclasses.MISSING}
@@ -63,11 +64,10 @@ def test_toolchains_name_their_targets_and_install_command() -> None:
 
 
 def test_view_choices() -> None:
-    counts = {"splits": {"train": {}, "val": {}, "pool": {}}, "rounds": {"r1": {}},
-              "sources": {"cam": {}}}
-    assert pd.view_choices(counts, "split:val") == [
-        "split:val", "split:train", "split:pool", "round:r1", "source:cam", "all", "none"]
-    assert pd.view_choices({}, "split:train") == ["split:train", "all", "none"]
+    views = ["all", "pool", "split:train", "split:val", "round:r1"]
+    assert pd.view_choices(views, "split:val") == [
+        "split:val", "all", "pool", "split:train", "round:r1", "none"]
+    assert pd.view_choices([], "split:train") == ["split:train", "none"]
 
 
 def test_export_params_are_config_fields_checked_by_the_config() -> None:

@@ -161,6 +161,17 @@ def _default(f: dataclasses.Field[Any]) -> tuple[Any, bool]:
     return value, True
 
 
+def config_defaults(config: type) -> dict[str, Any]:
+    """The defaults of a config dataclass, JSON-ready (paths as strings, tuples as lists);
+    fields without a default are left out."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(config):
+        value, has_default = _default(f)
+        if has_default:
+            out[f.name] = value
+    return out
+
+
 def _label(name: str) -> str:
     return name.replace("_", " ").capitalize()
 

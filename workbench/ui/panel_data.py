@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from pathlib import Path
 from typing import Any
 
 import workbench.curation.api as curation
@@ -19,37 +18,14 @@ import workbench.deployment.api as deployment
 import workbench.loop.api as loop
 from workbench.store import runs as run_records
 from workbench.store.workspace import Workspace
+from workbench.ui import choices
+from workbench.ui.forms import config_defaults
 
 MB = 1024 * 1024
 
 #: ExportConfig fields the export panel sets (the others keep the config's defaults).
 EXPORT_FORM_FIELDS = ("target", "platform", "calibration", "calibration_count", "val", "imgsz",
                       "max_model_mb", "max_memory_mb", "max_drop", "min_cosine")
-
-
-def config_defaults(config: type) -> dict[str, Any]:
-    """The defaults of a config dataclass, JSON-ready (paths as strings, tuples as lists).
-
-    Fields without a default are left out.
-    """
-    out: dict[str, Any] = {}
-    for f in dataclasses.fields(config):
-        if f.default is not dataclasses.MISSING:
-            value: Any = f.default
-        elif f.default_factory is not dataclasses.MISSING:
-            value = f.default_factory()
-        else:
-            continue
-        out[f.name] = _jsonable(value)
-    return out
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, tuple):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 # -- export panel: choices -------------------------------------------------------------------
@@ -85,21 +61,10 @@ def missing_toolchain(target: str, toolchains: list[dict[str, Any]]) -> dict[str
     return None
 
 
-def view_choices(counts: dict[str, Any], first: str) -> list[str]:
-    """View specs worth offering for calibration or validation: ``first`` (the config's
-    default), the splits, rounds and sources the workspace holds, ``all`` and ``none``.
-
-    Args:
-        counts: :func:`workbench.curation.api.status`'s dict (``splits``, ``rounds``,
-            ``sources``).
-        first: the default view, listed first.
-    """
-    views = [first]
-    views += [f"split:{s}" for s in counts.get("splits", {}) if s not in ("none", "")]
-    views += [f"round:{r}" for r in counts.get("rounds", {})]
-    views += [f"source:{s}" for s in counts.get("sources", {}) if s not in ("none", "")]
-    views += ["all", "none"]
-    return list(dict.fromkeys(views))
+def view_choices(views: list[str], first: str) -> list[str]:
+    """View specs for calibration or validation: ``first`` (the config's default), the views
+    the workspace holds (:func:`workbench.ui.choices.views`) and ``none``."""
+    return list(dict.fromkeys([first, *views, "none"]))
 
 
 # -- export panel: recorded exports ----------------------------------------------------------
@@ -311,12 +276,12 @@ def export_panel_data(ws: Workspace) -> dict[str, Any]:
     """
     exports = export_rows(ws)
     defaults = config_defaults(deployment.ExportConfig)
-    counts = curation.status(ws).to_dict()
+    views = choices.views(ws)
     toolchains = toolchain_rows()
     return {"runs": training_runs(ws, exports), "targets": target_choices(),
             "platforms": list(deployment.RKNN_PLATFORMS), "defaults": defaults,
-            "views": view_choices(counts, defaults["calibration"]),
-            "val_views": view_choices(counts, defaults["val"]),
+            "views": view_choices(views, defaults["calibration"]),
+            "val_views": view_choices(views, defaults["val"]),
             "toolchains": toolchains, "missing": [t for t in toolchains if not t["available"]],
             "tradeoff": tradeoff_traces(ws, exports)}
 
