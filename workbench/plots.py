@@ -100,32 +100,47 @@ def tradeoff(points: Sequence[dict[str, Any]], x: str, y: str, label: str, out: 
     return out
 
 
+#: The x axes of :func:`learning_curves`: point key -> axis label.
+LABEL_AXES = {"labeled_images": "labeled images", "labeled_boxes": "labeled boxes"}
+
+
 def learning_curves(curves: dict[str, dict[str, list[dict[str, Any]]]], out: Path,
-                    metrics: Sequence[str] = ("map50", "map50_95")) -> Path:
-    """Active-learning curves: mean ± std over seeds of each metric against labeled images.
+                    metrics: Sequence[str] = ("map50", "map50_95"),
+                    axes: Sequence[str] = tuple(LABEL_AXES)) -> Path:
+    """Active-learning curves: mean ± std over seeds of each metric (a row each) against
+    labeled images and against labeled boxes (a column each).
+
+    The band is the metric's std over seeds; on an axis whose count differs between seeds
+    (boxes), the point sits at the mean count with a horizontal bar of its std.
 
     Args:
-        curves: strategy -> seed -> per-round points (``labeled_images`` and the metrics).
+        curves: strategy -> seed -> per-round points (the ``axes`` counts and the metrics).
         out: the PNG to write.
-        metrics: point keys to plot, one panel each.
+        metrics: point keys to plot, one row each.
+        axes: point keys of the label counts, one column each (:data:`LABEL_AXES`).
     """
     from workbench.core.curves import mean_std
 
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4), squeeze=False)
-    for ax, metric in zip(axes[0], metrics, strict=True):
-        for strategy, by_seed in curves.items():
-            runs = [points for points in by_seed.values() if points]
-            if not runs:
-                continue
-            x, _ = mean_std([[p["labeled_images"] for p in pts] for pts in runs])
-            y, sd = mean_std([[p[metric] for p in pts] for pts in runs])
-            style = "--" if strategy == "random" else "-"
-            ax.plot(x, y, style, marker="o", label=f"{strategy} (n={len(runs)})")
-            ax.fill_between(x, y - sd, y + sd, alpha=0.2)
-        ax.set(xlabel="labeled images", ylabel=metric, title=f"{metric} (mean ± std over seeds)")
-        ax.grid(alpha=0.3)
-        ax.legend()
+    fig, grid = plt.subplots(len(metrics), len(axes), figsize=(5.5 * len(axes),
+                                                               4 * len(metrics)), squeeze=False)
+    for row, metric in zip(grid, metrics, strict=True):
+        for ax, axis in zip(row, axes, strict=True):
+            for strategy, by_seed in curves.items():
+                runs = [points for points in by_seed.values() if points]
+                if not runs or any(axis not in p for pts in runs for p in pts):
+                    continue
+                x, xsd = mean_std([[p[axis] for p in pts] for pts in runs])
+                y, sd = mean_std([[p[metric] for p in pts] for pts in runs])
+                style = "--" if strategy == "random" else "-"
+                line = ax.errorbar(x, y, xerr=xsd if xsd.any() else None, fmt=style,
+                                   marker="o", capsize=3, label=f"{strategy} (n={len(runs)})")
+                ax.fill_between(x, y - sd, y + sd, alpha=0.2, color=line.lines[0].get_color())
+            label = LABEL_AXES.get(axis, axis)
+            ax.set(xlabel=label, ylabel=metric,
+                   title=f"{metric} by {label} (mean ± std over seeds)")
+            ax.grid(alpha=0.3)
+            ax.legend()
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)

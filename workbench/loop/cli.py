@@ -6,7 +6,7 @@ Added to the CLI by :func:`register`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -101,16 +101,27 @@ def loop_main(
         print_json(summary)
         return
     table = Table(title=f"active learning on {ws.config.name}: {seeds} seeds, {rounds} rounds")
-    for col in ("strategy", "labeled", "final mAP50", "labels to match random", "seeds"):
+    for col in ("strategy", "labeled images", "labeled boxes", "final mAP50",
+                "labels to match random (images)", "labels to match random (boxes)",
+                "seeds reached"):
         table.add_column(col, justify="left" if col == "strategy" else "right")
     for name, row in summary["strategies"].items():
-        saving = row.get("label_saving")
         table.add_row(name, str(row["final_labeled_images"]),
+                      f"{row['final_labeled_boxes_mean']:.0f} ± "
+                      f"{row['final_labeled_boxes_std']:.0f}",
                       f"{row['final_map50_mean']:.3f} ± {row['final_map50_std']:.3f}",
-                      saving_text(row),
-                      "" if saving is None else f"{saving['reached']}/{saving['seeds']} reached")
+                      saving_text(row), saving_text(row, "label_saving_boxes"),
+                      _reached(row))
     out.print(table)
     out.print(f"curves: {summary['curves']}\nplot: {summary['plot']}")
+
+
+def _reached(row: dict[str, Any]) -> str:
+    """Seeds that reached random's final mAP50, counted in images / in boxes."""
+    got = [row.get(k) for k in ("label_saving", "label_saving_boxes")]
+    if got[0] is None:
+        return ""
+    return " / ".join(f"{s['reached']}/{s['seeds']}" for s in got if s is not None)
 
 
 @loop_app.command("next")

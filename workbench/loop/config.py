@@ -197,10 +197,15 @@ class StatusResult:
         return out
 
 
-def saving_text(row: dict[str, Any]) -> str:
+def saving_text(row: dict[str, Any], key: str = "label_saving") -> str:
     """How a strategy's row of :class:`SimResult` ``strategies`` reads in a table: the labels
-    it needed to match random's final mAP50, as a share, or why there is no share."""
-    saving = row.get("label_saving")
+    it needed to match random's final mAP50, as a share, or why there is no share.
+
+    Args:
+        row: one strategy's summary row.
+        key: ``label_saving`` (counted in images) or ``label_saving_boxes`` (in boxes).
+    """
+    saving = row.get(key)
     if saving is None:
         return "—"
     if saving["undefined"] == saving["seeds"]:
@@ -216,8 +221,11 @@ class SimResult(Result):
 
     Attributes:
         settings: the simulation's settings.
-        strategies: per strategy: final labeled images, final mAP50 mean/std and (not for
-            random) the label saving against random.
+        strategies: per strategy: ``final_labeled_images``, ``final_map50_mean``/``_std``,
+            ``final_labeled_boxes_mean``/``_std`` (ground-truth boxes revealed by the oracle)
+            and (not for random) the label saving against random counted in images
+            (``label_saving``) and in boxes (``label_saving_boxes``), each
+            :meth:`~workbench.core.curves.Saving.to_dict`.
         seconds_this_run: time this invocation took.
         plot: the learning-curves plot; ``curves``: ``curves.json``.
     """

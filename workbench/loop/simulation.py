@@ -10,7 +10,12 @@ the oracle label it.
 
 Every step checks the store before it runs (a finished training run, a selected round, a
 labeled round are not redone), so re-running the same command continues an interrupted
-simulation from where it stopped.
+simulation from where it stopped. A round's point (labeled images and boxes, mAP) is counted
+from the store by the rounds selected up to it, so a point recomputed on resume is the one
+first written.
+
+Annotation cost follows boxes as much as images: every point records both, and the summary
+gives each strategy's label saving against random on both axes.
 """
 
 from __future__ import annotations
@@ -112,13 +117,40 @@ def _select(ws: Workspace, cfg: SimConfig, strategy: str, r: int, seed: int,
     select(ws, SelectConfig(n=cfg.budget, run=run, strategy=strategy, round=name, seed=seed))
 
 
-def _point(ws: Workspace, r: int, trained: dict[str, Any]) -> dict[str, Any]:
-    train = simulation.labeled_per_split(ws).get("train", {"samples": 0, "boxes": 0})
-    counts = simulation.per_status(ws)
-    return {"round": r, "labeled_images": train["samples"],
-            "labeled_boxes": train["boxes"], "pool_left": counts.get("unlabeled", {}).get(
-                "samples", 0), "map50": round(float(trained["map50"]), 5),
+def _point(ws: Workspace, r: int, trained: dict[str, Any], pool_size: int) -> dict[str, Any]:
+    """Round ``r``'s curve point: images and ground-truth boxes labeled in rounds ``0..r`` (one
+    aggregation per call, whatever rounds were labeled since), and the round's model's mAP."""
+    per_round = simulation.labeled_per_round(ws)
+    upto = [per_round.get(_round(ws, k), {"samples": 0, "boxes": 0}) for k in range(r + 1)]
+    images = sum(c["samples"] for c in upto)
+    return {"round": r, "labeled_images": images,
+            "labeled_boxes": sum(c["boxes"] for c in upto), "pool_left": pool_size - images,
+            "map50": round(float(trained["map50"]), 5),
             "map50_95": round(float(trained["map50_95"]), 5), "train_run": trained["run"]}
+
+
+#: What every point of ``curves.json`` must hold for the summary.
+POINT_KEYS = ("labeled_images", "labeled_boxes", "map50")
+
+
+def _complete(points: list[dict[str, Any]], rounds: int) -> bool:
+    """Whether a seed's points are all there, each with every key (a ``curves.json`` from an
+    older workbench may lack ``labeled_boxes``: those points are recounted from the store)."""
+    return len(points) == rounds and all(k in p for p in points for k in POINT_KEYS)
+
+
+def _check_resumable(out: Path, strategy: str, seed: int, points: list[dict[str, Any]]) -> None:
+    """Refuse to recount points that lack a key when their simulation workspace is gone: that
+    would silently retrain every round of the seed instead of resuming it."""
+    missing = sorted({k for p in points for k in POINT_KEYS if k not in p})
+    folder = out / "work" / f"{strategy}-s{seed}"
+    if missing and not (folder / "workbench.yaml").is_file():
+        raise ConfigError(
+            f"{out / CURVES}: the points of {strategy} seed {seed} have no "
+            f"{', '.join(missing)} (written by an older workbench) and its simulation "
+            f"workspace {folder} is gone, so they cannot be recounted from the store; remove "
+            f"curves[{strategy!r}][{str(seed)!r}] from that file to rerun those rounds, or "
+            "choose another --out")
 
 
 def simulate(src: Workspace, cfg: SimConfig, out: Path,
@@ -147,6 +179,9 @@ def simulate(src: Workspace, cfg: SimConfig, out: Path,
                           f"need {needed}")
     if not simulation.has_labeled(src, cfg.val):
         raise ConfigError(f"the validation view {cfg.val!r} has no labeled images")
+    from workbench.training.api import resolve_model
+
+    resolve_model(cfg.model)  # a missing .pt or a broken YAML fails before anything is written
     # written only once the inputs are known to be usable: a refused start leaves no state
     out.mkdir(parents=True, exist_ok=True)
     state_path.write_text(json.dumps({"workspace": str(src.root), "settings": settings},
@@ -155,13 +190,16 @@ def simulate(src: Workspace, cfg: SimConfig, out: Path,
     curves_path = out / CURVES
     curves: dict[str, dict[str, list[dict[str, Any]]]] = (
         json.loads(curves_path.read_text()) if curves_path.is_file() else {})
+    for strategy, by_seed in curves.items():
+        for seed_key, points in by_seed.items():
+            _check_resumable(out, strategy, int(seed_key), points)
     total = len(cfg.strategies) * cfg.seeds * cfg.rounds
     done = 0
     started = time.perf_counter()
     for seed in range(cfg.seeds):
         for strategy in cfg.strategies:
             points = curves.setdefault(strategy, {}).setdefault(str(seed), [])
-            if len(points) == cfg.rounds:
+            if _complete(points, cfg.rounds):
                 done += cfg.rounds
                 continue
             ws = _setup(src, cfg, out, strategy, seed, pool_ids, oracle)
@@ -170,7 +208,7 @@ def simulate(src: Workspace, cfg: SimConfig, out: Path,
                     progress(done, total, f"round {r + 1}/{cfg.rounds} · {strategy} · "
                                           f"seed {seed + 1}/{cfg.seeds}")
                 trained = _train(ws, cfg, r, seed)
-                point = _point(ws, r, trained)
+                point = _point(ws, r, trained, len(pool_ids))
                 points[r:] = [point]
                 curves_path.write_text(json.dumps(curves, indent=1))
                 if r + 1 < cfg.rounds:
@@ -191,24 +229,32 @@ def simulate(src: Workspace, cfg: SimConfig, out: Path,
 
 def summarize(curves: dict[str, dict[str, list[dict[str, Any]]]], cfg: SimConfig
               ) -> SimResult:
-    """Final mAP per strategy and the label saving of each strategy against random."""
+    """Final mAP50 and labeled boxes per strategy, and each strategy's label saving against
+    random counted in images (``label_saving``) and in ground-truth boxes
+    (``label_saving_boxes``): per seed, the images (boxes) the strategy needed to reach
+    random's final mAP50, linearly interpolated, over random's final images (boxes)."""
     seeds = [str(s) for s in range(cfg.seeds)]
 
-    def series(strategy: str, metric: str = "map50") -> list[tuple[list[float], list[float]]]:
-        return [([p["labeled_images"] for p in curves[strategy][s]],
-                 [p[metric] for p in curves[strategy][s]]) for s in seeds]
+    def series(strategy: str, axis: str) -> list[tuple[list[float], list[float]]]:
+        return [([p[axis] for p in curves[strategy][s]],
+                 [p["map50"] for p in curves[strategy][s]]) for s in seeds]
 
     out = SimResult(settings=cfg.settings(), strategies={})
-    random = series("random")
     for strategy in cfg.strategies:
-        mine = series(strategy)
+        mine = series(strategy, "labeled_images")
         finals = np.array([y[-1] for _, y in mine])
+        boxes = np.array([x[-1] for x, _ in series(strategy, "labeled_boxes")], dtype=float)
         entry: dict[str, Any] = {
             "final_labeled_images": mine[0][0][-1],
             "final_map50_mean": round(float(finals.mean()), 5),
             "final_map50_std": round(float(finals.std()), 5),
+            "final_labeled_boxes_mean": round(float(boxes.mean()), 1),
+            "final_labeled_boxes_std": round(float(boxes.std()), 1),
         }
         if strategy != "random":
-            entry["label_saving"] = label_saving(mine, random).to_dict()
+            for key, axis in (("label_saving", "labeled_images"),
+                              ("label_saving_boxes", "labeled_boxes")):
+                entry[key] = label_saving(series(strategy, axis),
+                                          series("random", axis)).to_dict()
         out.strategies[strategy] = entry
     return out

@@ -59,14 +59,18 @@ def status_summary(result: dict[str, Any]) -> str:
 
 
 def simulation_summary(result: dict[str, Any]) -> str:
-    """A simulation's summary as Markdown: per strategy, the final mAP50 and the labels it
-    needed to match random (the table ``loop --simulate`` prints)."""
-    lines = ["| strategy | labeled | final mAP50 | labels to match random |",
-             "|---|---|---|---|"]
+    """A simulation's summary as Markdown: per strategy, the final labeled images and boxes,
+    the final mAP50 and the labels it needed to match random, counted in images and in boxes
+    (the table ``loop --simulate`` prints)."""
+    lines = ["| strategy | labeled images | labeled boxes | final mAP50 "
+             "| labels to match random (images) | labels to match random (boxes) |",
+             "|---|---|---|---|---|---|"]
     for name, row in (result.get("strategies") or {}).items():
-        lines.append(f"| {name} | {row['final_labeled_images']} | "
+        boxes = (f"{row['final_labeled_boxes_mean']:.0f} ± {row['final_labeled_boxes_std']:.0f}"
+                 if "final_labeled_boxes_mean" in row else "")
+        lines.append(f"| {name} | {row['final_labeled_images']} | {boxes} | "
                      f"{row['final_map50_mean']:.3f} ± {row['final_map50_std']:.3f} | "
-                     f"{saving_text(row)} |")
+                     f"{saving_text(row)} | {saving_text(row, 'label_saving_boxes')} |")
     return "\n".join([*lines, "", f"curves: `{result.get('curves')}` · plot: "
                        f"`{result.get('plot')}`"])
 

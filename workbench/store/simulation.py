@@ -68,11 +68,7 @@ def unlabeled_in_round(ws: Workspace, round_name: str) -> int:
                                            schema.STATUS: {"$ne": "labeled"}}))
 
 
-def labeled_per_split(ws: Workspace) -> dict[str, dict[str, int]]:
-    """Labeled samples and boxes per split (see :func:`query.grouped_counts`)."""
-    return query.grouped_counts(ws, schema.SPLIT, {schema.STATUS: "labeled"})
-
-
-def per_status(ws: Workspace) -> dict[str, dict[str, int]]:
-    """Samples and boxes per status (see :func:`query.grouped_counts`)."""
-    return query.grouped_counts(ws, schema.STATUS)
+def labeled_per_round(ws: Workspace) -> dict[str, dict[str, int]]:
+    """Labeled samples and their ground-truth boxes per selection round (one aggregation;
+    see :func:`query.grouped_counts`)."""
+    return query.grouped_counts(ws, schema.ROUND_SELECTED, {schema.STATUS: "labeled"})
