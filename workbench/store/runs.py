@@ -33,6 +33,7 @@ class RunKind(StrEnum):
     ANNOTATE_PUSH = "annotate-push"
     EXPORT = "export"
     BENCHMARK = "benchmark"
+    SSL_PRETRAIN = "ssl-pretrain"
 
 
 #: Kinds whose runs wrote predictions that selection can score.
