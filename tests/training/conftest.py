@@ -49,6 +49,7 @@ def small_ws(tmp_path_factory: pytest.TempPathFactory, mongo_uri: str):  # type:
     ws = covering_workspace(tmp_path_factory.mktemp("train"), mongo_uri, 24, 12)
     yield ws
     ws.dataset.delete()
+    ws.runs.delete_many({"dataset": ws.config.name})  # run names are unique per database
 
 
 @pytest.fixture(scope="module")

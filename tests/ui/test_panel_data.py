@@ -25,6 +25,7 @@ from workbench.ui import panel_data as pd
 from workbench.ui.forms import config_defaults
 
 MiB = 1024 * 1024
+RUN = "panel-tiny"  # run names are unique per database: not another module's "tiny"
 
 
 # -- pure: choices, params, verdicts --------------------------------------------------------
@@ -119,9 +120,9 @@ def exported(tmp_path_factory: pytest.TempPathFactory, mongo_uri: str) -> Any:
     from workbench.training.api import TrainConfig, train
 
     ws = covering_workspace(tmp_path_factory.mktemp("panel-export"), mongo_uri, 12, 8)
-    train(ws, TrainConfig(model="micro-relu", imgsz=160, epochs=1, batch=8, run="tiny",
+    train(ws, TrainConfig(model="micro-relu", imgsz=160, epochs=1, batch=8, run=RUN,
                           workers=0))
-    result = export(ws, ExportConfig(run="tiny", target="onnx", val_limit=4,
+    result = export(ws, ExportConfig(run=RUN, target="onnx", val_limit=4,
                                      fidelity_images=2))
     bench = benchmark(ws, BenchmarkConfig(paths=[Path(result.path).parent], limit=4))
     yield ws, result, bench
@@ -136,10 +137,10 @@ def test_export_panel_lists_the_run_with_its_export(exported: Any) -> None:
     data = pd.export_panel_data(ws)
     json.dumps(data, default=str)
     [run] = data["runs"]
-    assert (run["run"], run["trained"], run["status"]) == ("tiny", True, "completed")
+    assert (run["run"], run["trained"], run["status"]) == (RUN, True, "completed")
     [row] = run["exports"]
     report = result.report
-    assert (row["export_id"], row["target"], row["run"]) == (result.export_id, "onnx", "tiny")
+    assert (row["export_id"], row["target"], row["run"]) == (result.export_id, "onnx", RUN)
     assert row["size_mb"] == round(Path(report["path"]).stat().st_size / MiB, 3)
     assert (row["map50"], row["map50_fp32"]) == (report["map50"], report["map50_fp32"])
     assert row["cosine"] == pytest.approx(1.0) and row["latency_ms"] == report["latency_ms"]
@@ -191,9 +192,9 @@ def test_export_params_for_the_run_build_its_config(exported: Any) -> None:
     data = pd.export_panel_data(ws)
     form = {k: data["defaults"].get(k) for k in pd.EXPORT_FORM_FIELDS}
     params = pd.export_params(data["runs"][0]["run"], form)
-    assert params["run"] == "tiny" and "imgsz" not in params  # None: the model's own size
+    assert params["run"] == RUN and "imgsz" not in params  # None: the model's own size
     assert dataclasses.asdict(ExportConfig(**params)) == dataclasses.asdict(
-        ExportConfig(run="tiny"))
+        ExportConfig(run=RUN))
 
 
 # -- loop panel: rounds selected, sent out ---------------------------------------------------
@@ -310,7 +311,7 @@ def test_export_panel_loads_renders_and_prompts_the_export(exported: Any) -> Non
     panel = _panels_module().ExportPanel()
     ctx, requests = _call(panel, ws, "on_load", {})
     state = ctx.panel_state
-    assert (state["run"], state["export"], state["target"]) == ("tiny", result.export_id, "onnx")
+    assert (state["run"], state["export"], state["target"]) == (RUN, result.export_id, "onnx")
     assert result.export_id in state["report_text"]
     props = _rendered(requests)
     assert props["target"]["type"]["values"] == TARGETS.names()
@@ -320,7 +321,7 @@ def test_export_panel_loads_renders_and_prompts_the_export(exported: Any) -> Non
     _, requests = _call(panel, ws, "run_export", state)
     [prompt] = _prompts(requests)
     assert prompt["operator_uri"] == "@workbench/workbench/wb_export"
-    assert prompt["params"] == pd.export_params("tiny", {k: state.get(k)
+    assert prompt["params"] == pd.export_params(RUN, {k: state.get(k)
                                                          for k in pd.EXPORT_FORM_FIELDS})
 
     rknn = {**state, "target": "rknn"}
