@@ -135,3 +135,21 @@ def test_build_config_refuses_with_a_message(params: dict[str, Any], message: st
 
 def test_fixed_values_are_set_by_the_operator() -> None:
     assert build_config(Sample, {"n": 2}, _form(), fixed={"flag": True}).flag is True
+
+
+@dataclass
+class Sizes:
+    """Options with a list of numbers.
+
+    Attributes:
+        labels: sizes.
+    """
+
+    labels: list[int] = field(default_factory=lambda: [50, 100])
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("20, 40", [20, 40]), ([10], [10])])
+def test_lists_of_numbers_are_numbers(raw: Any, expected: list[int]) -> None:
+    assert build_config(Sizes, {"labels": raw}, form_fields(Sizes)).labels == expected
+    with pytest.raises(ConfigError, match="must be a number"):
+        build_config(Sizes, {"labels": "ten"}, form_fields(Sizes))

@@ -13,7 +13,7 @@ from workbench.registry import Registry
 from workbench.ui.operators import OperatorSpec
 
 #: The capabilities whose ``ui`` modules register operators, in the order of the work.
-CAPABILITIES = ("curation", "ingestion", "training", "prediction", "selection", "annotation",
+CAPABILITIES = ("curation", "ingestion", "ssl", "training", "prediction", "selection", "annotation",
                 "loop", "deployment")
 
 

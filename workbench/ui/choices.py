@@ -39,6 +39,12 @@ def rounds(ws: Workspace) -> list[str]:
     return _runs(ws, RunKind.SELECT)
 
 
+def ssl_runs(ws: Workspace) -> list[str]:
+    """Self-supervised pretraining runs (finished or interrupted: both have a checkpoint),
+    newest first."""
+    return _runs(ws, RunKind.SSL_PRETRAIN, finished=False)
+
+
 def imports(ws: Workspace) -> list[str]:
     """Annotation imports (what ``annotate undo`` takes), newest first."""
     return _runs(ws, RunKind.ANNOTATE_IMPORT)
@@ -90,6 +96,7 @@ SOURCES: dict[str, Callable[[Workspace], list[str]]] = {
     "training_runs": training_runs,
     "prediction_runs": prediction_runs,
     "rounds": rounds,
+    "ssl_runs": ssl_runs,
     "imports": imports,
     "exports": export_folders,
     "classes": classes,

@@ -236,8 +236,12 @@ def _value(spec: FieldSpec, hint: Any, raw: Any) -> Any:
     if spec.kind == "list":
         items = raw if isinstance(raw, list) else [s for s in str(raw).split(",")]
         items = [str(s).strip() for s in items if str(s).strip()]
-        args = typing.get_args(base)
-        values: list[Any] = [Path(s) for s in items] if args and args[0] is Path else items
+        item = (typing.get_args(base) or (str,))[0]
+        if item in (int, float):
+            values: list[Any] = [_number(s, "int" if item is int else "float", spec.name)
+                                 for s in items]
+        else:
+            values = [Path(s) for s in items] if item is Path else items
         return tuple(values) if typing.get_origin(base) is tuple else values
     if spec.kind == "mapping":
         out: dict[str, float] = {}
