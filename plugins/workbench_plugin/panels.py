@@ -24,6 +24,16 @@ def _workspace(ctx: Any) -> workbench.Workspace:
     return app.workspace_for_dataset(ctx.dataset)
 
 
+def _read(ctx: Any, read: Any) -> dict[str, Any] | None:
+    """``read(workspace)`` for a panel; None, with the message in the panel's state, when the
+    workspace cannot be read."""
+    try:
+        return dict(read(_workspace(ctx)))
+    except WorkbenchError as exc:
+        ctx.panel.state.error = str(exc)
+        return None
+
+
 def _operator(panel: foo.Panel, verb: str) -> str:
     """The URI of the operator ``wb_<verb>`` of this plugin."""
     return f"{panel.plugin_name or PLUGIN}/wb_{verb}"
@@ -57,10 +67,8 @@ class ExportPanel(foo.Panel):
 
     def on_load(self, ctx: Any) -> None:
         """Read runs, exports, targets, toolchains and the trade-off plot."""
-        try:
-            data = app.export_panel_data(_workspace(ctx))
-        except WorkbenchError as exc:
-            ctx.panel.state.error = str(exc)
+        data = _read(ctx, app.export_panel_data)
+        if data is None:
             return
         state = ctx.panel.state
         update: dict[str, Any] = {
@@ -216,10 +224,8 @@ class LoopPanel(foo.Panel):
 
     def on_load(self, ctx: Any) -> None:
         """Read the rounds, the queue and the learning curve."""
-        try:
-            data = app.loop_panel_data(_workspace(ctx))
-        except WorkbenchError as exc:
-            ctx.panel.state.error = str(exc)
+        data = _read(ctx, app.loop_panel_data)
+        if data is None:
             return
         n = len(data["rounds"])
         ctx.panel.state.set({

@@ -6,12 +6,12 @@ similarity to the selected ones; the index is a brain run under :func:`similarit
 
 from __future__ import annotations
 
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import WorkbenchError
 from workbench.store.predictions import field_name
 from workbench.store.schema import field_types
+from workbench.store.visualization import replace_brain_run
 
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
@@ -53,17 +53,8 @@ def compute_similarity(ws: Workspace, emb_field: str, brain_key: str,
     fiftyone()  # FiftyOne pointed at the workspace's database before the brain imports it
     import fiftyone.brain as fob
 
-    ds = ws.dataset
-    ds.reload()
-    temporary = f"{brain_key}_tmp_{uuid.uuid4().hex[:8]}"
-    try:
-        fob.compute_similarity(ds.exists(emb_field), embeddings=emb_field, backend="sklearn",
-                               metric=metric, brain_key=temporary, progress=False)
-        if brain_key in ds.list_brain_runs():
-            ds.delete_brain_run(brain_key)
-        ds.rename_brain_run(temporary, brain_key)
-    finally:
-        if temporary in ds.list_brain_runs():
-            ds.delete_brain_run(temporary)
+    replace_brain_run(ws, brain_key, lambda ds, key: fob.compute_similarity(
+        ds.exists(emb_field), embeddings=emb_field, backend="sklearn", metric=metric,
+        brain_key=key, progress=False))
     return {"brain_key": brain_key, "embeddings_field": emb_field, "points": n,
             "metric": metric}

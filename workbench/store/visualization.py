@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -140,18 +141,24 @@ def compute_visualization(ws: Workspace, emb_field: str, brain_key: str, method:
                    "verbose": False}
     elif spec.brain_method == "umap":
         kwargs |= {"num_neighbors": min(15, n - 1), "verbose": False}
+    replace_brain_run(ws, brain_key, lambda ds, key: fob.compute_visualization(
+        ds.exists(emb_field), embeddings=emb_field, brain_key=key, method=spec.brain_method,
+        progress=False, **kwargs))
+    return {"brain_key": brain_key, "embeddings_field": emb_field, "method": method,
+            "points": n, "seed": seed}
+
+
+def replace_brain_run(ws: Workspace, brain_key: str, compute: Callable[[Any, str], Any]) -> None:
+    """Run ``compute(dataset, key)`` under a temporary brain key and rename it to ``brain_key``
+    only when it succeeded: a failure leaves no half-made key and keeps the previous one."""
     ds = ws.dataset
     ds.reload()
     temporary = f"{brain_key}_tmp_{uuid.uuid4().hex[:8]}"
     try:
-        fob.compute_visualization(ds.exists(emb_field), embeddings=emb_field,
-                                  brain_key=temporary, method=spec.brain_method,
-                                  progress=False, **kwargs)
+        compute(ds, temporary)
         if brain_key in ds.list_brain_runs():
             ds.delete_brain_run(brain_key)
         ds.rename_brain_run(temporary, brain_key)
     finally:
         if temporary in ds.list_brain_runs():
             ds.delete_brain_run(temporary)
-    return {"brain_key": brain_key, "embeddings_field": emb_field, "method": method,
-            "points": n, "seed": seed}
