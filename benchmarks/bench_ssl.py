@@ -9,7 +9,9 @@ In one run, on this machine, for each method of :data:`workbench.ssl.methods.MET
   layers up to SPPF), the same method module and transform, the same batch size and optimizer,
   with nothing else (no store, no checkpoint, no progress).
 
-Prints images/s for both and their ratio (the wrapper's overhead); ``--json`` prints the rows.
+Prints images/s for both and their ratio (the wrapper's overhead inside the training loop: the
+run's ``images_per_s`` leaves out its per-epoch BatchNorm re-estimation and checkpoint);
+``--json`` prints the rows.
 
     .venv/bin/python benchmarks/bench_ssl.py [--methods simclr,byol,dino,moco] [--imgsz 160]
         [--images 64] [--epochs 2] [--batch 16] [--model yolov8n.yaml] [--json]
