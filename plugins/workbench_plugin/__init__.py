@@ -18,7 +18,6 @@ from workbench.errors import WorkbenchError
 from workbench.ui.api import (
     FieldSpec,
     OperatorSpec,
-    build_config,
     error_markdown,
     operators,
     run_operator,
@@ -97,11 +96,8 @@ class WorkbenchOperator(foo.Operator):
         if self.spec.config is None or any(
                 f.required and params.get(f.name) in (None, "", []) for f in form):
             return None  # the App marks the missing required fields itself
-        fixed = dict(self.spec.fixed)
-        if self.spec.from_selection is not None:
-            fixed.update(self.spec.from_selection(list(selected)))
         try:
-            build_config(self.spec.config, params, form, fixed)
+            self.spec.build(params, selected, form)
         except WorkbenchError as exc:
             return str(exc)
         return None

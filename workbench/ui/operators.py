@@ -80,12 +80,34 @@ class OperatorSpec:
         """The workspace lists the form needs."""
         return sorted({c.source for c in self.choices.values() if c.source})
 
+    def build(self, params: dict[str, Any], selected: list[str] | None = None,
+              form: list[FieldSpec] | None = None) -> Any:
+        """The config of the form's ``params`` (see :func:`_build`)."""
+        return _build(self, params, selected, form)
+
     def form(self, ws: Workspace | None = None) -> list[FieldSpec]:
         """The form, with the workspace's lists when ``ws`` is given."""
         if self.config is None:
             return []
         values = lists.read(ws, self.sources()) if ws is not None else {}
         return form_fields(self.config, self.choices, self.hidden, values)
+
+
+def _build(spec: OperatorSpec, params: dict[str, Any], selected: list[str] | None = None,
+           form: list[FieldSpec] | None = None) -> Any:
+    """The config of ``params`` with the operator's fixed values and the App's selection
+    (None for an operator without a form).
+
+    Raises:
+        ConfigError: what the config refuses.
+    """
+    if spec.config is None:
+        return None
+    fixed = dict(spec.fixed)
+    if spec.from_selection is not None:
+        fixed.update(spec.from_selection(list(selected or [])))
+    return build_config(spec.config, params, form if form is not None else spec.form(None),
+                        fixed)
 
 
 def result_dict(result: Any) -> dict[str, Any]:
@@ -112,13 +134,7 @@ def run_operator(spec: OperatorSpec, ws: Workspace, params: dict[str, Any],
     Raises:
         WorkbenchError: what the config or the call refuses (the operator shows the message).
     """
-    config = None
-    if spec.config is not None:
-        fixed = dict(spec.fixed)
-        if spec.from_selection is not None:
-            fixed.update(spec.from_selection(list(selected or [])))
-        config = build_config(spec.config, params, spec.form(None), fixed)
-    return result_dict(spec.call(ws, config, report))
+    return result_dict(spec.call(ws, spec.build(params, selected), report))
 
 
 def _cell(value: Any) -> str:
