@@ -17,7 +17,7 @@ from workbench.annotation.api import BACKENDS, PackageConfig
 from workbench.errors import ConfigError
 from workbench.results import Result
 from workbench.selection.api import STRATEGIES, SelectConfig
-from workbench.training.api import TrainConfig
+from workbench.training.api import TrainConfig, parse_train_args  # noqa: F401 (re-export)
 
 #: The loop's own backend: write an annotation package (the others push to a server).
 PACKAGE_BACKEND = "package"
@@ -32,23 +32,6 @@ def simulation_strategies() -> list[str]:
 def next_backends() -> list[str]:
     """What ``loop next --backend`` accepts: ``package`` and every annotation backend."""
     return [PACKAGE_BACKEND, *BACKENDS.names()]
-
-
-def parse_train_args(items: list[str] | None) -> dict[str, Any]:
-    """``["lr0=0.002", "mosaic=0"]`` -> ``{"lr0": 0.002, "mosaic": 0}`` (YAML scalars).
-
-    Raises:
-        ConfigError: an item is not ``KEY=VALUE``.
-    """
-    import yaml
-
-    parsed: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--train-arg {item!r}: expected KEY=VALUE, e.g. lr0=0.002")
-        parsed[key.strip()] = yaml.safe_load(value)
-    return parsed
 
 
 @dataclass

@@ -20,14 +20,17 @@ from workbench.training.config import (
     TrainResult,
     parse_sizes,
 )
+from workbench.training.train_args import parse_train_args
 from workbench.training.weights import offline_environment, resolve_model
 
 if TYPE_CHECKING:
+    from workbench.core.types import Predictions
     from workbench.store.workspace import Workspace
 
 __all__ = ["EpochCallback", "EvalConfig", "EvalResult", "SweepConfig", "SweepResult",
            "TrainConfig", "TrainResult", "evaluate", "label_hash", "last_checkpoint",
-           "offline_environment", "parse_sizes", "resolve_model", "sweep", "train"]
+           "offline_environment", "parse_sizes", "parse_train_args", "predict_files",
+           "resolve_model", "run_weights", "sweep", "train"]
 
 #: ``on_epoch(epoch, total, metrics)``: called after each finished epoch.
 EpochCallback = Callable[[int, int, dict[str, float]], None]
@@ -66,6 +69,32 @@ def evaluate(ws: Workspace, config: EvalConfig) -> EvalResult:
     from workbench.training.evaluation import run_evaluation
 
     return run_evaluation(ws, config)
+
+
+def predict_files(weights: str, paths: list[str], imgsz: int, classes: list[str],
+                  device: str = "cpu", conf: float = 0.001, max_det: int = 300) -> Predictions:
+    """Detections of a local ``.pt`` on image files, class ids in ``classes`` order (what
+    ``evaluate`` runs; nothing is stored).
+
+    Raises:
+        WorkbenchError: the model predicts classes outside ``classes``.
+    """
+    from workbench.training.evaluation import predict_with_ultralytics
+
+    return predict_with_ultralytics(weights, paths, imgsz, classes, device, conf=conf,
+                                    max_det=max_det)
+
+
+def run_weights(ws: Workspace, run: str) -> tuple[str, int]:
+    """A finished training run's best weights and its input size.
+
+    Raises:
+        WorkbenchError: no such run, or it has no finished weights.
+    """
+    from workbench.training.evaluation import _weights_of
+
+    _, weights, imgsz = _weights_of(ws, run, None)
+    return weights, imgsz
 
 
 def last_checkpoint(ws: Workspace, run: str) -> Path:

@@ -18,8 +18,16 @@ from workbench.cli.common import (
     out,
     print_json,
 )
-from workbench.training.config import SweepConfig, TrainConfig, parse_sizes
+from workbench.training.augment import AUGMENT_PRESETS
+from workbench.training.config import (
+    OPTIMIZERS,
+    SweepConfig,
+    TrainConfig,
+    parse_names,
+    parse_sizes,
+)
 from workbench.training.eval_cli import evaluate
+from workbench.training.train_args import parse_train_args
 
 
 def train(
@@ -49,6 +57,35 @@ def train(
         help="Train even if some classes have no box in the training view.")]
     = default(TrainConfig, "allow_missing_classes"),
     seed: Annotated[int, typer.Option(help="Training seed.")] = default(TrainConfig, "seed"),
+    augment: Annotated[str, typer.Option(
+        help=f"Augmentation preset: {AUGMENT_PRESETS.choices()} (docs/training.md lists the "
+             "values; --train-arg overrides single ones).")]
+    = default(TrainConfig, "augment"),
+    multi_scale: Annotated[bool, typer.Option(
+        help="Vary the input size by +/-50 % from batch to batch.")]
+    = default(TrainConfig, "multi_scale"),
+    optimizer: Annotated[str, typer.Option(
+        help=f"Optimizer: {' | '.join(OPTIMIZERS)} (auto picks optimizer and learning rate).")]
+    = default(TrainConfig, "optimizer"),
+    lr0: Annotated[float | None, typer.Option(
+        help="Initial learning rate (with an --optimizer other than auto).")]
+    = default(TrainConfig, "lr0"),
+    freeze: Annotated[int | None, typer.Option(
+        help="Freeze the first N layers (fine-tuning a .pt).")] = default(TrainConfig, "freeze"),
+    classes: Annotated[str | None, typer.Option(
+        help="Train on these classes only, comma-separated (e.g. fish,shark).")]
+    = default(TrainConfig, "classes"),
+    cache: Annotated[bool, typer.Option(help="Keep decoded training images in RAM.")]
+    = default(TrainConfig, "cache"),
+    critical: Annotated[str | None, typer.Option(
+        help="Classes that matter most, comma-separated; with --oversample their images "
+             "are repeated in the training set.")] = default(TrainConfig, "critical"),
+    oversample: Annotated[int, typer.Option(
+        help="Times each training image with a --critical class appears per epoch "
+             "(repeat-factor sampling; 1: no repeats).")] = default(TrainConfig, "oversample"),
+    train_arg: Annotated[list[str] | None, typer.Option(
+        help="Further Ultralytics training argument KEY=VALUE (repeatable), e.g. "
+             "--train-arg cos_lr=true; wins over the options above.")] = None,
     workspace: WorkspaceOpt = Path("."),
     json_: JsonOpt = False,
 ) -> None:
@@ -59,7 +96,12 @@ def train(
     ws = open_workspace(workspace)
     config = TrainConfig(view=view, val=val, model=model, imgsz=imgsz, epochs=epochs,
                          patience=patience, batch=batch, device=device, run=run, resume=resume,
-                         seed=seed, allow_missing_classes=allow_missing_classes)
+                         seed=seed, allow_missing_classes=allow_missing_classes,
+                         augment=augment, multi_scale=multi_scale, optimizer=optimizer, lr0=lr0,
+                         freeze=freeze, classes=parse_names(classes), cache=cache,
+                         critical=parse_names(critical), oversample=oversample,
+                         overrides={**default(TrainConfig, "overrides"),
+                                    **parse_train_args(train_arg)})
     if sizes:
         from workbench.training.api import sweep
 
@@ -80,6 +122,9 @@ def train(
     out.print(f"[green]trained[/] run [bold]{result.run}[/]: mAP50 {result.map50:.3f}, "
               f"mAP50-95 {result.map50_95:.3f} after {result.epochs} epochs in "
               f"{result.seconds:.0f}s")
+    if result.train_images_repeated:
+        out.print(f"critical classes: {result.train_images_repeated} training images repeated "
+                  f"x{config.oversample} ({result.train_images_after_repeats} images per epoch)")
     out.print(f"weights: {result.weights}")
     out.print(f"next: workbench evaluate --run {result.run} -w {workspace}")
 

@@ -28,7 +28,21 @@ class TrainConfig:
         run: run name (default: generated); ``resume``: continue that run's last checkpoint.
         seed: training seed; ``workers``: dataloader worker processes.
         allow_missing_classes: train even if some classes have no box in the training view.
-        overrides: further Ultralytics training arguments (e.g. ``{"mosaic": 0.0}``).
+        augment: augmentation preset: ``none``, ``default`` (Ultralytics' defaults) or
+            ``strong`` (see :data:`~workbench.training.augment.AUGMENT_PRESETS`).
+        multi_scale: vary the input size by +/-50 % from batch to batch while training.
+        optimizer: ``auto`` (Ultralytics picks the optimizer and learning rate), ``SGD``,
+            ``MuSGD``, ``Adam``, ``Adamax``, ``AdamW``, ``NAdam``, ``RAdam`` or ``RMSProp``.
+        lr0: initial learning rate (needs an --optimizer other than ``auto``); None: the
+            optimizer's default.
+        freeze: freeze the first N layers of the model (fine-tuning a ``.pt``); None: none.
+        classes: train on these classes only (names; boxes of other classes are ignored).
+        cache: keep the decoded training images in RAM (faster epochs, more memory).
+        critical: classes that matter most; with ``oversample`` their images are repeated.
+        oversample: how many times in total each training image holding a box of a critical
+            class appears in an epoch (repeat-factor sampling); 1: no repeats.
+        overrides: further Ultralytics training arguments (e.g. ``{"mosaic": 0.0}``); they win
+            over the preset and the options above.
     """
 
     view: str = "split:train"
@@ -44,6 +58,15 @@ class TrainConfig:
     seed: int = 0
     workers: int = 2
     allow_missing_classes: bool = False
+    augment: str = "default"
+    multi_scale: bool = False
+    optimizer: str = "auto"
+    lr0: float | None = None
+    freeze: int | None = None
+    classes: list[str] | None = None
+    cache: bool = False
+    critical: list[str] | None = None
+    oversample: int = 1
     overrides: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -55,11 +78,81 @@ class TrainConfig:
                               f"{self.imgsz}")
         if self.patience < 0:
             raise ConfigError(f"--patience must be >= 0, got {self.patience}")
+        self._check_controls()
+
+    def _check_controls(self) -> None:
+        from workbench.training.augment import AUGMENT_PRESETS
+
+        if self.augment not in AUGMENT_PRESETS:
+            raise ConfigError(f"--augment {self.augment!r} is not a preset; choose one of "
+                              f"{AUGMENT_PRESETS.choices()}")
+        if self.optimizer.lower() not in {o.lower() for o in OPTIMIZERS}:
+            raise ConfigError(f"--optimizer {self.optimizer!r} is unknown; choose one of "
+                              f"{', '.join(OPTIMIZERS)}")
+        if self.lr0 is not None:
+            if not 0.0 < self.lr0 <= 1.0:
+                raise ConfigError(f"--lr0 must be in (0, 1], got {self.lr0}")
+            if self.optimizer.lower() == "auto":
+                raise ConfigError("--lr0 is ignored by --optimizer auto (it picks its own "
+                                  "learning rate); also pass an optimizer, e.g. "
+                                  "--optimizer SGD --lr0 0.01")
+        if self.freeze is not None and self.freeze < 0:
+            raise ConfigError(f"--freeze must be >= 0 layers, got {self.freeze}")
+        self.classes = _names("classes", self.classes)
+        self.critical = _names("critical", self.critical)
+        if self.oversample < 1:
+            raise ConfigError(f"--oversample must be >= 1 (1: no repeats), got "
+                              f"{self.oversample}")
+        if self.oversample > 1 and not self.critical:
+            raise ConfigError(f"--oversample {self.oversample} repeats the images of the "
+                              "critical classes: also pass --critical CLASS[,CLASS]")
+        if self.classes and self.critical:
+            outside = [c for c in self.critical if c not in self.classes]
+            if outside:
+                raise ConfigError(f"critical classes {outside} are not among --classes "
+                                  f"{self.classes}; add them or drop them from --critical")
+
+
+#: Ultralytics' optimizers (``optimizer=`` of ``ultralytics/cfg/default.yaml``); any case.
+OPTIMIZERS = ("auto", "SGD", "MuSGD", "Adam", "Adamax", "AdamW", "NAdam", "RAdam", "RMSProp")
+
+
+def _names(option: str, names: list[str] | tuple[str, ...] | None) -> list[str] | None:
+    """A class-name list option, stripped; None when empty.
+
+    Raises:
+        ConfigError: a name is repeated.
+    """
+    if names is None:
+        return None
+    if isinstance(names, str):
+        names = names.split(",")
+    cleaned = [str(n).strip() for n in names if str(n).strip()]
+    repeated = sorted({n for n in cleaned if cleaned.count(n) > 1})
+    if repeated:
+        raise ConfigError(f"--{option} names {repeated} more than once")
+    return cleaned or None
+
+
+def parse_names(text: str | None) -> list[str] | None:
+    """``"lionfish, urchin"`` -> ``["lionfish", "urchin"]`` (None for an empty text)."""
+    return _names("classes", text.split(",")) if text else None
 
 
 @dataclass
 class TrainResult(Result):
-    """What a training run produced."""
+    """What a training run produced.
+
+    Attributes:
+        run: the run's name; ``weights``: its best checkpoint; ``last``: its last one.
+        map50, map50_95: validation mAP of the best checkpoint.
+        epochs: epochs trained; ``seconds``: wall time; ``run_dir``: Ultralytics' folder.
+        plots: training curves; ``dataset``: the exported YOLO folder.
+        dataset_reused: the folder existed for exactly these labels; ``label_hash``: its key.
+        train_images, val_images: labeled images of the training and validation views.
+        train_images_repeated: training images repeated for the critical classes.
+        train_images_after_repeats: images in the exported training split (with repeats).
+    """
 
     run: str
     weights: str
@@ -75,6 +168,8 @@ class TrainResult(Result):
     label_hash: str = ""
     train_images: int = 0
     val_images: int = 0
+    train_images_repeated: int = 0
+    train_images_after_repeats: int = 0
 
 
 def _valid_sizes(sizes: list[int]) -> bool:
@@ -144,5 +239,5 @@ class SweepResult(Result):
 
 from workbench.training.eval_config import EvalConfig, EvalResult  # noqa: E402
 
-__all__ = ["EvalConfig", "EvalResult", "SweepConfig", "SweepResult", "TrainConfig",
-           "TrainResult", "parse_sizes"]
+__all__ = ["OPTIMIZERS", "EvalConfig", "EvalResult", "SweepConfig", "SweepResult",
+           "TrainConfig", "TrainResult", "parse_names", "parse_sizes"]

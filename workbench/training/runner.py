@@ -13,11 +13,13 @@ from workbench.errors import ConfigError, WorkbenchError
 from workbench.store import runs
 from workbench.store.runs import RunKind
 from workbench.store.workspace import Workspace
+from workbench.training.augment import augment_args
 from workbench.training.config import TrainConfig, TrainResult
-from workbench.training.dataset import YoloDataset, export_yolo
+from workbench.training.dataset import YoloDataset, check_critical, export_yolo
 from workbench.training.weights import offline_environment, resolve_model
 
-__all__ = ["EpochCallback", "TrainConfig", "TrainResult", "last_checkpoint", "train"]
+__all__ = ["EpochCallback", "TrainConfig", "TrainResult", "last_checkpoint", "train",
+           "ultralytics_args"]
 
 EpochCallback = Callable[[int, int, dict[str, float]], None]
 
@@ -40,7 +42,8 @@ def _check_views(ds: YoloDataset, config: TrainConfig, classes: list[str]) -> No
         raise WorkbenchError(
             f"the validation view {config.val!r} has no labeled images; run `workbench split` "
             "(it fills split:val) or pass --val VIEW")
-    missing = [c for c in classes if ds.train.boxes_per_class.get(c, 0) == 0]
+    wanted = config.classes or classes
+    missing = [c for c in wanted if ds.train.boxes_per_class.get(c, 0) == 0]
     if missing and not config.allow_missing_classes:
         raise WorkbenchError(
             f"classes without a single box in the training view {config.view!r}: {missing}. "
@@ -71,12 +74,21 @@ def train(ws: Workspace, config: TrainConfig | None = None,
     if runs.get_run(ws, run) is not None:
         raise WorkbenchError(f"a run named {run!r} exists; pass --resume to continue it or "
                              "choose another --run")
-    ds = export_yolo(ws, config.view, config.val, classes)
+    class_ids = _class_ids(config.classes, classes)
+    check_critical(config.critical, classes)
+    ds = export_yolo(ws, config.view, config.val, classes, config.critical, config.oversample)
     _check_views(ds, config, classes)
-    params = {**asdict(config), "run": run, "model_resolved": model_arg, "classes": classes}
+    kwargs = ultralytics_args(config, data=str(ds.yaml), project=ws.root / "runs" / "train",
+                              name=run, class_ids=class_ids)
+    _check_args(kwargs)
+    params = {**asdict(config), "run": run, "model_resolved": model_arg, "classes": classes,
+              "train_classes": config.classes, "ultralytics_args": kwargs}
     inputs = {"dataset": str(ds.root), "label_hash": ds.label_hash,
               "train_ids": ds.train.ids, "val_ids": ds.val.ids,
-              "train_boxes_per_class": ds.train.boxes_per_class}
+              "train_boxes_per_class": ds.train.boxes_per_class,
+              "train_images_repeated": ds.train.repeated,
+              "train_images_after_repeats": ds.train.images_after_repeats,
+              "train_boxes_per_class_after_repeats": ds.train.boxes_per_class_after_repeats}
     runs.start_run(ws, RunKind.TRAIN, run, params, inputs, on_rollback="interrupted")
     from ultralytics import YOLO
 
@@ -85,17 +97,85 @@ def train(ws: Workspace, config: TrainConfig | None = None,
     except Exception as exc:  # Ultralytics raises many kinds for a bad architecture file
         runs.finish_run(ws, run, "failed", {"error": str(exc)}, 0.0)
         raise ConfigError(f"cannot build model {config.model!r}: {exc}") from exc
-    kwargs = {"data": str(ds.yaml), "epochs": config.epochs, "imgsz": config.imgsz,
-              "batch": config.batch, "device": config.device, "patience": config.patience,
-              "project": str(ws.root / "runs" / "train"), "name": run, "exist_ok": True,
-              "plots": False, "workers": config.workers, "seed": config.seed, "verbose": False,
-              **config.overrides}
     result = _fit(ws, run, model, kwargs, on_epoch)
     result.dataset, result.dataset_reused, result.label_hash = (str(ds.root), ds.reused,
                                                                  ds.label_hash)
     result.train_images, result.val_images = ds.train.images, ds.val.images
+    result.train_images_repeated = ds.train.repeated
+    result.train_images_after_repeats = ds.train.images_after_repeats
     runs.update_run(ws, run, set_={"outputs": result.to_dict()})
     return result
+
+
+def _class_ids(names: list[str] | None, classes: list[str]) -> list[int] | None:
+    """Workspace class ids of ``--classes`` names (None: every class).
+
+    Raises:
+        ConfigError: a name is not a workspace class (the message lists the known ones).
+    """
+    if not names:
+        return None
+    unknown = [n for n in names if n not in classes]
+    if unknown:
+        raise ConfigError(f"--classes: unknown classes {unknown}; the workspace's classes are "
+                          f"{', '.join(classes)}")
+    return [classes.index(n) for n in names]
+
+
+def ultralytics_args(config: TrainConfig, *, data: str, project: Path, name: str,
+                     class_ids: list[int] | None = None) -> dict[str, Any]:
+    """The keyword arguments ``YOLO.train`` gets for ``config`` (what the run records).
+
+    Precedence, lowest first: the run's fixed settings, the ``--augment`` preset, the explicit
+    options (``--multi-scale``, ``--optimizer``, ``--lr0``, ``--freeze``, ``--classes``,
+    ``--cache``), then ``config.overrides`` (``--train-arg``).
+
+    Args:
+        config: the training options.
+        data: the dataset's ``data.yaml``; ``project``/``name``: where Ultralytics writes.
+        class_ids: workspace class ids to train on (``--classes``); None: all.
+    """
+    kwargs: dict[str, Any] = {
+        "data": data, "epochs": config.epochs, "imgsz": config.imgsz, "batch": config.batch,
+        "device": config.device, "patience": config.patience, "project": str(project),
+        "name": name, "exist_ok": True, "plots": False, "workers": config.workers,
+        "seed": config.seed, "verbose": False, "optimizer": config.optimizer}
+    kwargs.update(augment_args(config.augment))
+    if config.multi_scale:
+        kwargs["multi_scale"] = MULTI_SCALE
+    if config.lr0 is not None:
+        kwargs["lr0"] = config.lr0
+    if config.freeze is not None:
+        kwargs["freeze"] = config.freeze
+    if class_ids is not None:
+        kwargs["classes"] = class_ids
+    if config.cache:
+        kwargs["cache"] = "ram"
+    kwargs.update(config.overrides)
+    return kwargs
+
+
+#: ``multi_scale`` given to Ultralytics by ``--multi-scale``: sizes vary by +/-50 % of imgsz.
+MULTI_SCALE = 0.5
+
+
+def _check_args(kwargs: dict[str, Any]) -> None:
+    """Let Ultralytics check names, types and ranges before anything is recorded.
+
+    Raises:
+        ConfigError: an unknown argument (with Ultralytics' suggestion) or a bad value.
+    """
+    from ultralytics.cfg import DEFAULT_CFG_DICT, get_cfg
+    from ultralytics.utils import LOGGER
+
+    quiet, LOGGER.disabled = LOGGER.disabled, True  # it logs its whole CLI help on a bad key
+    try:
+        get_cfg(DEFAULT_CFG_DICT, kwargs)
+    except (SyntaxError, TypeError, ValueError) as exc:
+        raise ConfigError(f"invalid training argument: {str(exc).strip()} (see --train-arg and "
+                          "Ultralytics' ultralytics/cfg/default.yaml)") from exc
+    finally:
+        LOGGER.disabled = quiet
 
 
 def _resume(ws: Workspace, config: TrainConfig, on_epoch: EpochCallback | None) -> TrainResult:
