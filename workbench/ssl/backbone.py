@@ -47,6 +47,22 @@ def build_detector(spec: str, nc: int | None = None) -> Any:
     return model.float()
 
 
+def architecture(spec: str) -> str:
+    """The model YAML ``spec`` is built from: ``spec`` itself for a YAML or name, the
+    ``yaml_file`` a ``.pt`` checkpoint records (what "from scratch" means for it).
+
+    Raises:
+        ConfigError: a checkpoint that does not say which YAML built it.
+    """
+    if not resolve_model(spec).endswith(".pt"):
+        return spec
+    name = (getattr(build_detector(spec), "yaml", None) or {}).get("yaml_file")
+    if not name:
+        raise ConfigError(f"{spec!r} does not record the model YAML it was built from; "
+                          "cannot train the same architecture from scratch")
+    return str(name)
+
+
 def backbone_length(detector: Any) -> int:
     """How many leading layers make the backbone: up to and including the first SPPF block
     of the model's ``backbone`` section (the whole section when it has none, as in

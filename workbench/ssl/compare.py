@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from workbench.errors import WorkbenchError
+from workbench.ssl.backbone import architecture
 from workbench.ssl.config import CompareConfig, CompareResult
 from workbench.ssl.embed import pretrained_checkpoint, pretrained_run
 from workbench.store import runs, simulation, ssl_subsets
@@ -27,8 +28,10 @@ from workbench.store.workspace import Workspace
 
 def _starts(ws: Workspace, config: CompareConfig) -> dict[str, str]:
     params = pretrained_run(ws, config.run).get("params") or {}
+    # from scratch = the same architecture freshly built, also when pretraining started from
+    # a trained .pt (then that .pt is a start of its own only as --baseline)
     starts = {"ssl": str(pretrained_checkpoint(ws, config.run)),
-              "scratch": str(params.get("model") or "yolov8n.yaml")}
+              "scratch": architecture(str(params.get("model") or "yolov8n.yaml"))}
     if config.baseline:
         if not Path(config.baseline).is_file():
             raise WorkbenchError(f"--baseline {config.baseline!r} is not a file (a local .pt)")
