@@ -167,3 +167,33 @@ def tradeoff_bubbles(rows: Sequence[dict[str, Any]], out: Path) -> Path:
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
+
+
+def mining_iterations(rows: Sequence[dict[str, Any]], out: Path, title: str) -> Path:
+    """Hard-negative mining passes: false positives per image, mAP50 and per-class recall
+    (one panel each) against the pass number; bars of negatives added under the first."""
+    plt = _pyplot()
+    fig, (a, b, c) = plt.subplots(1, 3, figsize=(15, 4.2))
+    x = [r["iteration"] for r in rows]
+    a.plot(x, [r["fp_per_image"] for r in rows], marker="o", color="tab:red")
+    a.set(xlabel="pass", ylabel="false positives per image", title="false positives")
+    twin = a.twinx()
+    twin.bar(x, [r.get("negatives_added", 0) for r in rows], alpha=0.25, color="tab:gray")
+    twin.set_ylabel("negatives added (bars)")
+    b.plot(x, [r["map50"] for r in rows], marker="o")
+    b.set(xlabel="pass", ylabel="mAP50", title="mAP50")
+    for name in (rows[0].get("recall") or {}) if rows else {}:
+        values = [(r.get("recall") or {}).get(name) for r in rows]
+        c.plot(x, [np.nan if v is None else v for v in values], marker="o", label=name)
+    c.set(xlabel="pass", ylabel="recall", title="recall per class", ylim=(0, 1.02))
+    if rows and rows[0].get("recall"):
+        c.legend(fontsize=8)
+    for ax in (a, b, c):
+        ax.grid(alpha=0.3)
+        ax.set_xticks(x)
+    fig.suptitle(title)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out

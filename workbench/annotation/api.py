@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from workbench.annotation.backends import BACKENDS, Backend
 from workbench.annotation.cocojson import ImageBoxes, coco_document
@@ -87,6 +87,16 @@ def pull(ws: Workspace, cfg: PullConfig) -> ImportResult:
     return BACKENDS.get(cfg.backend).pull(ws, cfg)
 
 
+@lock.writes
+def label_negatives(ws: Workspace, sample_ids: list[Any], reason: dict[str, Any],
+                    split_to: str | None = "train") -> dict[str, Any]:
+    """Empty ground truth and ``status=labeled`` on images, as one change that ``annotate
+    undo`` restores (see :func:`workbench.annotation.negatives.label_negatives`)."""
+    from workbench.annotation import negatives
+
+    return negatives.label_negatives(ws, sample_ids, reason, split_to)
+
+
 def read_package_manifest(path: Path) -> Manifest:
     """The manifest of a package this workspace wrote (a zip, or its unzipped folder).
 
@@ -108,5 +118,6 @@ def read_package_manifest(path: Path) -> Manifest:
 __all__ = ["AUTO", "BACKENDS", "FORMATS", "Backend", "ImageBoxes", "ImportConfig",
            "ImportResult", "Manifest", "PackageConfig", "PackageImage", "PackageResult",
            "PullConfig", "PushConfig", "PushResult", "UndoConfig", "UndoResult",
-           "coco_document", "export_package", "format_choices", "import_annotations", "pull",
+           "coco_document", "export_package", "format_choices", "import_annotations",
+           "label_negatives", "pull",
            "push", "read_package_manifest", "undo_import"]

@@ -27,16 +27,14 @@ from workbench.annotation.formats import parse_returned
 from workbench.annotation.formats.base import PACKAGE_DIRS, PACKAGE_FILES
 from workbench.annotation.manifest import MANIFEST, Manifest, load_manifest
 from workbench.annotation.results import ImportResult, UndoResult
+from workbench.annotation.writing import KIND, write_label_change
 from workbench.core.boxes import xywhn_to_xyxyn, xyxyn_to_xywhn
 from workbench.core.labeldiff import diff_boxes
 from workbench.errors import InputReportError, SourceError, WorkbenchError
 from workbench.media.records import check_boxes
 from workbench.store import (
     annotating,
-    connection,
     datasets,
-    labels,
-    lock,
     runs,
     schema,
     versions,
@@ -44,9 +42,6 @@ from workbench.store import (
 from workbench.store.bulk import detections_doc
 from workbench.store.runs import RunKind
 from workbench.store.workspace import Workspace
-
-KIND = RunKind.ANNOTATE_IMPORT
-_TRAIN_SPLITS = ("train", "val", "test")
 
 
 def _check_layout(bundle: Bundle) -> None:
@@ -192,42 +187,23 @@ def import_annotations(
         return result
 
     idx = np.flatnonzero(changed).tolist()
-    import_id = runs.new_run_id("import")
     params = {"path": str(path), "package": str(package) if package else None,
               "format": returned.format, "source": source}
     xywhn = xyxyn_to_xywhn(new_xyxyn).tolist()
     names = new_label.tolist()
     docs = [detections_doc(names[starts[k]:ends[k]], xywhn[starts[k]:ends[k]]) for k in idx]
     before = [current[sample_ids[k]] for k in idx]
-    placed = 0
-    with lock.hold(ws):  # its operation journal rolls every write below back if one fails
-        runs.start_run(ws, KIND, import_id, params,
-                       {"package_id": manifest.package_id, "round": manifest.round})
-        try:
-            versions.save(ws, import_id, before, [versions.fingerprint(d) for d in docs])
-            labels.write_ground_truth(ws, before, docs)
-            to_place = [b["_id"] for b in before if b.get(schema.SPLIT) not in _TRAIN_SPLITS]
-            if to_place:
-                from workbench.curation.api import split
 
-                placed = split(ws).moved
-        except BaseException as exc:
-            if connection.lost_connection(exc) is not None:
-                raise  # the database is gone: the next command rolls the import back
-            runs.finish_run(ws, import_id, "failed", {"error": str(exc)[:500]},
-                            time.perf_counter() - t0)
-            if isinstance(exc, WorkbenchError | KeyboardInterrupt):
-                raise
-            raise WorkbenchError(f"writing the import failed and was rolled back ({exc}); the "
-                                 "workspace is as it was") from exc
+    def outputs(import_id: str, placed: int) -> dict[str, Any]:
         result.import_id = import_id
         result.placed_in_splits = placed
         result.seconds = time.perf_counter() - t0
-        outputs = {k: v for k, v in result.to_dict().items()
-                   if k not in ("issues", "per_image")}
-        outputs.update(digest=digest, sample_ids=[b["_id"] for b in before],
-                       started=started.isoformat())
-        runs.finish_run(ws, import_id, "completed", outputs, result.seconds)
+        out = {k: v for k, v in result.to_dict().items() if k not in ("issues", "per_image")}
+        out.update(digest=digest, started=started.isoformat())
+        return out
+
+    write_label_change(ws, params, {"package_id": manifest.package_id, "round": manifest.round},
+                       before, docs, outputs, t0)
     return result
 
 

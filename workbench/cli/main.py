@@ -20,8 +20,8 @@ from workbench.cli.common import Stage, err
 from workbench.errors import WorkbenchError
 
 #: The capabilities whose commands make up the CLI, in the order of the work.
-CAPABILITIES = ("ingestion", "curation", "ui", "ssl", "training", "prediction", "selection",
-                "annotation", "loop", "deployment")
+CAPABILITIES = ("ingestion", "curation", "ui", "ssl", "training", "mining", "prediction",
+                "selection", "annotation", "loop", "deployment")
 _STAGES = [s.value for s in Stage]
 
 

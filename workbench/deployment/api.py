@@ -21,12 +21,13 @@ from workbench.deployment.targets import RKNN_PLATFORMS, TARGETS, TargetSpec, si
 from workbench.store import lock
 
 if TYPE_CHECKING:
+    from workbench.core.types import Predictions
     from workbench.deployment.toolchains import Toolchain
     from workbench.store.workspace import Workspace
 
 __all__ = ["RKNN_PLATFORMS", "TARGETS", "BenchmarkConfig", "BenchmarkResult", "Budget",
            "ExportConfig", "ExportResult", "TargetSpec", "benchmark", "export", "export_model",
-           "install_toolchain", "side_toolchains", "toolchain_status"]
+           "install_toolchain", "predict_onnx", "side_toolchains", "toolchain_status"]
 
 
 @lock.writes
@@ -71,3 +72,52 @@ def install_toolchain(name: str, force: bool = False,
     from workbench.deployment.toolchains import install
 
     return install(name, force=force, log=log)
+
+
+def predict_onnx(path: str | Path, filepaths: list[str], classes: list[str], conf: float = 0.01,
+                 iou: float = 0.7, max_det: int = 100) -> tuple[Predictions, int]:
+    """Run a workbench ONNX export (``onnx`` / ``onnx-int8`` targets) over image files.
+
+    Class names and the input size come from the model's metadata and input shape, as
+    ``export`` writes them; boxes are relative to each image.
+
+    Args:
+        path: the ``.onnx`` file.
+        filepaths: ``N`` image files.
+        classes: the workspace's class list; the returned ``class_id`` (and the columns of
+            ``class_probs``) follow it by name.
+        conf, iou, max_det: post-processing (minimum score, NMS IoU, boxes per image).
+
+    Returns:
+        The predictions (``image_index`` into ``filepaths``) and the model's input size.
+
+    Raises:
+        ConfigError: no such file, no class names in its metadata (not a workbench export),
+            or classes outside ``classes``.
+    """
+    import numpy as np
+
+    from workbench.core.types import Predictions
+    from workbench.errors import ConfigError, WorkbenchError
+    from workbench.prediction.api import OnnxPredictor, PredictOptions
+
+    try:
+        model = OnnxPredictor(str(path))
+    except WorkbenchError:
+        raise
+    except Exception as exc:  # onnxruntime's own errors: a file that is not a usable model
+        raise ConfigError(f"{path} is not an ONNX model onnxruntime can load ({exc}); give "
+                          "the model file of a `workbench export --target onnx` folder") from exc
+    unknown = sorted(set(model.names) - set(classes))
+    if unknown:
+        raise ConfigError(f"the model {path} predicts classes outside the workspace list: "
+                          f"{unknown}")
+    preds, _ = model.predict(filepaths, PredictOptions(conf=conf, iou=iou, max_det=max_det,
+                                                       batch=model.batch or 8))
+    to_ws = np.array([classes.index(n) for n in model.names], dtype=np.int64)
+    probs = None
+    if preds.class_probs is not None:
+        probs = np.zeros((len(preds), len(classes)))
+        probs[:, to_ws] = preds.class_probs
+    return Predictions(preds.xyxy, preds.confidence, to_ws[preds.class_id], preds.image_index,
+                       probs), model.imgsz

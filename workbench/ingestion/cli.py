@@ -32,6 +32,11 @@ def ingest(
     unlabeled: Annotated[bool, typer.Option(
         help="Ignore labels: ingest the images into the pool as unlabeled.")]
     = default(IngestConfig, "unlabeled"),
+    negatives: Annotated[bool, typer.Option(
+        help="The images hold no object of interest: pool them unlabeled, tagged 'negative', "
+             "never offered for annotation; `workbench mine --negatives tag:negative` labels "
+             "the ones the model fires on as empty.")]
+    = default(IngestConfig, "negatives"),
     skip_bad: Annotated[bool, typer.Option(
         help="Ingest the valid images and report the bad ones (default: change nothing).")]
     = default(IngestConfig, "skip_bad"),
@@ -54,8 +59,8 @@ def ingest(
 
     ws = open_workspace(workspace)
     config = IngestConfig(path=path, format=format, source=source, unlabeled=unlabeled,
-                          skip_bad=skip_bad, add_classes=add_classes, images_dir=images,
-                          max_skipped_share=max_skipped)
+                          negatives=negatives, skip_bad=skip_bad, add_classes=add_classes,
+                          images_dir=images, max_skipped_share=max_skipped)
     with input_report(json_), spinner(json_, f"ingesting {path} ({format}) ..."):
         result = run_ingest(ws, config)
     if json_:

@@ -18,6 +18,10 @@ class IngestConfig:
         format: a name in :data:`workbench.ingestion.sources.SOURCES`.
         source: provenance name stored on each sample (default: the path's name).
         unlabeled: ignore labels; images go to the pool as ``unlabeled``.
+        negatives: the images hold no object of interest: they go to the pool unlabeled,
+            tagged ``negative``, and are never offered for annotation; ``workbench mine
+            --negatives tag:negative`` labels those the model fires on as empty (implies
+            ``unlabeled``).
         skip_bad: ingest the valid images and report the rest, instead of failing.
         add_classes: append class names the workspace does not know yet (else an error).
         images_dir: where images are, for formats whose annotation files live apart.
@@ -34,6 +38,7 @@ class IngestConfig:
     format: str
     source: str | None = None
     unlabeled: bool = False
+    negatives: bool = False
     skip_bad: bool = False
     add_classes: bool = False
     images_dir: str | Path | None = None

@@ -157,7 +157,7 @@ def run_ingest(ws: Workspace, config: IngestConfig,
     path = Path(config.path).expanduser().resolve()
     name = config.source or path.stem or path.name
     images_dir = config.images_dir
-    options = SourceOptions(unlabeled=config.unlabeled,
+    options = SourceOptions(unlabeled=config.unlabeled or config.negatives,
                             images_dir=Path(images_dir).resolve() if images_dir else None,
                             workspace_root=ws.root)
     result = IngestResult(source=name, format=config.format)
@@ -168,8 +168,10 @@ def run_ingest(ws: Workspace, config: IngestConfig,
         try:
             _ingest_batch(ws, batch, result, config.skip_bad, config.add_classes, progress,
                           started, config.max_skipped_share,
+                          tags=(schema.NEGATIVE_TAG,) if config.negatives else (),
                           params={"path": str(path), "format": config.format, "source": name,
                                   "unlabeled": config.unlabeled, "skip_bad": config.skip_bad,
+                                  "negatives": config.negatives,
                                   "max_skipped_share": config.max_skipped_share})
         except BaseException:
             _remove_created_media(batch, keep=set())
@@ -181,7 +183,8 @@ def run_ingest(ws: Workspace, config: IngestConfig,
 
 def _ingest_batch(ws: Workspace, batch: SourceBatch, result: IngestResult, skip_bad: bool,
                   add_classes: bool, progress: Progress | None, started: dt.datetime,
-                  max_skipped_share: float, params: dict[str, Any]) -> None:
+                  max_skipped_share: float, params: dict[str, Any],
+                  tags: tuple[str, ...] = ()) -> None:
     records = batch.records
     keep_box, xyxyn = check_boxes(batch)
     box_image, box_label, _ = batch.boxes.arrays()
@@ -224,7 +227,7 @@ def _ingest_batch(ws: Workspace, batch: SourceBatch, result: IngestResult, skip_
         result.boxes_added = bulk.insert_samples(
             ws, [records[i] for i in keep], [infos[i] for i in keep], np.asarray(keep),
             box_image[order], box_label[order], xyxyn[order], source=result.source,
-            run_id=run_id)
+            run_id=run_id, tags=tags)
         result.added = len(keep)
         result.source_splits = dict(sorted(Counter(
             s for i in keep if (s := records[i].split) in ("train", "val", "test")).items()))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from workbench.ssl.config import (
     CompareConfig,
@@ -29,8 +29,9 @@ if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
 
 __all__ = ["METHODS", "CompareConfig", "CompareResult", "EmbedConfig", "EmbedResult",
-           "PretrainConfig", "PretrainResult", "ProbeConfig", "ProbeResult", "checkpoint",
-           "compare", "embed", "parse_labels", "pretrain", "probe"]
+           "PretrainConfig", "PretrainResult", "ProbeConfig", "ProbeResult",
+           "backbone_features", "checkpoint", "compare", "embed", "file_features",
+           "parse_labels", "pretrain", "probe"]
 
 
 @lock.writes(recover=False)
@@ -99,3 +100,30 @@ def compare(ws: Workspace, config: CompareConfig) -> CompareResult:
     from workbench.ssl.compare import run_compare
 
     return run_compare(ws, config)
+
+
+def backbone_features(checkpoint_path: str, device: str = "cpu") -> Callable[..., Any]:
+    """A feature function of a detector checkpoint's backbone (eval mode, loaded once).
+
+    Returns:
+        ``features(images (N, 3, S, S) float32 in [0, 1], batch) -> (N, C)`` L2-normalised
+        pooled backbone features, the same features ``ssl embed`` and ``predict
+        --embeddings`` store.
+    """
+    from workbench.ssl.embed import load_backbone, pooled_features
+
+    backbone = load_backbone(checkpoint_path, device)
+
+    def features(images: Any, batch: int = 32) -> Any:
+        return pooled_features(backbone, (images[s:s + batch]
+                                          for s in range(0, len(images), batch)), device)
+
+    return features
+
+
+def file_features(checkpoint_path: str, paths: list[str], imgsz: int, batch: int = 32,
+                  device: str = "cpu") -> Any:
+    """``(N, C)`` pooled backbone features of image files, letterboxed to ``imgsz``."""
+    from workbench.ssl.embed import image_features, load_backbone
+
+    return image_features(load_backbone(checkpoint_path, device), paths, imgsz, batch, device)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from workbench.errors import WorkbenchError
+from workbench.media.crops import crop_boxes
 from workbench.ssl.backbone import recalibrate_batchnorm
 from workbench.ssl.config import ProbeConfig, ProbeResult
 from workbench.ssl.embed import load_backbone, pooled_features, pretrained_checkpoint
@@ -31,37 +32,17 @@ def box_crops(ws: Workspace, view: str, config: ProbeConfig,
     """``(M, 3, S, S)`` float32 RGB crops in ``[0, 1]`` of the labeled boxes of ``view`` and
     their labels (boxes below ``min_box`` pixels skipped; at most ``max_boxes``, seeded).
 
-    Each image is decoded once for all its boxes.
+    Each image is decoded once for all its boxes (:func:`~workbench.media.crops.crop_boxes`).
     """
-    from PIL import Image
-
     boxes = view_data.labeled_boxes(ws, view)
     n = len(boxes["label"])
     order: np.ndarray = np.arange(n)
     if config.max_boxes and n > config.max_boxes:
         order = np.sort(rng.choice(n, config.max_boxes, replace=False))
-    size = config.crop_size
-    crops: list[np.ndarray] = []
-    labels: list[str] = []
-    index = boxes["sample_index"][order]
-    for image in np.unique(index):
-        with Image.open(boxes["filepath"][image]) as img:
-            rgb = img.convert("RGB")
-        w, h = rgb.size
-        for j in order[index == image]:
-            x, y, bw, bh = boxes["xywhn"][j] * (w, h, w, h)
-            if not np.isfinite([x, y, bw, bh]).all() or max(bw, bh) < config.min_box:
-                continue
-            mx, my = bw * config.context, bh * config.context
-            left, top = max(0.0, x - mx), max(0.0, y - my)
-            right, bottom = min(float(w), x + bw + mx), min(float(h), y + bh + my)
-            crop = rgb.resize((size, size), Image.Resampling.BILINEAR,
-                              box=(left, top, right, bottom))
-            crops.append(np.asarray(crop, dtype=np.float32).transpose(2, 0, 1) / 255.0)
-            labels.append(str(boxes["label"][j]))
-    if not crops:
-        return np.zeros((0, 3, size, size), np.float32), []
-    return np.stack(crops), labels
+    crops, kept = crop_boxes(boxes["filepath"], boxes["sample_index"][order],
+                             boxes["xywhn"][order], config.crop_size, config.context,
+                             config.min_box)
+    return crops, [str(x) for x in boxes["label"][order][kept]]
 
 
 def _batches(x: np.ndarray, batch: int) -> Any:

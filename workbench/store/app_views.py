@@ -75,7 +75,7 @@ def save_work_views(ws: Workspace) -> list[str]:
         The names of the work views the dataset has now, in :data:`WORK_VIEWS` order.
     """
     wanted = work_views(ws)
-    existing = _saved_views(ws)
+    existing = saved_view_docs(ws)
     ours = {str(d["name"]): d for d in existing if _is_ours(d)}
     taken = {str(d.get(k)) for d in existing if not _is_ours(d) for k in ("name", "slug")}
     kept = [v for v in wanted if v.name not in taken]
@@ -102,7 +102,7 @@ def work_views(ws: Workspace) -> list[WorkView]:
 def list_work_views(ws: Workspace) -> list[str]:
     """Names of the saved views made by :func:`save_work_views` that the dataset has now, in
     :data:`WORK_VIEWS` order."""
-    names = [str(d["name"]) for d in _saved_views(ws) if _is_ours(d)]
+    names = [str(d["name"]) for d in saved_view_docs(ws) if _is_ours(d)]
     order = {name: i for i, name in enumerate(WORK_VIEWS)}
     return sorted(names, key=lambda n: order.get(n, len(order)))
 
@@ -111,7 +111,7 @@ def _is_ours(doc: dict[str, Any]) -> bool:
     return str(doc.get("description") or "").endswith(MARK)
 
 
-def _saved_views(ws: Workspace) -> list[dict[str, Any]]:
+def saved_view_docs(ws: Workspace) -> list[dict[str, Any]]:
     """The dataset's saved view documents (name, slug, description), read with pymongo."""
     ids = ws.dataset_document({"saved_views": 1}).get("saved_views") or []
     if not ids:
@@ -183,14 +183,14 @@ def _evaluation(ws: Workspace, fields: set[str]) -> list[WorkView | None]:
     at = f" with confidence >= {conf}" if conf is not None else ""
 
     def false_positives(ds: Any) -> Any:
-        f = _view_field()
+        f = view_field()
         keep = f(eval_key) == "fp"
         if conf is not None:
             keep = keep & (f("confidence") >= float(conf))
         return ds.filter_labels(pred_field, keep, only_matches=True)
 
     def misses(ds: Any) -> Any:
-        return ds.filter_labels(schema.GROUND_TRUTH, _view_field()(eval_key) == "fn",
+        return ds.filter_labels(schema.GROUND_TRUTH, view_field()(eval_key) == "fn",
                                 only_matches=True)
 
     return [WorkView(EVAL_FALSE_POSITIVES, _described(
@@ -217,11 +217,11 @@ def _uncertain_band(ws: Workspace, fields: set[str]) -> WorkView | None:
     return WorkView(UNCERTAIN, _described(
         f"Boxes of {pred_field} (prediction run {run!r}) with confidence in [{lo:g}, {hi:g}] "
         f"({origin}): the model's uncertain predictions."),
-        lambda ds: ds.filter_labels(pred_field, (_view_field()("confidence") >= lo)
-                                    & (_view_field()("confidence") <= hi), only_matches=True))
+        lambda ds: ds.filter_labels(pred_field, (view_field()("confidence") >= lo)
+                                    & (view_field()("confidence") <= hi), only_matches=True))
 
 
-def _view_field() -> Any:
+def view_field() -> Any:
     """FiftyOne's ``ViewField`` (``F``)."""
     from workbench.store.connection import fiftyone
 

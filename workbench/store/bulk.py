@@ -70,6 +70,7 @@ def insert_samples(
     box_xyxyn: npt.NDArray[np.float64],
     source: str,
     run_id: str,
+    tags: tuple[str, ...] = (),
 ) -> int:
     """Write new samples with their ground truth in one bulk insert.
 
@@ -81,6 +82,7 @@ def insert_samples(
         box_image: ``(M,)`` batch index of each box, sorted ascending.
         box_label: ``(M,)`` class names; ``box_xyxyn``: ``(M, 4)`` clipped relative corners.
         source: provenance name; ``run_id``: the ingest run.
+        tags: further tags of every new sample (``negative`` for known negatives).
 
     Returns:
         The number of boxes written.
@@ -104,7 +106,7 @@ def insert_samples(
         doc = {
             "_id": ObjectId(),
             "filepath": str(rec.path),
-            "tags": sample_tags(split, status),
+            "tags": [*sample_tags(split, status), *tags],
             "_media_type": "image",
             "_rand": rand[k],
             "_dataset_id": dataset_id,

@@ -1,4 +1,4 @@
-"""COCO-style detection evaluation of a split, run by FiftyOne and stored on the samples.
+"""COCO-style detection evaluation of a view, run by FiftyOne and stored on the samples.
 
 FiftyOne's ``evaluate_detections`` writes per-box ``tp`` / ``fp`` / ``fn`` attributes under the
 eval key and per-sample counts, so the App can filter false positives and misses. This module
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.store import query, schema
+from workbench.store.views import labeled_match
 
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
@@ -50,33 +51,81 @@ def _split_match(split: str) -> dict[str, Any]:
     return {schema.SPLIT: split, schema.STATUS: "labeled"}
 
 
+def evaluated_match(split_or_view: str | dict[str, Any]) -> dict[str, Any]:
+    """The filter of the labeled samples an evaluation runs on.
+
+    Args:
+        split_or_view: a MongoDB sample filter (restricted here to ``status=labeled``), a view
+            spec (``split:val,source:cam2``; :data:`workbench.store.views.FORMS`), or a bare
+            split name (``val``: what older callers pass).
+
+    Raises:
+        ConfigError: an invalid view spec.
+    """
+    if isinstance(split_or_view, dict):
+        labeled = {schema.STATUS: "labeled"}
+        return {"$and": [split_or_view, labeled]} if split_or_view else labeled
+    if ":" in split_or_view or "," in split_or_view or split_or_view == "all":
+        return labeled_match(split_or_view)
+    return _split_match(split_or_view)
+
+
 def labeled_split_boxes(ws: Workspace, split: str) -> dict[str, Any]:
     """Ground-truth boxes of the labeled samples of ``split`` (see :func:`query.box_arrays`)."""
     return query.box_arrays(ws, _split_match(split))
+
+
+def labeled_view_boxes(ws: Workspace, view: str | dict[str, Any]) -> dict[str, Any]:
+    """Ground-truth boxes of a view's labeled samples, with each sample's size in pixels.
+
+    Args:
+        ws: the workspace.
+        view: a view spec, a split name or a sample filter (see :func:`evaluated_match`).
+
+    Returns:
+        What :func:`query.box_arrays` returns plus ``"width"`` and ``"height"``: ``(N,)``
+        floats from the samples' metadata (NaN where it was not computed).
+
+    Raises:
+        ConfigError: an invalid view spec.
+    """
+    match = evaluated_match(view)
+    boxes = query.box_arrays(ws, match)
+    sizes = {d["_id"]: d.get("metadata") or {} for d in ws.samples.find(
+        match, {"_id": 1, "metadata.width": 1, "metadata.height": 1})}
+    for key in ("width", "height"):
+        boxes[key] = np.array([np.nan if sizes.get(i, {}).get(key) is None
+                               else float(sizes[i][key]) for i in boxes["ids"]], dtype=np.float64)
+    return boxes
 
 
 def _flat(values: list[Any]) -> list[Any]:
     return [v for per_sample in values for v in (per_sample or [])]
 
 
-def evaluate_detections(ws: Workspace, split: str, pred_field: str, eval_key: str,
-                        iou: float, classes: list[str]) -> DetectionEvaluation:
-    """Evaluate ``pred_field`` against the ground truth of ``split``'s labeled samples.
+def evaluate_detections(ws: Workspace, split_or_view: str | dict[str, Any], pred_field: str,
+                        eval_key: str, iou: float, classes: list[str]) -> DetectionEvaluation:
+    """Evaluate ``pred_field`` against the ground truth of a view's labeled samples.
 
     A previous evaluation under ``eval_key`` is replaced.
 
     Args:
         ws: the workspace.
-        split: the split evaluated (its ``status=labeled`` samples).
+        split_or_view: what is evaluated (its ``status=labeled`` samples): a split name, a view
+            spec or a sample filter (see :func:`evaluated_match`).
         pred_field: the predictions' Detections field.
         eval_key: where FiftyOne stores the per-box verdicts.
         iou: the IoU of the per-box TP/FP/FN verdicts.
         classes: the class list.
+
+    Raises:
+        ConfigError: an invalid view spec.
     """
+    match = evaluated_match(split_or_view)
     ds = ws.dataset
     if eval_key in ds.list_evaluations():
         ds.delete_evaluation(eval_key)
-    view = ds.match(_split_match(split))
+    view = ds.match(match)
     results = view.evaluate_detections(pred_field, gt_field=schema.GROUND_TRUTH,
                                        eval_key=eval_key, method="coco", iou=iou,
                                        compute_mAP=True, classes=classes)

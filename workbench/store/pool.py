@@ -17,8 +17,9 @@ from workbench.store.predictions import score_index_name
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
 
-#: The filter of selection candidates.
-CANDIDATES = {schema.STATUS: "unlabeled", schema.SPLIT: "pool"}
+#: The filter of selection candidates (images ingested as known negatives are never offered).
+CANDIDATES = {schema.STATUS: "unlabeled", schema.SPLIT: "pool",
+              "tags": {"$ne": schema.NEGATIVE_TAG}}
 
 
 def candidate_ids(ws: Workspace) -> list[Any]:

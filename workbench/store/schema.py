@@ -16,6 +16,9 @@ STATUS = "status"
 GROUND_TRUTH = "ground_truth"
 ROUND_SELECTED = "round_selected"
 INGEST_RUN = "ingest_run"
+#: Tag of images known to hold no object of interest (``ingest --negatives``): never offered
+#: for annotation; ``mine --negatives`` labels those the model fires on.
+NEGATIVE_TAG = "negative"
 
 STATUSES = ("unlabeled", "queued", "in_annotation", "labeled")
 RUNS_COLLECTION = "workbench_runs"

@@ -1,28 +1,36 @@
-"""``workbench evaluate``: predict a split with a run's best weights and evaluate COCO-style.
+"""``workbench evaluate``: predict a split or any view with a run's best weights (or a local
+``.pt`` / exported ``.onnx``) and evaluate COCO-style.
 
 Predictions are stored as ``pred_<run>``; FiftyOne's COCO evaluation stores per-box ``tp`` /
 ``fp`` / ``fn`` attributes and per-sample counts under the eval key, so the App can filter
-false positives and misses. The report (JSON + PNG) holds mAP50, mAP50-95, per-class AP,
-precision/recall at the deploy threshold, a confusion matrix and PR curves.
+false positives and misses. The report (JSON + PNG) holds mAP50, mAP50-95 (FiftyOne's), AP75,
+AP by box size and AR@100 (:mod:`workbench.core.cocoeval`, areas in original-image pixels),
+per-class AP, recall at the deploy threshold and at a target precision, the critical classes
+below their minimum recall, precision/recall at the deploy threshold, a confusion matrix and PR
+curves.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from workbench.core.boxes import xywhn_to_xyxyn
+from workbench.core.cocoeval import coco_evaluate, recall_at_conf, recall_at_precision
 from workbench.core.types import Predictions
-from workbench.errors import WorkbenchError
+from workbench.errors import ConfigError, WorkbenchError
 from workbench.store import app_views, predictions, runs
 from workbench.store.evaluation import (
     DetectionEvaluation,
     evaluate_detections,
-    labeled_split_boxes,
+    labeled_view_boxes,
 )
 from workbench.store.runs import RunKind
 from workbench.store.workspace import Workspace
@@ -30,7 +38,7 @@ from workbench.training.config import EvalConfig, EvalResult
 from workbench.training.weights import offline_environment
 
 __all__ = ["DEPLOY_CONF", "EVAL_CONF", "EVAL_MAX_DET", "EvalConfig", "EvalResult", "evaluate",
-           "predict_with_ultralytics", "run_evaluation"]
+           "predict_with_ultralytics", "run_evaluation", "view_slug"]
 
 #: Confidence threshold for precision/recall and the confusion matrix (:class:`EvalConfig`).
 DEPLOY_CONF = EvalConfig.deploy_conf
@@ -78,11 +86,15 @@ def predict_with_ultralytics(weights: str, paths: list[str], imgsz: int, classes
 
 
 def _weights_of(ws: Workspace, run: str | None, model: str | None) -> tuple[str, str, int]:
-    """``(name, weights, imgsz)`` from a training run or a local ``.pt``."""
+    """``(name, weights, imgsz)`` from a training run, a local ``.pt`` or an ``.onnx`` export
+    (imgsz 0: the ONNX's own input size)."""
     if model:
         path = Path(model).expanduser()
-        if not path.is_file() or path.suffix != ".pt":
-            raise WorkbenchError(f"--model {model!r} is not a local .pt file")
+        if not path.is_file() or path.suffix not in (".pt", ".onnx"):
+            raise WorkbenchError(f"--model {model!r} is not a local .pt or .onnx file")
+        if path.suffix == ".onnx":  # exports are OUT/<run>-<target>/model.onnx
+            return run or (path.parent.name if path.stem == "model" else path.stem), \
+                str(path.resolve()), 0
         offline_environment()
         import torch
 
@@ -90,7 +102,7 @@ def _weights_of(ws: Workspace, run: str | None, model: str | None) -> tuple[str,
         imgsz = int((ckpt.get("train_args") or {}).get("imgsz", 640))
         return run or path.stem, str(path.resolve()), imgsz
     if not run:
-        raise WorkbenchError("give --run NAME (a training run) or --model PATH.pt")
+        raise WorkbenchError("give --run NAME (a training run) or --model PATH.pt|.onnx")
     doc = runs.get_run(ws, run, kind=RunKind.TRAIN)
     if doc is None:
         raise WorkbenchError(f"no training run named {run!r}; `workbench runs` lists them")
@@ -102,49 +114,94 @@ def _weights_of(ws: Workspace, run: str | None, model: str | None) -> tuple[str,
     return run, str(weights), int(doc["params"].get("imgsz", 320))
 
 
+def view_slug(split: str, view: str | None) -> str:
+    """The name of an evaluation's target in keys and folders: the split for ``--split`` or a
+    plain ``split:NAME`` view, else the view spec made a field-name-safe word (with a short
+    hash when characters were replaced beyond ``:`` and ``,``)."""
+    if not view:
+        return split
+    parts = [p.strip() for p in view.split(",") if p.strip()]
+    if len(parts) == 1 and parts[0].startswith("split:") and re.fullmatch(r"\w+", parts[0][6:]):
+        return parts[0][6:]
+    spec = ",".join(parts)
+    slug = re.sub(r"\W+", "_", spec).strip("_") or "all"
+    if not re.fullmatch(r"[\w:,]+", spec):
+        slug += "_" + hashlib.sha1(spec.encode()).hexdigest()[:6]
+    return slug
+
+
 def evaluate(ws: Workspace, run: str | None = None, split: str = EvalConfig.split,
              iou: float = EvalConfig.iou, device: str = EvalConfig.device,
              model: str | None = None, conf: float = EvalConfig.conf,
-             max_det: int = EvalConfig.max_det) -> EvalResult:
+             max_det: int = EvalConfig.max_det, view: str | None = None) -> EvalResult:
     """:func:`run_evaluation` with keyword options (``wb.evaluate(ws, "r1", split="test")``)."""
     return run_evaluation(ws, EvalConfig(run=run, model=model, split=split, conf=conf, iou=iou,
-                                         device=device, max_det=max_det))
+                                         device=device, max_det=max_det, view=view))
+
+
+def _predict(weights: str, gt: dict[str, Any], imgsz: int, classes: list[str],
+             config: EvalConfig) -> tuple[Predictions, int]:
+    if weights.endswith(".onnx"):
+        from workbench.deployment.api import predict_onnx
+
+        return predict_onnx(weights, gt["filepath"], classes, conf=config.conf,
+                            max_det=config.max_det)
+    return predict_with_ultralytics(weights, gt["filepath"], imgsz, classes, config.device,
+                                    conf=config.conf, max_det=config.max_det), imgsz
 
 
 def run_evaluation(ws: Workspace, config: EvalConfig) -> EvalResult:
-    """Predict a split with a run's best weights (or a local ``.pt``), evaluate, store, report.
+    """Predict a view with a run's best weights (or a local ``.pt`` / ``.onnx``), evaluate,
+    store the per-box verdicts, write the report.
+
+    The view is ``config.view`` when given, else the labeled images of ``config.split``.
 
     Raises:
-        WorkbenchError: unknown or unfinished run, empty split, model classes that are not
-            the workspace's.
+        WorkbenchError: unknown or unfinished run, empty view, model classes that are not
+            the workspace's; ConfigError: an invalid view spec, unknown critical classes.
     """
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.UTC)
     split, iou, conf, max_det = config.split, config.iou, config.conf, config.max_det
+    target = config.view or split  # a view spec, or the split (the store takes both)
+    view = config.view or f"split:{split}"
+    slug = view_slug(split, config.view)
+    unknown = [c for c in config.critical or [] if c not in ws.classes]
+    if unknown:
+        raise ConfigError(f"--critical names classes the workspace does not have: {unknown}; "
+                          f"the classes are {', '.join(ws.classes)}")
     run, weights, imgsz = _weights_of(ws, config.run, config.model)
-    gt = labeled_split_boxes(ws, split)
+    gt = labeled_view_boxes(ws, target)
     if not gt["ids"]:
-        raise WorkbenchError(f"split {split!r} has no labeled images to evaluate on")
-    preds = predict_with_ultralytics(weights, gt["filepath"], imgsz, ws.classes, config.device,
-                                     conf=conf, max_det=max_det)
+        what = f"view {config.view!r}" if config.view else f"split {split!r}"
+        raise WorkbenchError(f"{what} has no labeled images to evaluate on")
+    preds, imgsz = _predict(weights, gt, imgsz, ws.classes, config)
     pred_field = predictions.write_predictions(ws, run, gt["ids"], preds, ws.classes)["field"]
-    eval_key = predictions.field_name("eval", f"{run}_{split}")
-    results = evaluate_detections(ws, split, pred_field, eval_key, iou, ws.classes)
-    report = _report(results, gt, pred_field, eval_key, run, split, config.deploy_conf)
+    eval_key = predictions.field_name("eval", f"{run}_{slug}")
+    results = evaluate_detections(ws, target, pred_field, eval_key, iou, ws.classes)
+    report = _report(results, gt, pred_field, eval_key, run, config.view or split,
+                     config.deploy_conf)
+    report.view = view
+    _add_coco(report, gt, preds, ws.classes, max_det)
+    _add_recall(report, results, config)
     report.seconds = round(time.perf_counter() - started, 2)
-    out_dir = ws.root / "runs" / "eval" / f"{run}-{split}"
+    out_dir = ws.root / "runs" / "eval" / f"{run}-{slug}"
     out_dir.mkdir(parents=True, exist_ok=True)
     report.report_dir = str(out_dir)
     report.plots = _plots(results, report, out_dir)
     (out_dir / "report.json").write_text(json.dumps(report.to_dict(), indent=2))
     eval_run = runs.new_run_id("evaluate")
-    runs.record_run(ws, RunKind.EVALUATE, eval_run, {"run": run, "model": weights, "split": split,
-                                               "iou": iou, "conf": conf, "max_det": max_det},
-                    {k: v for k, v in report.to_dict().items() if k != "confusion"},
-                    started_at)
+    runs.record_run(ws, RunKind.EVALUATE, eval_run, {
+        "run": run, "model": weights, "split": split, "view": view, "imgsz": imgsz, "iou": iou,
+        "conf": conf, "max_det": max_det, "deploy_conf": config.deploy_conf,
+        "target_precision": config.target_precision, "critical": config.critical or [],
+        "min_recall": config.min_recall},
+        {k: v for k, v in report.to_dict().items() if k != "confusion"}, started_at)
     if not config.model:
-        runs.update_run(ws, run, set_={f"evaluations.{split}": {
-            "map50": report.map50, "map50_95": report.map50_95, "eval_key": eval_key}})
+        runs.update_run(ws, run, set_={f"evaluations.{slug}": {
+            "map50": report.map50, "map50_95": report.map50_95, "eval_key": eval_key,
+            "view": view, "ap75": report.ap75, "ar": report.ar,
+            "critical_below": report.critical_below}})
     app_views.save_work_views(ws)
     return report
 
@@ -160,8 +217,9 @@ def _report(results: DetectionEvaluation, gt: dict[str, Any], pred_field: str,
         ap = np.nanmean(np.nanmean(ap_all, axis=2), axis=0)  # (K,)
     support = {c: int((gt["label"] == c).sum()) for c in classes}
     has = np.array([support[c] > 0 for c in classes])
-    per_class = {c: {"ap50": _f(ap50[k]), "ap50_95": _f(ap[k]), "support": support[c]}
-                 for k, c in enumerate(classes)}
+    per_class: dict[str, dict[str, Any]] = {
+        c: {"ap50": _f(ap50[k]), "ap50_95": _f(ap[k]), "support": support[c]}
+        for k, c in enumerate(classes)}
     p, r, conf_matrix = _at_threshold(results, len(gt["label"]), deploy_conf)
     return EvalResult(
         run=run, split=split, eval_key=eval_key, pred_field=pred_field,
@@ -171,9 +229,75 @@ def _report(results: DetectionEvaluation, gt: dict[str, Any], pred_field: str,
         images=len(gt["ids"]), confusion=conf_matrix)
 
 
+def _image_sizes(gt: dict[str, Any]) -> np.ndarray:
+    """``(N, 2)`` width and height of each evaluated image (metadata; else read from the file)."""
+    wh = np.c_[gt["width"], gt["height"]]
+    missing = np.flatnonzero(np.isnan(wh).any(axis=1))
+    if len(missing):
+        from PIL import Image
+
+        for i in missing:  # only images ingested without metadata
+            with Image.open(gt["filepath"][i]) as im:
+                wh[i] = im.size
+    return wh
+
+
+def _add_coco(report: EvalResult, gt: dict[str, Any], preds: Predictions, classes: list[str],
+              max_det: int) -> None:
+    """AP75, AP by box size, AR@100 and per-class AP75 / AR in numpy (pixel areas)."""
+    wh = _image_sizes(gt)
+    index = {c: k for k, c in enumerate(classes)}
+    g_cls = np.array([index.get(str(x), -1) for x in gt["label"]], dtype=np.int64)
+    known = g_cls >= 0
+    g_img = np.asarray(gt["sample_index"], dtype=np.int64)[known]
+    g_xyxy = xywhn_to_xyxyn(np.asarray(gt["xywhn"], dtype=np.float64).reshape(-1, 4)[known])
+    g_xyxy = g_xyxy * np.tile(wh[g_img], 2)
+    p_xyxy = preds.xyxy * np.tile(wh[preds.image_index], 2)
+    m = coco_evaluate(preds.image_index, p_xyxy, preds.confidence, preds.class_id, g_img,
+                      g_xyxy, g_cls[known], len(classes), max_det=max_det)
+    report.ap75, report.ar = _f(m.ap75), _f(m.ar)
+    report.ap_small, report.ap_medium, report.ap_large = (
+        _opt(m.ap_small), _opt(m.ap_medium), _opt(m.ap_large))
+    for c, row in report.per_class.items():
+        if c in index:
+            row["ap75"], row["ar"] = _f(m.per_class_ap75[index[c]]), _f(m.per_class_ar[index[c]])
+
+
+def _add_recall(report: EvalResult, results: DetectionEvaluation, config: EvalConfig) -> None:
+    """Per-class recall at the deploy threshold and at the target precision (the per-box
+    verdicts at ``config.iou``), and the critical classes below ``min_recall``."""
+    classes = results.classes
+    index = {c: k for k, c in enumerate(classes)}
+    p_cls = np.array([index.get(str(x), -1) for x in results.pred_label], dtype=np.int64)
+    known = p_cls >= 0
+    tp = np.array([e == "tp" for e in results.pred_eval], dtype=bool)[known]
+    n_gt = np.array([report.per_class[c]["support"] for c in classes], dtype=np.int64)
+    conf = results.pred_conf[known]
+    at_deploy = recall_at_conf(tp, conf, p_cls[known], n_gt, config.deploy_conf)
+    at_target, thresholds = recall_at_precision(tp, conf, p_cls[known], n_gt,
+                                                config.target_precision)
+    for k, c in enumerate(classes):
+        row = report.per_class[c]
+        row["recall"] = _opt(at_deploy[k])
+        row["recall_at_precision"] = _opt(at_target[k])
+        row["conf_at_precision"] = _opt(thresholds[k])
+    report.target_precision = config.target_precision
+    report.critical = list(config.critical or [])
+    report.min_recall = config.min_recall
+    report.critical_below = [c for c in report.critical
+                             if c in index and (report.per_class[c]["recall"] or 0.0)
+                             < config.min_recall and report.per_class[c]["support"] > 0]
+
+
 def _f(x: Any) -> float:
     v = float(x)
     return 0.0 if np.isnan(v) else round(v, 6)
+
+
+def _opt(x: Any) -> float | None:
+    """A figure, or None where there was nothing to measure (NaN)."""
+    v = float(x)
+    return None if np.isnan(v) else round(v, 6)
 
 
 def _at_threshold(results: DetectionEvaluation, n_gt: int,
