@@ -43,6 +43,18 @@ def covering_workspace(root: Path, mongo_uri: str, train: int, val: int):  # typ
     return ws
 
 
+def cli_workspace(tmp_path: Path) -> str:
+    """A workspace made with the CLI (``init`` + ``ingest``): 16 train and 8 val real images."""
+    from tests.test_cli_e2e import wb
+
+    ws = str(tmp_path / "ws")
+    wb("init", ws)
+    data = make_yolo(tmp_path / "data", {"train": covering_images("train", 16),
+                                         "val": covering_images("val", 8)})
+    wb("ingest", str(data), "-f", "yolo", "-w", ws)
+    return ws
+
+
 @pytest.fixture(scope="module")
 def small_ws(tmp_path_factory: pytest.TempPathFactory, mongo_uri: str):  # type: ignore[no-untyped-def]
     """A workspace with 24 train and 12 val real images."""

@@ -11,24 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, cli_env, make_yolo
+from tests.conftest import REPO, cli_env
 from tests.test_cli_e2e import wb
-from tests.training.conftest import covering_images
+from tests.training.conftest import cli_workspace
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("stop_mongods")]
 
 
-def _workspace(tmp_path: Path) -> str:
-    ws = str(tmp_path / "ws")
-    wb("init", ws)
-    data = make_yolo(tmp_path / "data", {"train": covering_images("train", 16),
-                                         "val": covering_images("val", 8)})
-    wb("ingest", str(data), "-f", "yolo", "-w", ws)
-    return ws
-
-
 def test_interrupted_run_resumes_to_the_end(tmp_path: Path) -> None:
-    ws = _workspace(tmp_path)
+    ws = cli_workspace(tmp_path)
     last = Path(ws) / "runs" / "train" / "r" / "weights" / "last.pt"
     proc = subprocess.Popen(
         [sys.executable, "-m", "workbench", "train", "--model", "micro-relu", "--imgsz", "96",
@@ -58,7 +49,7 @@ def test_interrupted_run_resumes_to_the_end(tmp_path: Path) -> None:
 
 
 def test_train_errors_from_the_cli(tmp_path: Path) -> None:
-    ws = _workspace(tmp_path)
+    ws = cli_workspace(tmp_path)
     bad = tmp_path / "bad.yaml"
     bad.write_text("backbone: [[-1, 1, Conv")
     for args, message in [

@@ -8,24 +8,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import make_yolo
 from tests.test_cli_e2e import wb
-from tests.training.conftest import covering_images
+from tests.training.conftest import cli_workspace
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.usefixtures("stop_mongods")]
 
 
-def _workspace(tmp_path: Path) -> str:
-    ws = str(tmp_path / "ws")
-    wb("init", ws)
-    data = make_yolo(tmp_path / "data", {"train": covering_images("train", 16),
-                                         "val": covering_images("val", 8)})
-    wb("ingest", str(data), "-f", "yolo", "-w", ws)
-    return ws
-
-
 def test_controls_reach_ultralytics_and_the_run(tmp_path: Path) -> None:
-    ws = _workspace(tmp_path)
+    ws = cli_workspace(tmp_path)
     for args, message in [
         (["--critical", "nosuchclass", "--oversample", "3"],
          "--critical: unknown classes ['nosuchclass']; the workspace's classes are fish,"),
