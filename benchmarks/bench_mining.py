@@ -4,7 +4,8 @@ Two workspaces of the same data (the demo seed as training images, the val split
 ``--negatives`` images: demo images whose boxes are painted out, see ``_negatives.py``), the
 same starting run (the shipped seed checkpoint fine-tuned like ``make demo``), then
 ``workbench mine --iterations N`` in each: one labels the negatives the model fires on
-(``--choose hardest``), the other as many drawn at random (``--choose random``). Each pass
+(``--choose hardest``, at most ``--per-iteration`` per pass), the other exactly as many per
+pass drawn at random from all negatives (``--choose random --per-pass``). Each pass
 retrains from the previous weights for the same epochs. Printed per pass and arm: false
 positives per val image at ``--fp-conf``, mAP50, negatives added; then the last pass's ratios
 (hardest / random) as mean ± std over seeds.
@@ -55,10 +56,14 @@ def workspace(root: Path, negatives: Path, args: argparse.Namespace) -> Path:
     return ws
 
 
-def arm(ws: Path, choose: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
-    """``mine --iterations`` in one workspace; its JSON."""
+def arm(ws: Path, choose: str, seed: int, args: argparse.Namespace,
+        per_pass: list[int] | None = None) -> dict[str, Any]:
+    """``mine --iterations`` in one workspace; its JSON. ``per_pass``: the random arm draws
+    exactly as many negatives per pass as the hardest arm labeled."""
+    counts = ["--per-pass", ",".join(map(str, per_pass))] if per_pass else []
     out = wb("mine", "--run", "base", "--negatives", "tag:negative", "--choose", choose,
-             "--per-iteration", str(args.per_iteration), "--iterations", str(args.iterations),
+             "--per-iteration", str(args.per_iteration), *counts,
+             "--iterations", str(args.iterations),
              "--epochs", str(args.epochs), "--fp-conf", str(args.fp_conf), "--seed", str(seed),
              "--critical", args.critical, "-w", str(ws), "--json")
     result: dict[str, Any] = json.loads(out)
@@ -73,7 +78,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5, help="epochs of each retrain")
     parser.add_argument("--base-epochs", type=int, default=3)
     parser.add_argument("--imgsz", type=int, default=224)
-    parser.add_argument("--fp-conf", type=float, default=0.25)
+    parser.add_argument("--fp-conf", type=float, default=0.15)
     parser.add_argument("--critical", default="shark,stingray")
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None, help="write the JSON here")
@@ -92,7 +97,9 @@ def main() -> None:
             root.mkdir()
             t0 = time.perf_counter()
             ws = workspace(root, negatives, args)
-            res = arm(ws, choose, seed, args)
+            hardest = results["hardest"][-1]["iterations"] if choose == "random" else []
+            res = arm(ws, choose, seed, args,
+                      [r["negatives_added"] for r in hardest[:args.iterations]])
             res["arm_seconds"] = round(time.perf_counter() - t0, 1)
             results[choose].append(res)
             print(f"\n{choose}, seed {seed} ({res['arm_seconds']:.0f} s)")

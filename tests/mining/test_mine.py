@@ -127,6 +127,10 @@ def test_random_baseline_draws_as_many(mined_ws: Any) -> None:
                               seed=1))
     assert result.negatives["labeled"] == 5
     undo_import(ws, UndoConfig(result.negatives["import_id"]))
+    result = mine(ws, _config(run, negatives="tag:negative", per_pass=[4], choose="random",
+                              seed=2))
+    assert result.negatives["labeled"] == 4
+    undo_import(ws, UndoConfig(result.negatives["import_id"]))
 
 
 def test_similar_queues_a_round_of_pool_images(mined_ws: Any) -> None:

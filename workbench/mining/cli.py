@@ -18,11 +18,19 @@ from workbench.cli.common import (
     print_json,
     progress_bar,
 )
+from workbench.errors import ConfigError
 from workbench.mining.config import CHOOSERS, MineConfig, MineResult
 
 
 def _names(text: str | None) -> list[str]:
     return [s.strip() for s in (text or "").split(",") if s.strip()]
+
+
+def _counts(text: str | None) -> list[int]:
+    try:
+        return [int(s) for s in _names(text)]
+    except ValueError as exc:
+        raise ConfigError(f"--per-pass takes whole numbers like 7,4,9, got {text!r}") from exc
 
 
 def mine(
@@ -49,6 +57,9 @@ def mine(
     per_iteration: Annotated[int, typer.Option(
         help="Label at most this many negatives per pass (0: all that fire).")]
     = default(MineConfig, "per_iteration"),
+    per_pass: Annotated[str | None, typer.Option(
+        help="Negatives per pass, e.g. 7,4,9 (overrides --per-iteration for those passes: "
+             "give a random baseline the counts the hardest arm labeled).")] = None,
     choose: Annotated[str, typer.Option(
         help=f"Which negatives: {' | '.join(CHOOSERS)} (random: the baseline, as many drawn "
              "at random).")] = default(MineConfig, "choose"),
@@ -78,7 +89,8 @@ def mine(
     ws = open_workspace(workspace)
     config = MineConfig(run=run, view=view, fp_conf=fp_conf, iou=iou, similar=similar,
                         embeddings=embeddings, round=round_, negatives=negatives,
-                        per_iteration=per_iteration, choose=choose, iterations=iterations,
+                        per_iteration=per_iteration, per_pass=_counts(per_pass),
+                        choose=choose, iterations=iterations,
                         epochs=epochs, imgsz=imgsz, batch=batch, critical=_names(critical),
                         device=device, seed=seed)
     with stdout_to_stderr(), progress_bar(json_, "mining") as update:

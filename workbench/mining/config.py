@@ -36,6 +36,9 @@ class MineConfig:
             ``tag:negative``, from ``ingest --negatives``); those the model fires on become
             labeled negatives (undoable like an import).
         per_iteration: at most this many negatives labeled per pass (0: every one that fires).
+        per_pass: the number of negatives of each pass, overriding ``per_iteration`` for the
+            passes it covers (e.g. the counts another arm labeled, so that a random baseline
+            adds exactly as many).
         choose: ``hardest`` or ``random`` (the baseline: as many negatives picked at random).
         iterations: passes of mine -> add negatives / queue -> retrain -> evaluate, each
             retrain starting from the previous weights (0: mine once, train nothing).
@@ -55,6 +58,7 @@ class MineConfig:
     round: str | None = None
     negatives: str | None = None
     per_iteration: int = 0
+    per_pass: list[int] = field(default_factory=list)
     choose: str = "hardest"
     iterations: int = 0
     epochs: int = 10
@@ -86,12 +90,19 @@ class MineConfig:
                               f"{self.choose!r}")
         if self.choose == "random" and not self.negatives:
             raise ConfigError("--choose random picks among --negatives VIEW; give one")
-        if self.choose == "random" and not self.per_iteration:
-            raise ConfigError("--choose random needs --per-iteration N (how many to draw)")
+        if any(n < 0 for n in self.per_pass):
+            raise ConfigError(f"--per-pass counts must be >= 0, got {self.per_pass}")
+        if self.choose == "random" and not (self.per_iteration or self.per_pass):
+            raise ConfigError("--choose random needs --per-iteration N or --per-pass N,M,... "
+                              "(how many to draw)")
         if self.iterations and not self.negatives:
             raise ConfigError("--iterations retrains on the negatives mining labels: give "
                               "--negatives VIEW (queued --similar images need annotators "
                               "first: run `workbench mine` again after importing them)")
+
+    def negatives_of_pass(self, i: int) -> int:
+        """How many negatives pass ``i`` labels at most (0: every one that fires)."""
+        return self.per_pass[i] if i < len(self.per_pass) else self.per_iteration
 
 
 @dataclass

@@ -86,7 +86,7 @@ def run_mine(ws: Workspace, config: MineConfig, progress: Progress | None = None
         if config.negatives and (i < config.iterations or config.iterations == 0):
             if progress:
                 progress(f"pass {i}: running {run} over {config.negatives}", i, steps)
-            added = add_negatives(ws, config, weights, imgsz, rng)
+            added = add_negatives(ws, config, weights, imgsz, rng, config.negatives_of_pass(i))
             negatives.append({"iteration": i, **added})
             row["negatives_added"] = added["labeled"]
         if config.similar and i == config.iterations:

@@ -32,20 +32,21 @@ def firing_scores(paths: list[str], weights: str, imgsz: int, classes: list[str]
     return top
 
 
-def choose(top: np.ndarray, config: MineConfig, rng: np.random.Generator) -> np.ndarray:
-    """Indices of the images to label: the firing ones, hardest first, at most
-    ``per_iteration``; or (``random``) ``per_iteration`` drawn from all."""
-    if config.choose == "random":
-        n = min(config.per_iteration, len(top))
+def choose(top: np.ndarray, how: str, count: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of the images to label: the firing ones, hardest first, at most ``count``
+    (0: all); or (``how="random"``) ``count`` drawn from all."""
+    if how == "random":
+        n = min(count, len(top))
         return np.sort(rng.choice(len(top), n, replace=False)) if n else np.zeros(0, np.int64)
     firing = np.flatnonzero(top > 0)
     order = firing[np.argsort(-top[firing], kind="stable")]
-    return order[:config.per_iteration] if config.per_iteration else order
+    return order[:count] if count else order
 
 
 def add_negatives(ws: Workspace, config: MineConfig, weights: str, imgsz: int,
-                  rng: np.random.Generator) -> dict[str, Any]:
-    """Label the chosen negatives of ``config.negatives``.
+                  rng: np.random.Generator, count: int) -> dict[str, Any]:
+    """Label the chosen negatives of ``config.negatives`` (at most ``count``; 0: all that
+    fire).
 
     Returns:
         ``{"view", "checked", "firing", "labeled", "import_id", "choose"}``.
@@ -68,7 +69,7 @@ def add_negatives(ws: Workspace, config: MineConfig, weights: str, imgsz: int,
         return out  # every negative is labeled already
     top = firing_scores(paths, weights, imgsz, ws.classes, config)
     out["firing"] = int((top > 0).sum())
-    picked = choose(top, config, rng)
+    picked = choose(top, config.choose, count, rng)
     if len(picked):
         done = label_negatives(ws, [ids[i] for i in picked.tolist()],
                                {"model": weights, "fp_conf": config.fp_conf,
