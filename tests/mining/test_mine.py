@@ -194,10 +194,19 @@ def test_cli_json(mined_ws: Any) -> None:
     assert data["run"] == run
 
 
+def _release_rounds(ws: Any) -> None:
+    """Put every queued image back in the pool (the small pool is queued whole by a test)."""
+    from workbench.store import pool
+
+    for queued in ws.samples.distinct("round_selected", {"status": "queued"}):
+        pool.release(ws, queued)
+
+
 def test_app_operator_runs_scheduled_and_opens_the_round(mined_ws: Any) -> None:
     from tests.ui.plugin_ctx import execute, operator
 
     ws, run = mined_ws
+    _release_rounds(ws)
     name = f"op-{uuid.uuid4().hex[:6]}"
     progress: list[tuple[float, str]] = []
     out, requests = execute(ws, "wb_mine", delegated=True, progress=progress, run=run,
@@ -206,10 +215,7 @@ def test_app_operator_runs_scheduled_and_opens_the_round(mined_ws: Any) -> None:
     assert "false_positives" in json.dumps(out) or "false positives" in json.dumps(out)
     assert ws.samples.count_documents({"round_selected": name}) > 0
     assert operator("wb_mine").spec.long
-    from workbench.store import pool
-
-    for queued in ws.samples.distinct("round_selected", {"status": "queued"}):
-        pool.release(ws, queued)  # earlier tests queued the whole small pool
+    _release_rounds(ws)
     now = f"op-{uuid.uuid4().hex[:6]}"  # run at once in the App: opens the round it queued
     out, requests = execute(ws, "wb_mine", run=run, fp_conf=FP_CONF, similar=1, round=now)
     assert out["ok"] and out["result"]["similar"]["queued"] > 0, out
