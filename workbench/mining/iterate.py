@@ -67,7 +67,8 @@ def run_mine(ws: Workspace, config: MineConfig, progress: Progress | None = None
     weights, run_imgsz = run_weights(ws, config.run)
     imgsz = config.imgsz or run_imgsz
     rng = np.random.default_rng(config.seed)
-    run, first, rows = config.run, None, []
+    run, rows = config.run, []
+    result: MineResult | None = None
     negatives: list[dict[str, Any]] = []
     similar: dict[str, Any] = {}
     steps = config.iterations + 1
@@ -76,7 +77,6 @@ def run_mine(ws: Workspace, config: MineConfig, progress: Progress | None = None
             progress(f"pass {i}: evaluating {run} on {config.view}", i, steps)
         ev = evaluated(ws, config, run)
         result = summarize(ws, config, run, ev)
-        first = first or result
         row: dict[str, Any] = {
             "iteration": i, "run": run, "fp_per_image": result.fp_per_image,
             "false_positives": result.false_positives, "map50": round(ev.map50, 6),
@@ -98,7 +98,7 @@ def run_mine(ws: Workspace, config: MineConfig, progress: Progress | None = None
                 progress(f"pass {i}: retraining from {run}", i, steps)
             run = _retrain(ws, config, base, weights, imgsz, i + 1)
             weights, _ = run_weights(ws, run)
-    assert first is not None
+    assert result is not None
     final = result
     final.similar = similar
     final.negatives = negatives[-1] if len(negatives) == 1 else (
@@ -106,8 +106,8 @@ def run_mine(ws: Workspace, config: MineConfig, progress: Progress | None = None
         if negatives else {})
     if config.iterations:
         final.iterations = rows
-    _write_report(ws, config, final, rows)
     final.seconds = round(time.perf_counter() - started, 2)
+    _write_report(ws, config, final, rows)
     if progress:
         progress("done", steps, steps)
     return final
