@@ -55,6 +55,7 @@ _VERBS: dict[str, _Verb] = {
     "train": _Verb("workbench.training.api", "train", "TrainConfig", "train"),
     "sweep": _Verb("workbench.training.api", "sweep", "SweepConfig", "train --sizes"),
     "evaluate": _Verb("workbench.training.api", "evaluate", "EvalConfig", "evaluate"),
+    "mine": _Verb("workbench.mining.api", "mine", "MineConfig", "mine"),
     "predict": _Verb("workbench.prediction.api", "predict", "PredictConfig", "predict"),
     "import_predictions": _Verb("workbench.prediction.api", "import_predictions",
                                 "PredictionsImportConfig", "predictions import"),
@@ -96,6 +97,7 @@ _NAMES = {
     **{name: "workbench.prediction.api" for name in ("PredictConfig",
                                                       "PredictionsImportConfig",
                                                       "VisualizeConfig")},
+    "MineConfig": "workbench.mining.api",
     "SelectConfig": "workbench.selection.api",
     **{name: "workbench.annotation.api" for name in (
         "PackageConfig", "ImportConfig", "UndoConfig", "PushConfig", "PullConfig")},
