@@ -8,19 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_yolo
 from tests.test_cli_e2e import wb
-from tests.training.conftest import covering_images
+from tests.training.conftest import cli_workspace
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("stop_mongods")]
 
 
 def test_pretrain_train_embed_probe_from_the_cli(tmp_path: Path) -> None:
-    ws = str(tmp_path / "ws")
-    wb("init", ws)
-    data = make_yolo(tmp_path / "data", {"train": covering_images("train", 12),
-                                         "val": covering_images("val", 8)})
-    wb("ingest", str(data), "-f", "yolo", "-w", ws)
+    ws = cli_workspace(tmp_path, train=12, val=8)
     out = json.loads(wb("ssl", "pretrain", "--view", "split:train", "--model", "micro-relu",
                         "--imgsz", "64", "--epochs", "1", "--batch", "6", "--run", "s1",
                         "-w", ws, "--json").stdout)

@@ -43,14 +43,15 @@ def covering_workspace(root: Path, mongo_uri: str, train: int, val: int):  # typ
     return ws
 
 
-def cli_workspace(tmp_path: Path) -> str:
-    """A workspace made with the CLI (``init`` + ``ingest``): 16 train and 8 val real images."""
+def cli_workspace(tmp_path: Path, train: int = 16, val: int = 8) -> str:
+    """A workspace made with the CLI (``init`` + ``ingest``) of ``train`` and ``val`` real
+    images covering every class."""
     from tests.test_cli_e2e import wb
 
     ws = str(tmp_path / "ws")
     wb("init", ws)
-    data = make_yolo(tmp_path / "data", {"train": covering_images("train", 16),
-                                         "val": covering_images("val", 8)})
+    data = make_yolo(tmp_path / "data", {"train": covering_images("train", train),
+                                         "val": covering_images("val", val)})
     wb("ingest", str(data), "-f", "yolo", "-w", ws)
     return ws
 
