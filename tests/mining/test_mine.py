@@ -95,6 +95,7 @@ def test_mine_counts_match_the_saved_views(mined_ws: Any) -> None:
             assert 0.0 <= row["recall"] <= 1.0
     assert set(result.views) <= set(app_views.list_work_views(ws))
     assert result.fp_per_image == pytest.approx(result.false_positives / 12, abs=1e-6)
+    assert 0.0 <= result.precision < 1.0
 
 
 def test_negatives_label_the_firing_ones_and_undo_restores(mined_ws: Any) -> None:
@@ -160,6 +161,7 @@ def test_iterations_retrain_and_report_every_pass(mined_ws: Any) -> None:
     assert [r["iteration"] for r in rows] == [0, 1]
     assert rows[0]["run"] == run and rows[1]["run"] == result.run != run
     assert set(rows[0]["recall"]) == {"fish"}
+    assert all(0.0 <= r["precision"] <= 1.0 for r in rows)
     assert rows[1]["negatives_added"] == 0 and rows[0]["negatives_added"] <= 2
     assert Path(result.plot).is_file() and Path(result.report).is_file()
     report = json.loads(Path(result.report).read_text())

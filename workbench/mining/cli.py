@@ -104,7 +104,8 @@ def mine(
 def _print(result: MineResult, config: MineConfig) -> None:
     table = Table(title=f"{result.run} on {result.view} ({result.images} images), confidence "
                         f">= {result.fp_conf:g}: {result.false_positives} false positives "
-                        f"({result.fp_per_image:.2f}/image), {result.confusions} confusions, "
+                        f"({result.fp_per_image:.2f}/image, precision {result.precision:.2f}), "
+                        f"{result.confusions} confusions, "
                         f"{result.misses} misses")
     for col in ("class", "false pos.", "confusions", "misses", "ground truth", "recall"):
         table.add_column(col, justify="left" if col == "class" else "right")
@@ -130,11 +131,12 @@ def _print(result: MineResult, config: MineConfig) -> None:
     if result.iterations:
         it = Table(title="mining passes")
         names = list(result.iterations[0]["recall"])
-        for col in ("pass", "run", "FP/image", "mAP50", "negatives added", *names):
+        for col in ("pass", "run", "FP/image", "precision", "mAP50", "negatives added", *names):
             it.add_column(col, justify="right")
         for row in result.iterations:
             it.add_row(str(row["iteration"]), row["run"], f"{row['fp_per_image']:.3f}",
-                       f"{row['map50']:.3f}", str(row["negatives_added"]),
+                       f"{row['precision']:.3f}", f"{row['map50']:.3f}",
+                       str(row["negatives_added"]),
                        *["-" if row["recall"][n] is None else f"{row['recall'][n]:.2f}"
                          for n in names])
         out.print(it)

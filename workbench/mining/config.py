@@ -117,6 +117,8 @@ class MineResult(Result):
         misses: ground-truth boxes no prediction matched.
         confusions: false positives on a ground-truth box of another class.
         fp_per_image: ``false_positives / images``.
+        precision: true positives / all boxes at ``fp_conf`` (read beside ``fp_per_image``:
+            a retrained model may put more boxes, right and wrong, over the threshold).
         per_class: class -> ``false_positives``, ``confusions`` (predicted as it),
             ``misses``, ``ground_truth``, ``recall`` at ``fp_conf``.
         confusion_pairs: ``[{"predicted", "actual", "count"}]``, most frequent first.
@@ -124,7 +126,7 @@ class MineResult(Result):
         similar: the ``--similar`` round: ``round``, ``queued``, ``crops``, ``embeddings``.
         negatives: the ``--negatives`` step: ``checked``, ``firing``, ``labeled``,
             ``import_id`` (what ``annotate undo`` takes).
-        iterations: ``[{"iteration", "run", "fp_per_image", "map50", "recall",
+        iterations: ``[{"iteration", "run", "fp_per_image", "precision", "map50", "recall",
             "negatives_added", "queued"}]`` (iteration 0 is the starting run).
         plot: the per-iteration plot (with ``--iterations``); ``report``: the JSON file.
         seconds: wall time.
@@ -139,6 +141,7 @@ class MineResult(Result):
     misses: int
     confusions: int
     fp_per_image: float
+    precision: float
     per_class: dict[str, dict[str, Any]]
     confusion_pairs: list[dict[str, Any]] = field(default_factory=list)
     views: list[str] = field(default_factory=list)

@@ -79,7 +79,8 @@ def run_mine(ws: Workspace, config: MineConfig, progress: Progress | None = None
         result = summarize(ws, config, run, ev)
         row: dict[str, Any] = {
             "iteration": i, "run": run, "fp_per_image": result.fp_per_image,
-            "false_positives": result.false_positives, "map50": round(ev.map50, 6),
+            "false_positives": result.false_positives, "precision": result.precision,
+            "map50": round(ev.map50, 6),
             "recall": {c: result.per_class[c]["recall"]
                        for c in (config.critical or ws.classes)},
             "negatives_added": 0, "queued": 0}

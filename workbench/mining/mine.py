@@ -120,8 +120,11 @@ def summarize(ws: Workspace, config: MineConfig, run: str, ev: Evaluated,
             pred["box_id"][confused].tolist(),
             f"evaluation {ev.eval_key!r} (run {run!r} on {config.view!r})")
     n_fp = int(ev.fp.sum())
+    n_tp = int(((pred["verdict"] == "tp")
+                & (np.nan_to_num(pred["confidence"]) >= config.fp_conf)).sum())
     return MineResult(run=run, view=config.view, eval_key=ev.eval_key, images=images,
                       fp_conf=config.fp_conf, false_positives=n_fp, misses=int(misses.sum()),
                       confusions=int(confused.sum()),
                       fp_per_image=round(n_fp / images, 6) if images else 0.0,
+                      precision=round(n_tp / (n_tp + n_fp), 6) if n_tp + n_fp else 0.0,
                       per_class=per_class, confusion_pairs=pairs, views=views)
