@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from workbench.core.boxes import xywhn_to_xyxyn
+from workbench.core.cocoeval import recall_at_conf
 from workbench.core.mining import class_counts, cross_class_matches
 from workbench.mining.config import MineConfig, MineResult
 from workbench.store import mining as store
@@ -67,28 +68,20 @@ def evaluated(ws: Workspace, config: MineConfig, run: str) -> Evaluated:
 
 
 def recall_at(ev: Evaluated, conf: float, classes: list[str]) -> dict[str, float | None]:
-    """Recall per class counting only matches by predictions with confidence >= ``conf``.
+    """Recall per class counting only matches by predictions with confidence >= ``conf``
+    (:func:`workbench.core.cocoeval.recall_at_conf` on the stored verdicts).
 
     Returns:
         class -> recall (None for a class without ground truth in the view).
     """
     pred, gt = ev.arrays["pred"], ev.arrays["gt"]
-    order = np.argsort(pred["box_id"])
-    sorted_ids = pred["box_id"][order]
-    pos = np.clip(np.searchsorted(sorted_ids, gt["match_id"]), 0, max(len(sorted_ids) - 1, 0))
-    found = (len(sorted_ids) > 0) & (gt["match_id"] != "")
-    if len(sorted_ids):
-        found &= sorted_ids[pos] == gt["match_id"]
-        match_conf = np.where(found, np.nan_to_num(pred["confidence"][order][pos]), 0.0)
-    else:
-        match_conf = np.zeros(len(gt["match_id"]))
-    hit = found & (gt["verdict"] == "tp") & (match_conf >= conf)
-    out: dict[str, float | None] = {}
-    for c in classes:
-        mine = gt["label"] == c
-        n = int(mine.sum())
-        out[c] = round(float(hit[mine].sum()) / n, 6) if n else None
-    return out
+    index = {c: k for k, c in enumerate(classes)}
+    cls = np.array([index.get(str(x), -1) for x in pred["label"]], dtype=np.int64)
+    known = cls >= 0
+    n_gt = np.array([int((gt["label"] == c).sum()) for c in classes], dtype=np.int64)
+    recall = recall_at_conf((pred["verdict"] == "tp")[known],
+                            np.nan_to_num(pred["confidence"][known]), cls[known], n_gt, conf)
+    return {c: round(float(recall[k]), 6) if n_gt[k] else None for k, c in enumerate(classes)}
 
 
 def summarize(ws: Workspace, config: MineConfig, run: str, ev: Evaluated,

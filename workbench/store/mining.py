@@ -32,7 +32,6 @@ def _boxes(docs: list[dict[str, Any]], field: str, eval_key: str,
     conf: list[float] = []
     verdict: list[str] = []
     ids: list[str] = []
-    match: list[str] = []
     for n, doc in enumerate(docs):
         for d in ((doc.get(field) or {}).get("detections")) or []:
             bb = d.get("bounding_box") or []
@@ -41,15 +40,13 @@ def _boxes(docs: list[dict[str, Any]], field: str, eval_key: str,
             boxes.append(bb if len(bb) == 4 else [np.nan] * 4)
             verdict.append(str(d.get(eval_key) or ""))
             ids.append(str(d.get("_id", "")))
-            match.append(str(d.get(f"{eval_key}_id") or ""))
             if with_conf:
                 c = d.get("confidence")
                 conf.append(np.nan if c is None else float(c))
     out = {"sample_index": np.asarray(index, dtype=np.int64),
            "label": np.asarray(labels, dtype=str),
            "xywhn": np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
-           "verdict": np.asarray(verdict, dtype=str), "box_id": np.asarray(ids, dtype=str),
-           "match_id": np.asarray(match, dtype=str)}
+           "verdict": np.asarray(verdict, dtype=str), "box_id": np.asarray(ids, dtype=str)}
     if with_conf:
         out["confidence"] = np.asarray(conf, dtype=np.float64)
     return out
@@ -73,7 +70,7 @@ def evaluation_arrays(ws: Workspace, view: str, pred_field: str,
     """
     projection = {"_id": 1, "filepath": 1, "metadata.width": 1, "metadata.height": 1}
     for field in (pred_field, schema.GROUND_TRUTH):
-        for part in ("label", "bounding_box", "_id", eval_key, f"{eval_key}_id"):
+        for part in ("label", "bounding_box", "_id", eval_key):
             projection[f"{field}.detections.{part}"] = 1
     projection[f"{pred_field}.detections.confidence"] = 1
     docs = list(ws.samples.find(labeled_match(view), projection).sort("_id", 1))
