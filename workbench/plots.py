@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -192,6 +192,45 @@ def mining_iterations(rows: Sequence[dict[str, Any]], out: Path, title: str) -> 
         ax.grid(alpha=0.3)
         ax.set_xticks(x)
     fig.suptitle(title)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def reliability_diagram(curves: Mapping[str, Mapping[str, np.ndarray]], out: Path,
+                        title: str) -> Path:
+    """Reliability diagram: precision against mean confidence per bin, one line per label
+    (e.g. "before", "after temperature"), the diagonal of perfect calibration, and the boxes
+    per bin as light bars in a lower panel.
+
+    Args:
+        curves: label -> :func:`workbench.core.calibration.reliability` output (``edges (B+1,)``,
+            ``mean_conf (B,)``, ``precision (B,)`` with NaN where a bin is empty, ``count (B,)``).
+        out: the PNG to write.
+        title: the figure title.
+    """
+    plt = _pyplot()
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6, 6.5), sharex=True,
+                                      gridspec_kw={"height_ratios": (3, 1)})
+    top.plot([0, 1], [0, 1], linestyle="--", color="tab:gray", label="perfectly calibrated")
+    n = max(len(curves), 1)
+    for i, (label, curve) in enumerate(curves.items()):
+        conf = np.asarray(curve["mean_conf"], dtype=float)
+        precision = np.asarray(curve["precision"], dtype=float)
+        shown = ~(np.isnan(conf) | np.isnan(precision))
+        line = top.plot(conf[shown], precision[shown], marker="o", label=label)
+        edges = np.asarray(curve["edges"], dtype=float)
+        width = np.diff(edges) / n
+        bottom.bar(edges[:-1] + i * width, np.asarray(curve["count"], dtype=float), width=width,
+                   align="edge", alpha=0.35, color=line[0].get_color(), label=label)
+    top.set(ylabel="precision (fraction true positive)", xlim=(0, 1), ylim=(0, 1.02),
+            title=title)
+    top.grid(alpha=0.3)
+    top.legend(fontsize=8)
+    bottom.set(xlabel="confidence", ylabel="boxes")
+    bottom.grid(alpha=0.3)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)

@@ -273,3 +273,40 @@ def recall_at_precision(tp: npt.ArrayLike, conf: npt.ArrayLike, cls: npt.ArrayLi
             recall[j] = tps[best] / gt[j]
             thresholds[j] = cuts[best]
     return recall, thresholds
+
+
+def match_detections(pred_image: npt.ArrayLike, pred_xyxy: npt.ArrayLike,
+                     pred_conf: npt.ArrayLike, pred_cls: npt.ArrayLike, gt_image: npt.ArrayLike,
+                     gt_xyxy: npt.ArrayLike, gt_cls: npt.ArrayLike, iou: float = 0.5
+                     ) -> np.ndarray:
+    """Which detections match a ground-truth box of their class at one IoU (COCO's rules).
+
+    Per image and class, detections in descending confidence each take the unmatched
+    ground-truth box of highest IoU at or above ``iou``; every area counts and no ``max_det``
+    cut applies.
+
+    Args:
+        pred_image, pred_xyxy, pred_conf, pred_cls: ``(D,)``, ``(D, 4)``, ``(D,)``, ``(D,)``
+            detections.
+        gt_image, gt_xyxy, gt_cls: ``(G,)``, ``(G, 4)``, ``(G,)`` ground truth, boxes in the
+            same coordinates as the detections' (pixels, normalised: any, if consistent).
+        iou: the IoU a match needs, in ``(0, 1]``.
+
+    Returns:
+        ``(D,)`` bool: the detection is a true positive.
+
+    Raises:
+        ValueError: ``iou`` is outside ``(0, 1]``.
+    """
+    if not 0.0 < float(iou) <= 1.0:
+        raise ValueError(f"iou must be in (0, 1], got {iou}")
+    pi = np.asarray(pred_image, dtype=np.int64).reshape(-1)
+    pb = np.asarray(pred_xyxy, dtype=np.float64).reshape(-1, 4)
+    pc = np.asarray(pred_conf, dtype=np.float64).reshape(-1)
+    pk = np.asarray(pred_cls, dtype=np.int64).reshape(-1)
+    gi = np.asarray(gt_image, dtype=np.int64).reshape(-1)
+    gb = np.asarray(gt_xyxy, dtype=np.float64).reshape(-1, 4)
+    gk = np.asarray(gt_cls, dtype=np.int64).reshape(-1)
+    gt_ignore = np.zeros((1, len(gk)), dtype=bool)  # one area range: all
+    matched, _ = _match(pi, pb, pc, pk, gi, gb, gk, gt_ignore, np.array([float(iou)]))
+    return matched[0, 0]

@@ -80,7 +80,8 @@ def ids_by_filepath(ws: Workspace) -> dict[str, Any]:
 def write_predictions(ws: Workspace, run: str, sample_ids: list[Any], preds: Predictions,
                       classes: list[str], scores: Mapping[str, np.ndarray] | None = None,
                       indexed: Sequence[str] = (), embeddings: np.ndarray | None = None,
-                      tta: tuple[Predictions, np.ndarray] | None = None) -> dict[str, Any]:
+                      tta: tuple[Predictions, np.ndarray] | None = None,
+                      per_box: Mapping[str, np.ndarray] | None = None) -> dict[str, Any]:
     """Set ``pred_<run>`` (and ``scores_<run>``) on the given samples with ``bulk_write``.
 
     Args:
@@ -96,6 +97,8 @@ def write_predictions(ws: Workspace, run: str, sample_ids: list[Any], preds: Pre
         embeddings: ``(N, D)`` image embeddings to store as ``emb_<run>``.
         tta: ``(boxes of all TTA passes, (M',) pass id per box)``: stored as
             ``pred_<run>_tta`` (boxes with ``tta_pass``).
+        per_box: more numeric per-box attributes of ``preds``, name -> ``(M,)`` (an
+            ensemble's ``agreement``, the ``raw_confidence`` under a calibration).
 
     Returns:
         ``{"field", "scores_field", "samples", "boxes", "embeddings_field",
@@ -124,6 +127,8 @@ def write_predictions(ws: Workspace, run: str, sample_ids: list[Any], preds: Pre
     main = _columns(preds, classes, n)
     if preds.class_probs is not None:
         main["per_box"]["class_probs"] = preds.class_probs.tolist()
+    for name, values in (per_box or {}).items():
+        main["per_box"][name] = np.asarray(values, dtype=np.float64).reshape(-1).tolist()
     if tta is not None:
         tta_preds, tta_pass = tta
         passes = _columns(tta_preds, classes, n)

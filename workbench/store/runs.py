@@ -34,10 +34,12 @@ class RunKind(StrEnum):
     EXPORT = "export"
     BENCHMARK = "benchmark"
     SSL_PRETRAIN = "ssl-pretrain"
+    ENSEMBLE = "ensemble"
+    CALIBRATE = "calibrate"
 
 
 #: Kinds whose runs wrote predictions that selection can score.
-PREDICTION_KINDS = (RunKind.PREDICT, RunKind.PREDICTIONS_IMPORT)
+PREDICTION_KINDS = (RunKind.PREDICT, RunKind.PREDICTIONS_IMPORT, RunKind.ENSEMBLE)
 
 
 def new_run_id(prefix: str) -> str:
