@@ -21,6 +21,7 @@ from workbench.cli.common import (
     print_json,
     spinner,
 )
+from workbench.errors import ConfigError
 from workbench.prediction.api import (
     BACKENDS,
     PredictConfig,
@@ -28,12 +29,34 @@ from workbench.prediction.api import (
     VisualizeConfig,
     method_help,
 )
+from workbench.prediction.tta import FUSION_METHODS, tta_pass_help
 
 
 def _backend_help() -> str:
     """``onnxruntime (default) | ultralytics``: the registered backends."""
     first = default(PredictConfig, "backend")
     return " | ".join(n + (" (default)" if n == first else "") for n in BACKENDS.names())
+
+
+def _fuse_method_help() -> str:
+    """``wbf (default): ... | nms: ...``: the registered fusion methods."""
+    first = default(PredictConfig, "fuse_method")
+    return "Fusion of the passes: " + " | ".join(
+        f"{e.name}{' (default)' if e.name == first else ''}: {e.meta['help']}"
+        for e in FUSION_METHODS)
+
+
+def _passes(text: str | None, tta: bool) -> list[str]:
+    """``--tta-passes a,b`` as a list (the config's default when not given).
+
+    Raises:
+        ConfigError: passes given without ``--tta``.
+    """
+    if text is None:
+        return list(default(PredictConfig, "tta_passes"))
+    if not tta:
+        raise ConfigError("--tta-passes chooses the passes of --tta; add --tta")
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 predictions_app = typer.Typer(help="Predictions made elsewhere (another machine, a device).",
@@ -67,8 +90,26 @@ def predict(
         help="Also store a pooled backbone feature per image as emb_RUN.")]
     = default(PredictConfig, "embeddings"),
     tta: Annotated[bool, typer.Option(
-        help="Add flip and 0.83x/1.17x-scale passes; store them and their disagreement.")]
+        help="Run more passes (--tta-passes; default a horizontal flip and 0.83x/1.17x input "
+             "sizes); store them as pred_RUN_tta and their per-image disagreement.")]
     = default(PredictConfig, "tta"),
+    tta_passes: Annotated[str | None, typer.Option(
+        help=tta_pass_help(), show_default=",".join(default(PredictConfig, "tta_passes")))]
+    = None,
+    fuse: Annotated[bool, typer.Option(
+        help="Store the fusion of the plain pass and every TTA pass as pred_RUN, each box with "
+             "its agreement (how many passes found it); needs --tta.")]
+    = default(PredictConfig, "fuse"),
+    fuse_method: Annotated[str, typer.Option(help=_fuse_method_help())]
+    = default(PredictConfig, "fuse_method"),
+    fuse_iou: Annotated[float, typer.Option(
+        help="IoU above which boxes of different passes are the same object (--fuse).")]
+    = default(PredictConfig, "fuse_iou"),
+    calibration: Annotated[str, typer.Option(
+        help="Confidence map applied before storing: auto (the newest `workbench calibrate` "
+             "map of this model, if any), none, or a calibration's name; the raw value is "
+             "kept per box as raw_confidence.")]
+    = default(PredictConfig, "calibration"),
     device: Annotated[str, typer.Option(help="cpu, or a CUDA index (ultralytics backend).")]
     = default(PredictConfig, "device"),
     replace: Annotated[bool, typer.Option(help="Overwrite a run of the same name.")]
@@ -84,7 +125,9 @@ def predict(
 
     config = PredictConfig(model=model, run=run, view=view, backend=backend, imgsz=imgsz,
                            batch=batch, embeddings=embeddings, conf=conf, iou=iou,
-                           display_conf=display_conf, device=device, replace=replace, tta=tta)
+                           display_conf=display_conf, device=device, replace=replace, tta=tta,
+                           tta_passes=_passes(tta_passes, tta), fuse=fuse,
+                           fuse_method=fuse_method, fuse_iou=fuse_iou, calibration=calibration)
     ws = open_workspace(workspace)
     with stdout_to_stderr(), Progress(console=err, disable=json_) as bar:
         task = bar.add_task("predicting", total=None)
@@ -94,9 +137,13 @@ def predict(
     if json_:
         print_json(result.to_dict())
         return
+    fused = f" (TTA passes fused with {config.fuse_method})" if config.fuse else ""
     out.print(f"[green]predicted[/] {result.samples} images ({result.boxes} boxes) with "
               f"{result.backend} at {result.images_per_s:.1f} images/s as run "
-              f"[bold]{result.run}[/] -> {result.field}")
+              f"[bold]{result.run}[/] -> {result.field}{fused}")
+    if result.calibration:
+        out.print(f"confidences calibrated with [bold]{result.calibration}[/] (raw values kept "
+                  "as raw_confidence; --calibration none to store them as they are)")
     if result.visualization:
         out.print(f"embeddings map: brain key [bold]{result.visualization}[/] (App: Embeddings)")
     out.print(f"next: workbench select --uncertain N --run {result.run} -w {workspace}")

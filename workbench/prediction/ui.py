@@ -14,6 +14,7 @@ from workbench.prediction.api import (
     predict,
     visualize,
 )
+from workbench.prediction.tta import FUSION_METHODS, TTA_PASSES
 from workbench.ui.api import Choices, OperatorSpec, Report, plain
 
 if TYPE_CHECKING:
@@ -31,13 +32,17 @@ def register(ops: Registry[OperatorSpec]) -> None:
     ops.register("wb_predict", OperatorSpec(
         "wb_predict", "Workbench: predict",
         "Run a model (a training run or a local .pt / .onnx) on a view and store its boxes, "
-        "per-image uncertainty scores and optionally embeddings (`workbench predict`). Long: "
-        "schedule it and follow its progress.",
+        "per-image uncertainty scores and optionally embeddings (`workbench predict`). TTA "
+        "adds passes (flips, rotations for data without a canonical up, scales) and can fuse "
+        "them into the stored boxes. Long: schedule it and follow its progress.",
         PredictConfig, _predict,
         choices={"model": Choices(source="training_runs", other=True),
                  "view": Choices(source="views", other=True),
                  "backend": Choices(static=tuple(BACKENDS.names())),
-                 "run": Choices(source="prediction_runs", other=True)},
+                 "run": Choices(source="prediction_runs", other=True),
+                 "tta_passes": Choices(static=tuple(TTA_PASSES.names())),
+                 "fuse_method": Choices(static=tuple(FUSION_METHODS.names())),
+                 "calibration": Choices(static=("auto", "none"), other=True)},
         long=True))
     ops.register("wb_import_predictions", OperatorSpec(
         "wb_import_predictions", "Workbench: import predictions",

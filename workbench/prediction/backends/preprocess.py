@@ -8,6 +8,7 @@ with the orientation the probe reads, so prediction never depends on the OpenCV 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -35,13 +36,26 @@ def read_bgr(path: str) -> np.ndarray | None:
     return img if turn == 1 else np.ascontiguousarray(orient_array(img, turn))
 
 
-def load_letterboxed(path: str, size: int) -> tuple[np.ndarray, Letterbox, int, int]:
-    """One image as a ``(3, size, size)`` float32 array, its letterbox, width and height."""
+#: ``(H, W, 3)`` uint8 pixels -> transformed pixels (a TTA pass; see
+#: :mod:`workbench.prediction.tta`).
+ImageFn = Callable[[np.ndarray], np.ndarray]
+
+
+def load_letterboxed(path: str, size: int, transform: ImageFn | None = None
+                     ) -> tuple[np.ndarray, Letterbox, int, int]:
+    """One image as a ``(3, size, size)`` float32 array, its letterbox, width and height.
+
+    ``transform`` (a TTA pass) is applied to the decoded pixels before letterboxing; the
+    letterbox, width and height are then those of the transformed image (a quarter turn
+    swaps width and height).
+    """
     import cv2
 
     img = read_bgr(path)
     if img is None:
         raise WorkbenchError(f"cannot read image {path}; is the file missing or corrupt?")
+    if transform is not None:
+        img = np.ascontiguousarray(transform(img))
     h, w = img.shape[:2]
     box = Letterbox.fit(w, h, size)
     if (box.new_w, box.new_h) != (w, h):
@@ -54,14 +68,15 @@ def load_letterboxed(path: str, size: int) -> tuple[np.ndarray, Letterbox, int, 
     return chw, box, w, h
 
 
-def load_batch(paths: list[str], size: int, workers: int = 2) -> tuple[np.ndarray, list[Letterbox],
-                                                                        list[tuple[int, int]]]:
-    """``(B, 3, size, size)`` float32 batch, letterboxes and ``(width, height)`` per image."""
+def load_batch(paths: list[str], size: int, workers: int = 2, transform: ImageFn | None = None
+               ) -> tuple[np.ndarray, list[Letterbox], list[tuple[int, int]]]:
+    """``(B, 3, size, size)`` float32 batch, letterboxes and ``(width, height)`` per image
+    (of the transformed images with ``transform``, see :func:`load_letterboxed`)."""
     if len(paths) > 1 and workers > 1:
         with ThreadPoolExecutor(workers) as pool:
-            items = list(pool.map(lambda p: load_letterboxed(p, size), paths))
+            items = list(pool.map(lambda p: load_letterboxed(p, size, transform), paths))
     else:
-        items = [load_letterboxed(p, size) for p in paths]
+        items = [load_letterboxed(p, size, transform) for p in paths]
     return (np.stack([i[0] for i in items]), [i[1] for i in items], [(i[2], i[3]) for i in items])
 
 
