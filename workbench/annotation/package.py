@@ -164,12 +164,24 @@ def pre_annotations(ws: Workspace, run: str, match: dict[str, Any], images: list
                     prefix: str, min_conf: float = 0.0
                     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """``predictions.coco.json`` and the Label Studio tasks with the run's boxes (those with
-    confidence >= ``min_conf``)."""
+    confidence >= ``min_conf``).
+
+    When the run has a stored calibration (``workbench calibrate --run RUN``) and was not
+    predicted under one, its map is applied first: annotators see (and ``min_conf`` cuts)
+    calibrated confidences.
+    """
+    from workbench.calibration import api as calibration
+
     field = predictions.field_name("pred", run)
     if not datasets.has_sample_field(ws, field):
         raise ConfigError(f"--pre-annotations {run}: no prediction run of that name (field "
                           f"{field}); see `workbench runs`")
     boxes = query.box_arrays(ws, match, field, attrs=("confidence",))
+    found = None if calibration.predicted_under(ws, run) else calibration.for_run(ws, run)
+    if found is not None:
+        known = ~np.isnan(boxes["confidence"])
+        cls = calibration.class_ids(boxes["label"], ws.classes)
+        boxes["confidence"][known] = found[1].apply(boxes["confidence"][known], cls[known])
     confident = np.nan_to_num(boxes["confidence"], nan=1.0) >= min_conf
     for key in ("sample_index", "label", "xywhn", "confidence"):
         boxes[key] = boxes[key][confident]
@@ -190,6 +202,7 @@ def pre_annotations(ws: Workspace, run: str, match: dict[str, Any], images: list
                                  lsjson.prediction(run, results, conf[s:e])))
     coco = coco_document(images, ws.classes, per_image, info={
         "workbench_kind": "predictions", "run": run,
+        "calibration": None if found is None else found[0],
         "description": "model predictions (pre-annotations), not ground truth"})
     return coco, tasks
 

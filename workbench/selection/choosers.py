@@ -113,6 +113,9 @@ def _per_box(ws: Workspace, config: SelectConfig, run: str, rng: np.random.Gener
     c: npt.NDArray[np.float64] = data["confidence"]
     labels: list[str] = data["label"]
     probs: list[list[float]] = data["class_probs"]
+    if config.calibrated:
+        c, probs_arr = _calibrated(ws, run, c, labels, probs)
+        probs = probs_arr.tolist() if probs_arr is not None else probs
     if config.conf_band:
         per_box = scoring.in_band(c, *config.conf_band)
         how, k = "sum", 3
@@ -143,6 +146,32 @@ def _per_box(ws: Workspace, config: SelectConfig, run: str, rng: np.random.Gener
     else:  # ties by sample id, exactly like the indexed fast path
         chosen = np.argsort(-per_image, kind="stable")[:config.n]
     return Choice([ids[i] for i in chosen], per_image[chosen].tolist(), len(ids), run)
+
+
+def _calibrated(ws: Workspace, run: str, conf: npt.NDArray[np.float64], labels: list[str],
+                probs: list[list[float]]
+                ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64] | None]:
+    """``(M,)`` confidences and ``(M, C)`` class vectors (None without them) after the run's
+    stored calibration.
+
+    Raises:
+        ConfigError: the run has no calibration (says how to make one).
+    """
+    from workbench.calibration import api as calibration
+
+    if calibration.predicted_under(ws, run):  # predicted under a calibration already
+        return conf, np.asarray(probs, dtype=np.float64) if probs and len(probs) == len(
+            conf) else None
+    found = calibration.for_run(ws, run)
+    if found is None:
+        raise ConfigError(f"run {run!r} has no calibration; fit one with `workbench calibrate "
+                          f"--run {run}` (on labeled images of the same model), or drop "
+                          "--calibrated")
+    _, calibrator = found
+    cls = calibration.class_ids(labels, ws.classes)
+    vectors = (calibrator.apply_probs(np.asarray(probs, dtype=np.float64))
+               if probs and len(probs) == len(conf) else None)
+    return calibrator.apply(conf, cls), vectors
 
 
 def _diverse(per_image: npt.NDArray[np.float64], emb: list[Any], config: SelectConfig,

@@ -55,6 +55,10 @@ def select(
     sample_id: Annotated[list[str] | None, typer.Option(
         help="With --strategy hand-picked: an image to queue (repeatable; the App queues its "
              "selection this way).")] = None,
+    calibrated: Annotated[bool, typer.Option(
+        "--calibrated", help="Score the run's boxes after its stored calibration (workbench "
+                             "calibrate --run RUN): uncertainty from calibrated probabilities.")]
+    = default(SelectConfig, "calibrated"),
     workspace: WorkspaceOpt = Path("."),
     json_: JsonOpt = False,
 ) -> None:
@@ -69,7 +73,7 @@ def select(
         strategy="random" if random is not None else strategy, aggregate=aggregate,
         diversity=diversity, embeddings=embeddings, class_balance=class_balance,
         conf_band=conf_band, empty_score=empty_score, round=round_, replace=replace, seed=seed,
-        dry_run=dry_run, sample_ids=sample_id or [])
+        dry_run=dry_run, sample_ids=sample_id or [], calibrated=calibrated)
     result = run_select(open_workspace(workspace), config)
     if json_:
         print_json({k: v for k, v in result.to_dict().items() if k != "scores"})

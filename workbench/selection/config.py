@@ -49,6 +49,8 @@ class SelectConfig:
         empty_score: score of images without a predicted box (default: uncertain).
         round: round name (default ``round-K``); ``replace``: overwrite an existing round.
         seed: tie-breaks and random picks; ``dry_run``: choose but write nothing.
+        calibrated: score the run's boxes after its stored calibration (``workbench
+            calibrate --run RUN``): uncertainty from calibrated probabilities.
         sample_ids: the images to queue, for the ``hand-picked`` strategy (the App's
             selection); only unlabeled pool images are taken.
     """
@@ -68,6 +70,7 @@ class SelectConfig:
     seed: int = 0
     dry_run: bool = False
     sample_ids: list[str] = field(default_factory=list)
+    calibrated: bool = False
 
     def __post_init__(self) -> None:
         if self.n <= 0:
@@ -87,6 +90,9 @@ class SelectConfig:
                 "needs the images to queue (--sample-id, or select them in the App)"
                 if meta["hand_picked"] else "does not take --sample-id; use --strategy "
                 + ", ".join(STRATEGIES.names(hand_picked=True))))
+        if self.calibrated and not (meta["per_box"] and meta["score_key"]):
+            raise ConfigError(f"--calibrated rescores boxes; --strategy {self.strategy} does "
+                              "not score boxes (use entropy, margin or least-confidence)")
         if DIVERSITY.meta(self.diversity)["needs_embeddings"] and not self.embeddings:
             raise ConfigError(f"--diversity {self.diversity} needs --embeddings FIELD "
                               "(see `workbench predict --embeddings`)")
@@ -112,6 +118,7 @@ class SelectConfig:
         if not meta["per_box"]:
             return True
         return (self.aggregate == "max" and self.diversity == "none" and not self.class_balance
+                and not self.calibrated
                 and not self.class_weights and self.conf_band is None
                 and self.empty_score == 1.0)
 

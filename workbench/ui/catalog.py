@@ -13,8 +13,8 @@ from workbench.registry import Registry
 from workbench.ui.operators import OperatorSpec
 
 #: The capabilities whose ``ui`` modules register operators, in the order of the work.
-CAPABILITIES = ("curation", "ingestion", "ssl", "training", "mining", "prediction", "selection",
-                "annotation", "loop", "deployment")
+CAPABILITIES = ("curation", "ingestion", "ssl", "training", "mining", "prediction", "ensemble",
+                "calibration", "selection", "annotation", "loop", "deployment")
 
 
 @functools.cache

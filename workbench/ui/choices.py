@@ -45,6 +45,11 @@ def ssl_runs(ws: Workspace) -> list[str]:
     return _runs(ws, RunKind.SSL_PRETRAIN, finished=False)
 
 
+def calibrations(ws: Workspace) -> list[str]:
+    """Calibration runs (``workbench calibrate``), newest first."""
+    return _runs(ws, RunKind.CALIBRATE)
+
+
 def imports(ws: Workspace) -> list[str]:
     """Annotation imports (what ``annotate undo`` takes), newest first."""
     return _runs(ws, RunKind.ANNOTATE_IMPORT)
@@ -98,6 +103,7 @@ SOURCES: dict[str, Callable[[Workspace], list[str]]] = {
     "rounds": rounds,
     "ssl_runs": ssl_runs,
     "imports": imports,
+    "calibrations": calibrations,
     "exports": export_folders,
     "classes": classes,
     "sources": sources,

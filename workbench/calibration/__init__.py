@@ -1,0 +1,1 @@
+"""Confidence calibration and per-class operating thresholds of prediction runs."""
