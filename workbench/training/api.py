@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from workbench.store import lock
 from workbench.training.config import (
@@ -28,9 +28,9 @@ if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
 
 __all__ = ["EpochCallback", "EvalConfig", "EvalResult", "SweepConfig", "SweepResult",
-           "TrainConfig", "TrainResult", "evaluate", "label_hash", "last_checkpoint",
-           "offline_environment", "parse_sizes", "parse_train_args", "predict_files",
-           "resolve_model", "run_weights", "sweep", "train"]
+           "TrainConfig", "TrainResult", "evaluate", "evaluate_predictions", "label_hash",
+           "last_checkpoint", "offline_environment", "parse_sizes", "parse_train_args",
+           "predict_files", "resolve_model", "run_weights", "sweep", "train"]
 
 #: ``on_epoch(epoch, total, metrics)``: called after each finished epoch.
 EpochCallback = Callable[[int, int, dict[str, float]], None]
@@ -61,7 +61,9 @@ def sweep(ws: Workspace, config: SweepConfig,
 
 @lock.writes
 def evaluate(ws: Workspace, config: EvalConfig) -> EvalResult:
-    """Predict a split with a run's weights (or a ``.pt``), evaluate COCO-style, store TP/FP/FN.
+    """Predict a split with a run's weights (or a ``.pt``), evaluate COCO-style, store TP/FP/FN
+    (with ``config.predictions``: evaluate a stored prediction run, see
+    :func:`evaluate_predictions`).
 
     Raises:
         WorkbenchError: unknown or unfinished run, empty split, foreign model classes.
@@ -69,6 +71,24 @@ def evaluate(ws: Workspace, config: EvalConfig) -> EvalResult:
     from workbench.training.evaluation import run_evaluation
 
     return run_evaluation(ws, config)
+
+
+@lock.writes
+def evaluate_predictions(ws: Workspace, run: str, **options: Any) -> EvalResult:
+    """Evaluate the boxes stored by prediction run ``run`` (``evaluate --predictions RUN``);
+    an ensemble or a TTA-fused run also gets its members side by side (``result.members``).
+
+    Args:
+        ws: the workspace.
+        run: a ``predict``, ``predictions import`` or ``ensemble`` run.
+        options: the other :class:`EvalConfig` fields (``view``, ``split``, ``iou`` ...).
+
+    Raises:
+        WorkbenchError: no such prediction run, no labeled image or no box of it in the view.
+    """
+    from workbench.training.stored_eval import evaluate_stored
+
+    return evaluate_stored(ws, EvalConfig(predictions=run, **options))
 
 
 def predict_files(weights: str, paths: list[str], imgsz: int, classes: list[str],

@@ -27,6 +27,10 @@ def evaluate(
         help="Evaluate this local .pt, or an .onnx from `workbench export`, instead of a "
              "run's weights.")]
     = default(EvalConfig, "model"),
+    predictions: Annotated[str | None, typer.Option(
+        help="Evaluate the boxes stored by this prediction run (predict, predictions import, "
+             "ensemble) instead of predicting; an ensemble is shown beside its members.")]
+    = default(EvalConfig, "predictions"),
     split: Annotated[str, typer.Option(help="Split to evaluate on (when no --view).")]
     = default(EvalConfig, "split"),
     view: Annotated[str | None, typer.Option(
@@ -56,17 +60,18 @@ def evaluate(
     json_: JsonOpt = False,
 ) -> None:
     """Predict a split or a view with a run's weights and evaluate (COCO-style), storing
-    TP/FP/FN."""
+    TP/FP/FN; or evaluate a stored prediction run (--predictions)."""
     from workbench.cli.console import stdout_to_stderr
     from workbench.training.api import evaluate as run_evaluate
 
-    config = EvalConfig(run=run, model=model, split=split, view=view, conf=conf, iou=iou,
-                        device=device, deploy_conf=deploy_conf,
+    config = EvalConfig(run=run, model=model, predictions=predictions, split=split, view=view,
+                        conf=conf, iou=iou, device=device, deploy_conf=deploy_conf,
                         target_precision=target_precision,
                         critical=critical.split(",") if critical else None,
                         min_recall=min_recall)
     ws = open_workspace(workspace)
-    with stdout_to_stderr(), spinner(json_, f"evaluating {run or model} on {view or split} ..."):
+    what = f"evaluating {predictions or run or model} on {view or split} ..."
+    with stdout_to_stderr(), spinner(json_, what):
         report = run_evaluate(ws, config)
     if json_:
         print_json(report.to_dict())
@@ -105,3 +110,23 @@ def _print_report(report: EvalResult) -> None:
                   f"{report.min_recall:g} at confidence >= {report.conf_threshold}")
     out.print(f"in the App, filter `{report.pred_field}` by `{report.eval_key}` = fp to see "
               "false positives (`workbench app`)")
+    if report.members:
+        _print_members(report)
+
+
+def _print_members(report: EvalResult) -> None:
+    """The members (or TTA passes) and the fusion side by side; the best mAP50 in bold."""
+    rows = report.members
+    best = max(row["map50"] for row in rows)
+    table = Table(title=f"{report.run} beside its members, on the {report.member_images} "
+                        "labeled images holding them all (numpy COCO)")
+    for col in ("run", "mAP50", "mAP50-95", "boxes", ""):
+        table.add_column(col, justify="left" if col in ("run", "") else "right")
+    for i, row in enumerate(rows):
+        top = row["map50"] == best
+        fusion = row["role"] == "fusion"
+        map50 = f"[bold]{row['map50']:.3f}[/bold]" if top else f"{row['map50']:.3f}"
+        table.add_row(f"fusion ({row['run']})" if fusion else row["run"], map50,
+                      f"{row['map50_95']:.3f}", str(row["boxes"]), "best mAP50" if top else "",
+                      end_section=i + 1 < len(rows) and rows[i + 1]["role"] == "fusion")
+    out.print(table)

@@ -20,13 +20,17 @@ class EvalConfig:
         run: a finished training run (or, with ``model``, the name results are stored under).
         model: evaluate this local ``.pt``, or an ``.onnx`` exported by ``workbench export``
             (class names and input size from its metadata), instead of a run's weights.
+        predictions: evaluate the boxes stored by this prediction run (``predict``,
+            ``predictions import``, ``ensemble``) instead of predicting; an ensemble (or a
+            TTA-fused run) is compared with each of its members. Not with ``run`` / ``model``.
         split: the split evaluated (its labeled images) when no ``view`` is given.
         view: evaluate the labeled images of this view spec instead of ``split``
             (``source:cam2``, ``round:round-3``, ``split:val,source:cam2``; see
             ``workbench.store.views``).
         conf: minimum confidence of evaluated boxes (Ultralytics' val uses 0.001 and 300 boxes
             per image; FiftyOne's per-object matching then takes minutes for a weak model's
-            hundreds of near-zero boxes per image, which barely move mAP).
+            hundreds of near-zero boxes per image, which barely move mAP). A stored run
+            (``predictions``) is evaluated as it was stored.
         iou: IoU of the per-box TP/FP/FN fields, of precision/recall and the per-class recall.
         device: ``cpu`` or a CUDA index.
         max_det: boxes per image.
@@ -41,6 +45,7 @@ class EvalConfig:
 
     run: str | None = None
     model: str | None = None
+    predictions: str | None = None
     split: str = "val"
     view: str | None = None
     conf: float = 0.01
@@ -53,8 +58,15 @@ class EvalConfig:
     min_recall: float = 0.5
 
     def __post_init__(self) -> None:
-        if not self.run and not self.model:
-            raise WorkbenchError("give --run NAME (a training run) or --model PATH.pt|.onnx")
+        if self.predictions is not None and not self.predictions.strip():
+            self.predictions = None
+        if self.predictions and (self.run or self.model):
+            raise ConfigError(f"--predictions {self.predictions} evaluates a stored prediction "
+                              "run; it cannot be combined with --run or --model (give one "
+                              "of them)")
+        if not self.run and not self.model and not self.predictions:
+            raise WorkbenchError("give --run NAME (a training run), --model PATH.pt|.onnx or "
+                                 "--predictions RUN (a stored prediction run)")
         if not 0.0 < self.iou < 1.0:
             raise WorkbenchError(f"--iou must be between 0 and 1, got {self.iou}")
         if not 0.0 < self.target_precision <= 1.0:
@@ -95,6 +107,12 @@ class EvalResult(Result):
             critical_below: those below it at the deploy threshold.
         images: labeled images evaluated; confusion: the confusion matrix at the deploy
             threshold; report_dir, plots: the report's folder and images; seconds: wall time.
+        members: for an ensemble (or a TTA-fused run) evaluated with ``predictions``, one row
+            per member (or TTA pass) and last the fusion's: ``run`` (member run, ``pass K
+            (NAME)`` or the fused run), ``role`` (``member`` / ``fusion``), ``map50``,
+            ``map50_95`` (:mod:`workbench.core.cocoeval`) and ``boxes``, all on the same
+            ``member_images`` labeled images (those holding every field); empty otherwise.
+        member_images: the images the member rows were measured on.
     """
 
     run: str
@@ -122,3 +140,5 @@ class EvalResult(Result):
     report_dir: str = ""
     plots: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    members: list[dict[str, Any]] = field(default_factory=list)
+    member_images: int = 0

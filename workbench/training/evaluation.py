@@ -17,13 +17,19 @@ import hashlib
 import json
 import re
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from workbench.core.boxes import xywhn_to_xyxyn
-from workbench.core.cocoeval import coco_evaluate, recall_at_conf, recall_at_precision
+from workbench.core.cocoeval import (
+    CocoMetrics,
+    coco_evaluate,
+    recall_at_conf,
+    recall_at_precision,
+)
 from workbench.core.types import Predictions
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.store import app_views, predictions, runs
@@ -37,8 +43,9 @@ from workbench.store.workspace import Workspace
 from workbench.training.config import EvalConfig, EvalResult
 from workbench.training.weights import offline_environment
 
-__all__ = ["DEPLOY_CONF", "EVAL_CONF", "EVAL_MAX_DET", "EvalConfig", "EvalResult", "evaluate",
-           "predict_with_ultralytics", "run_evaluation", "view_slug"]
+__all__ = ["DEPLOY_CONF", "EVAL_CONF", "EVAL_MAX_DET", "EvalConfig", "EvalResult",
+           "check_critical", "class_ids", "coco_metrics", "evaluate", "finish", "measure",
+           "predict_with_ultralytics", "run_evaluation", "view_label", "view_slug"]
 
 #: Confidence threshold for precision/recall and the confusion matrix (:class:`EvalConfig`).
 DEPLOY_CONF = EvalConfig.deploy_conf
@@ -133,10 +140,12 @@ def view_slug(split: str, view: str | None) -> str:
 def evaluate(ws: Workspace, run: str | None = None, split: str = EvalConfig.split,
              iou: float = EvalConfig.iou, device: str = EvalConfig.device,
              model: str | None = None, conf: float = EvalConfig.conf,
-             max_det: int = EvalConfig.max_det, view: str | None = None) -> EvalResult:
+             max_det: int = EvalConfig.max_det, view: str | None = None,
+             predictions: str | None = None) -> EvalResult:
     """:func:`run_evaluation` with keyword options (``wb.evaluate(ws, "r1", split="test")``)."""
     return run_evaluation(ws, EvalConfig(run=run, model=model, split=split, conf=conf, iou=iou,
-                                         device=device, max_det=max_det, view=view))
+                                         device=device, max_det=max_det, view=view,
+                                         predictions=predictions))
 
 
 def _predict(weights: str, gt: dict[str, Any], imgsz: int, classes: list[str],
@@ -154,56 +163,105 @@ def run_evaluation(ws: Workspace, config: EvalConfig) -> EvalResult:
     """Predict a view with a run's best weights (or a local ``.pt`` / ``.onnx``), evaluate,
     store the per-box verdicts, write the report.
 
-    The view is ``config.view`` when given, else the labeled images of ``config.split``.
+    The view is ``config.view`` when given, else the labeled images of ``config.split``. With
+    ``config.predictions``, a stored prediction run is evaluated instead
+    (:func:`workbench.training.stored_eval.evaluate_stored`).
 
     Raises:
         WorkbenchError: unknown or unfinished run, empty view, model classes that are not
             the workspace's; ConfigError: an invalid view spec, unknown critical classes.
     """
+    if config.predictions:
+        from workbench.training.stored_eval import evaluate_stored
+
+        return evaluate_stored(ws, config)
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.UTC)
-    split, iou, conf, max_det = config.split, config.iou, config.conf, config.max_det
-    target = config.view or split  # a view spec, or the split (the store takes both)
-    view = config.view or f"split:{split}"
-    slug = view_slug(split, config.view)
+    check_critical(ws, config)
+    run, weights, imgsz = _weights_of(ws, config.run, config.model)
+    gt = labeled_view_boxes(ws, config.view or config.split)
+    if not gt["ids"]:
+        raise WorkbenchError(f"{view_label(config)} has no labeled images to evaluate on")
+    preds, imgsz = _predict(weights, gt, imgsz, ws.classes, config)
+    pred_field = predictions.write_predictions(ws, run, gt["ids"], preds, ws.classes)["field"]
+    report, results = measure(ws, config, run, pred_field, gt, preds)
+    finish(ws, config, report, results, {"run": run, "model": weights, "imgsz": imgsz},
+           started, started_at, on_run=not config.model)
+    return report
+
+
+def view_label(config: EvalConfig) -> str:
+    """How messages name what is evaluated: ``view 'source:cam2'`` or ``split 'val'``."""
+    return f"view {config.view!r}" if config.view else f"split {config.split!r}"
+
+
+def check_critical(ws: Workspace, config: EvalConfig) -> None:
+    """Refuse critical classes the workspace does not have.
+
+    Raises:
+        ConfigError: ``config.critical`` names unknown classes (lists the valid ones).
+    """
     unknown = [c for c in config.critical or [] if c not in ws.classes]
     if unknown:
         raise ConfigError(f"--critical names classes the workspace does not have: {unknown}; "
                           f"the classes are {', '.join(ws.classes)}")
-    run, weights, imgsz = _weights_of(ws, config.run, config.model)
-    gt = labeled_view_boxes(ws, target)
-    if not gt["ids"]:
-        what = f"view {config.view!r}" if config.view else f"split {split!r}"
-        raise WorkbenchError(f"{what} has no labeled images to evaluate on")
-    preds, imgsz = _predict(weights, gt, imgsz, ws.classes, config)
-    pred_field = predictions.write_predictions(ws, run, gt["ids"], preds, ws.classes)["field"]
+
+
+def measure(ws: Workspace, config: EvalConfig, run: str, pred_field: str, gt: dict[str, Any],
+            preds: Predictions) -> tuple[EvalResult, DetectionEvaluation]:
+    """Evaluate the stored field ``pred_field`` on the view's labeled images: FiftyOne's
+    per-box verdicts (stored under the eval key) and mAP, the numpy COCO extras and recalls.
+
+    Args:
+        ws: the workspace.
+        config: the options (view, IoU, thresholds, critical classes).
+        run: the name the report and the eval key carry.
+        pred_field: the Detections field evaluated.
+        gt: the view's ground truth (:func:`labeled_view_boxes`' arrays, ``N`` images).
+        preds: the same boxes as ``pred_field``, ``image_index`` into ``gt["ids"]``.
+
+    Returns:
+        The report (without timing, folder or plots) and FiftyOne's evaluation.
+    """
+    target = config.view or config.split  # a view spec, or the split (the store takes both)
+    slug = view_slug(config.split, config.view)
     eval_key = predictions.field_name("eval", f"{run}_{slug}")
-    results = evaluate_detections(ws, target, pred_field, eval_key, iou, ws.classes)
-    report = _report(results, gt, pred_field, eval_key, run, config.view or split,
-                     config.deploy_conf)
-    report.view = view
-    _add_coco(report, gt, preds, ws.classes, max_det)
+    results = evaluate_detections(ws, target, pred_field, eval_key, config.iou, ws.classes)
+    report = _report(results, gt, pred_field, eval_key, run, target, config.deploy_conf)
+    report.view = config.view or f"split:{config.split}"
+    _add_coco(report, coco_metrics(gt, preds, ws.classes, config.max_det), ws.classes)
     _add_recall(report, results, config)
+    return report, results
+
+
+def finish(ws: Workspace, config: EvalConfig, report: EvalResult, results: DetectionEvaluation,
+           params: dict[str, Any], started: float, started_at: dt.datetime,
+           on_run: bool) -> None:
+    """Write the report and its plots, record the ``evaluate`` run (``params`` plus the
+    options) and, with ``on_run``, the summary under the evaluated run's ``evaluations``."""
+    slug = view_slug(config.split, config.view)
+    run = report.run
     report.seconds = round(time.perf_counter() - started, 2)
     out_dir = ws.root / "runs" / "eval" / f"{run}-{slug}"
     out_dir.mkdir(parents=True, exist_ok=True)
     report.report_dir = str(out_dir)
     report.plots = _plots(results, report, out_dir)
     (out_dir / "report.json").write_text(json.dumps(report.to_dict(), indent=2))
-    eval_run = runs.new_run_id("evaluate")
-    runs.record_run(ws, RunKind.EVALUATE, eval_run, {
-        "run": run, "model": weights, "split": split, "view": view, "imgsz": imgsz, "iou": iou,
-        "conf": conf, "max_det": max_det, "deploy_conf": config.deploy_conf,
+    runs.record_run(ws, RunKind.EVALUATE, runs.new_run_id("evaluate"), {
+        **params, "split": config.split, "view": report.view, "iou": config.iou,
+        "conf": config.conf, "max_det": config.max_det, "deploy_conf": config.deploy_conf,
         "target_precision": config.target_precision, "critical": config.critical or [],
         "min_recall": config.min_recall},
         {k: v for k, v in report.to_dict().items() if k != "confusion"}, started_at)
-    if not config.model:
-        runs.update_run(ws, run, set_={f"evaluations.{slug}": {
-            "map50": report.map50, "map50_95": report.map50_95, "eval_key": eval_key,
-            "view": view, "ap75": report.ap75, "ar": report.ar,
-            "critical_below": report.critical_below}})
+    if on_run:
+        summary: dict[str, Any] = {
+            "map50": report.map50, "map50_95": report.map50_95, "eval_key": report.eval_key,
+            "view": report.view, "ap75": report.ap75, "ar": report.ar,
+            "critical_below": report.critical_below}
+        if report.members:
+            summary["members"] = report.members
+        runs.update_run(ws, run, set_={f"evaluations.{slug}": summary})
     app_views.save_work_views(ws)
-    return report
 
 
 def _report(results: DetectionEvaluation, gt: dict[str, Any], pred_field: str,
@@ -212,7 +270,8 @@ def _report(results: DetectionEvaluation, gt: dict[str, Any], pred_field: str,
     precision = results.precision  # (T, K, R)
     t50 = int(np.argmin(np.abs(results.iou_threshs - 0.5)))
     ap_all = np.where(precision >= 0, precision, np.nan)
-    with np.errstate(all="ignore"):
+    with warnings.catch_warnings():  # classes without ground truth: all NaN, mean NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
         ap50 = np.nanmean(ap_all[t50], axis=1)  # (K,)
         ap = np.nanmean(np.nanmean(ap_all, axis=2), axis=0)  # (K,)
     support = {c: int((gt["label"] == c).sum()) for c in classes}
@@ -242,19 +301,42 @@ def _image_sizes(gt: dict[str, Any]) -> np.ndarray:
     return wh
 
 
-def _add_coco(report: EvalResult, gt: dict[str, Any], preds: Predictions, classes: list[str],
-              max_det: int) -> None:
-    """AP75, AP by box size, AR@100 and per-class AP75 / AR in numpy (pixel areas)."""
+def class_ids(labels: Any, classes: list[str]) -> np.ndarray:
+    """``(M,)`` index in ``classes`` of each of ``M`` labels (``-1`` for other names)."""
+    lab = np.asarray(labels, dtype=str).reshape(-1)
+    if not classes or not len(lab):
+        return np.full(len(lab), -1, dtype=np.int64)
+    names = np.asarray(classes, dtype=str)
+    order = np.argsort(names, kind="stable")
+    pos = np.minimum(np.searchsorted(names[order], lab), len(names) - 1)
+    return np.where(names[order][pos] == lab, order[pos], -1).astype(np.int64)
+
+
+def coco_metrics(gt: dict[str, Any], preds: Predictions, classes: list[str],
+                 max_det: int) -> CocoMetrics:
+    """:func:`coco_evaluate` of ``preds`` against ``gt`` in pixels of the original images.
+
+    Args:
+        gt: ``N`` images' ground truth: ``sample_index (G,)``, ``label (G,)``, ``xywhn (G, 4)``
+            and the images' ``width`` / ``height`` / ``filepath`` (``(N,)`` each).
+        preds: relative boxes, ``image_index`` into the same ``N`` images.
+        classes: the class list (``K``); ground truth of other classes is left out.
+        max_det: boxes per image and class.
+    """
     wh = _image_sizes(gt)
-    index = {c: k for k, c in enumerate(classes)}
-    g_cls = np.array([index.get(str(x), -1) for x in gt["label"]], dtype=np.int64)
+    g_cls = class_ids(gt["label"], classes)
     known = g_cls >= 0
     g_img = np.asarray(gt["sample_index"], dtype=np.int64)[known]
     g_xyxy = xywhn_to_xyxyn(np.asarray(gt["xywhn"], dtype=np.float64).reshape(-1, 4)[known])
     g_xyxy = g_xyxy * np.tile(wh[g_img], 2)
     p_xyxy = preds.xyxy * np.tile(wh[preds.image_index], 2)
-    m = coco_evaluate(preds.image_index, p_xyxy, preds.confidence, preds.class_id, g_img,
-                      g_xyxy, g_cls[known], len(classes), max_det=max_det)
+    return coco_evaluate(preds.image_index, p_xyxy, preds.confidence, preds.class_id, g_img,
+                         g_xyxy, g_cls[known], len(classes), max_det=max_det)
+
+
+def _add_coco(report: EvalResult, m: CocoMetrics, classes: list[str]) -> None:
+    """AP75, AP by box size, AR@100 and per-class AP75 / AR (numpy, pixel areas)."""
+    index = {c: k for k, c in enumerate(classes)}
     report.ap75, report.ar = _f(m.ap75), _f(m.ar)
     report.ap_small, report.ap_medium, report.ap_large = (
         _opt(m.ap_small), _opt(m.ap_medium), _opt(m.ap_large))

@@ -32,10 +32,14 @@ def register(ops: Registry[OperatorSpec]) -> None:
                                       "run": Choices(source="training_runs", other=True)},
         hidden=("overrides",), long=True))
     ops.register("wb_evaluate", OperatorSpec(
-        "wb_evaluate", "Workbench: evaluate a training run",
+        "wb_evaluate", "Workbench: evaluate a training run or stored predictions",
         "mAP, per-class AP, precision/recall and the per-box TP/FP/FN verdicts of a run on a "
-        "split (`workbench evaluate`); the false positives and misses become saved views.",
+        "split (`workbench evaluate`), or of a stored prediction run (`--predictions`: an "
+        "ensemble beside its members); the false positives and misses become saved views.",
         EvalConfig,
-        plain(evaluate, lambda c: f"evaluating {c.run or c.model} on {c.split}"),
-        choices={"run": Choices(source="training_runs", other=True)},
+        plain(evaluate, lambda c: f"evaluating {c.predictions or c.run or c.model} on "
+                                  f"{c.view or c.split}"),
+        choices={"run": Choices(source="training_runs", other=True),
+                 "predictions": Choices(source="prediction_runs"),
+                 "view": _VIEWS},
         long=True))
