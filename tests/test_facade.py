@@ -16,7 +16,7 @@ import workbench as wb
 from workbench.cli.main import build_app
 
 #: Commands reached through an option rather than a subcommand.
-OPTION_COMMANDS = {"loop --simulate", "train --sizes"}
+OPTION_COMMANDS = {"loop --simulate", "train --sizes", "ensemble --runs"}
 
 
 def _leaf_commands(group: Any, prefix: str = "") -> set[str]:

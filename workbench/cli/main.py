@@ -21,7 +21,7 @@ from workbench.errors import WorkbenchError
 
 #: The capabilities whose commands make up the CLI, in the order of the work.
 CAPABILITIES = ("ingestion", "curation", "ui", "ssl", "training", "mining", "prediction",
-                "ensemble", "calibration", "selection", "annotation", "loop", "deployment")
+                "ensembling", "calibration", "selection", "annotation", "loop", "deployment")
 _STAGES = [s.value for s in Stage]
 
 

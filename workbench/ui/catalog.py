@@ -13,7 +13,7 @@ from workbench.registry import Registry
 from workbench.ui.operators import OperatorSpec
 
 #: The capabilities whose ``ui`` modules register operators, in the order of the work.
-CAPABILITIES = ("curation", "ingestion", "ssl", "training", "mining", "prediction", "ensemble",
+CAPABILITIES = ("curation", "ingestion", "ssl", "training", "mining", "prediction", "ensembling",
                 "calibration", "selection", "annotation", "loop", "deployment")
 
 
