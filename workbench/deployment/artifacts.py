@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from workbench.deployment.thresholds import SCORE_THRESHOLD, ThresholdChoice, per_class
+
 
 def write_artifacts(folder: Path, classes: list[str], deploy: dict[str, Any],
                     report: dict[str, Any]) -> None:
@@ -20,12 +22,18 @@ def write_artifacts(folder: Path, classes: list[str], deploy: dict[str, Any],
 
 def deploy_settings(target: str, imgsz: int, classes: list[str], source_run: str,
                     calibration: str | None, model_file: str,
-                    head: dict[str, Any] | None = None) -> dict[str, Any]:
+                    head: dict[str, Any] | None = None,
+                    thresholds: ThresholdChoice | None = None) -> dict[str, Any]:
     """What a device runtime needs to feed the model and read its output.
 
     ``head`` (device targets: the :class:`~workbench.deployment.rawhead.HeadInfo` as a dict) says
     the model takes uint8 pixels and emits the raw per-level maps that the host decodes.
+    ``thresholds``: the per-class operating thresholds (``thresholds``: every class of the
+    model, in its order; classes without one at ``postprocess.score_threshold``) and where
+    they come from (``thresholds_source``; ``thresholds_run``: the calibrate run); None: every
+    class at the global threshold.
     """
+    choice = thresholds or ThresholdChoice()
     settings: dict[str, Any] = {
         "target": target, "model": model_file, "source_run": source_run,
         "input": {"name": "images", "shape": [1, 3, imgsz, imgsz], "layout": "NCHW",
@@ -35,7 +43,10 @@ def deploy_settings(target: str, imgsz: int, classes: list[str], source_run: str
                    "format": "per anchor: cx, cy, w, h in input pixels, then one sigmoid "
                              "score per class"},
         "classes": list(classes),
-        "postprocess": {"score_threshold": 0.25, "nms_iou": 0.7, "max_detections": 100},
+        "postprocess": {"score_threshold": SCORE_THRESHOLD, "nms_iou": 0.7,
+                        "max_detections": 100},
+        "thresholds": per_class(list(classes), choice.values, SCORE_THRESHOLD),
+        "thresholds_source": choice.source, "thresholds_run": choice.run,
         "calibration": calibration,
     }
     if head is not None:

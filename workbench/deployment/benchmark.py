@@ -4,7 +4,10 @@ For every export folder (or ``.onnx`` file): mAP50 on a view (the same numpy dec
 matching for all), host latency p50/p95 and FPS of the forward pass alone (one image per call,
 one thread, after warm-up), peak resident memory of a fresh process that imports only numpy and
 onnxruntime, loads and runs the model, and the file size. Each model is measured in its own
-spawned process so that memory figures do not mix. Writes ``benchmark.json``,
+spawned process so that memory figures do not mix. At the deploy thresholds (the per-class
+``thresholds`` of the export folder's ``deploy.yaml``; the global 0.25 for a bare model file)
+it counts the detections and true positives (IoU 0.5) and reports precision and recall, over
+all classes and per class; mAP50 does not depend on them. Writes ``benchmark.json``,
 ``benchmark.md`` and a trade-off plot.
 
 Models this host cannot run (``.kmodel``, ``.rknn``, TensorRT engines) are listed with the
@@ -17,19 +20,23 @@ import datetime as dt
 import json
 import multiprocessing as mp
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import yaml
 
 from workbench.deployment.config import BenchmarkConfig, BenchmarkResult
-from workbench.deployment.fidelity import ValSet, accuracy
+from workbench.deployment.fidelity import ValSet, map50_of, predict_val
 from workbench.deployment.speed import measure
+from workbench.deployment.thresholds import counts_at, from_deploy, per_class
 from workbench.errors import ConfigError
 from workbench.prediction.api import OnnxPredictor, load_batch
 from workbench.store import runs
 from workbench.store.runs import RunKind
 from workbench.store.workspace import Workspace
+
+if TYPE_CHECKING:
+    from workbench.core.types import Predictions
 
 
 def resolve_model(path: Path) -> tuple[Path, str]:
@@ -48,6 +55,30 @@ def resolve_model(path: Path) -> tuple[Path, str]:
     if not path.is_file():
         raise ConfigError(f"{path}: no such file or folder")
     return path, path.stem
+
+
+def deploy_of(model: Path) -> dict[str, Any] | None:
+    """The ``deploy.yaml`` of the export folder that holds ``model`` (None: a bare file)."""
+    deploy = model.parent / "deploy.yaml"
+    if not deploy.is_file():
+        return None
+    settings = yaml.safe_load(deploy.read_text())
+    if not isinstance(settings, dict) or settings.get("model") != model.name:
+        return None
+    return settings
+
+
+def _at_deploy(ws: Workspace, model: Path, names: list[str], preds: Predictions,
+               val: ValSet) -> dict[str, Any]:
+    """The row's figures at the deploy thresholds (:func:`counts_at`) and where the
+    thresholds come from."""
+    deploy = deploy_of(model)
+    if deploy is None:
+        thresholds, source = per_class(names, {}), "default"
+    else:
+        thresholds, source = from_deploy(deploy, names)
+    counts = counts_at(preds, names, thresholds, val.image, val.xyxy, val.cls, ws.classes)
+    return {"thresholds_source": source, **counts}
 
 
 def _speed(model: Path, inputs: Path) -> dict[str, Any]:
@@ -81,15 +112,19 @@ def markdown(rows: list[dict[str, Any]], view: str) -> str:
     """The comparison as a Markdown table."""
     lines = [f"Benchmark on `{view}` (latency: forward pass, 1 image, 1 thread)", "",
              "| model | mAP50 | p50 ms | p95 ms | FPS | model RSS MB | size MB | efficiency "
-             "| pareto |", "|---|---|---|---|---|---|---|---|---|"]
+             "| pareto | detections | precision | recall |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if "map50" not in r:
-            lines.append(f"| {r['model']} | {r['skipped']} | | | | | {r['size_mb']} | | |")
+            lines.append(f"| {r['model']} | {r['skipped']} | | | | | {r['size_mb']} | | | | | |")
             continue
         lines.append(f"| {r['model']} | {r['map50']:.4f} | {r['latency_p50_ms']:.2f} | "
                      f"{r['latency_p95_ms']:.2f} | {r['fps']:.1f} | {r['model_rss_mb']} | "
                      f"{r['size_mb']:.2f} | {r['efficiency']:.3f} | "
-                     f"{'yes' if r['pareto'] else ''} |")
+                     f"{'yes' if r['pareto'] else ''} | {r['detections']} | "
+                     f"{r['precision']:.3f} | {r['recall']:.3f} |")
+    lines += ["", "detections, precision, recall: at the deploy thresholds (IoU 0.5; the "
+              "per-class `thresholds` of each export's deploy.yaml)"]
     return "\n".join(lines) + "\n"
 
 
@@ -144,7 +179,9 @@ def run_benchmark(ws: Workspace, cfg: BenchmarkConfig) -> BenchmarkResult:
             rows.append(row)
             continue
         predictor = OnnxPredictor(str(model), threads=1)
-        row["map50"] = accuracy(predictor, val, len(predictor.names))["map50"]
+        preds, _ = predict_val(predictor, val)
+        row["map50"] = map50_of(preds, val, len(predictor.names))
+        row.update(_at_deploy(ws, model, list(predictor.names), preds, val))
         if predictor.imgsz not in inputs:
             x, _, _ = load_batch(val.paths, predictor.imgsz)
             inputs[predictor.imgsz] = folder / f"inputs-{predictor.imgsz}.npy"

@@ -73,6 +73,11 @@ def export_cmd(
         "calibrations + 2 evaluations each); rknn and k230 list the vendor's per-layer error "
         "(accuracy_analysis, quant_error), k210 each layer's SQNR on the KPU's uint8 grids.")]
     = default(ExportConfig, "sensitivity"),
+    thresholds: Annotated[str, typer.Option(
+        help="Per-class operating thresholds for deploy.yaml (not the INT8 --calibration): "
+             "auto (the newest `workbench calibrate ... --thresholds` run of these weights, "
+             "else none), none (every class at 0.25), a calibrate run name, or a .yaml/.json "
+             "file of {class: threshold}.")] = default(ExportConfig, "thresholds"),
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for <run>-<target>/ "
                                                         "(relative to the workspace).")]
     = default(ExportConfig, "out"),
@@ -88,7 +93,8 @@ def export_cmd(
                        val_limit=val_limit, platform=platform, max_model_mb=max_model_mb,
                        max_memory_mb=max_memory_mb, max_drop=max_drop,
                        min_cosine=min_cosine, accept_drop=accept_drop,
-                       mixed_precision=mixed_precision, sensitivity=sensitivity)
+                       mixed_precision=mixed_precision, sensitivity=sensitivity,
+                       thresholds=thresholds)
     ws = open_workspace(workspace)
     with stdout_to_stderr(), spinner(json_, f"exporting {run} to {target}"):
         report = export(ws, cfg).to_dict()
@@ -115,6 +121,10 @@ def export_cmd(
         out.print(f"device memory (MiB): {parts}{verdict}")
     if report.get("device_script"):
         out.print(f"device script: {report['device_script']}")
+    chosen = report.get("thresholds") or {}
+    if chosen.get("source", "none") != "none":
+        values = ", ".join(f"{c} {v:.3f}" for c, v in chosen["values"].items())
+        out.print(f"thresholds ({chosen['source']}): {values}", highlight=False)
 
 
 def benchmark_cmd(

@@ -58,6 +58,12 @@ class ExportConfig:
             (:mod:`workbench.deployment.sensitivity`; slow); ``sensitivity_limit``: only the
             first N convolutions. For rknn and k230: the vendor's per-layer error table
             (:mod:`workbench.deployment.layer_errors`, :mod:`workbench.deployment.quant_errors`).
+        thresholds: the per-class operating thresholds written into ``deploy.yaml`` (not the
+            INT8 ``calibration``): ``auto`` (the newest ``calibrate`` run of the exported
+            weights that picked thresholds, else ``none``), ``none`` (every class at the
+            global 0.25), a ``calibrate`` run's name, or a ``.yaml`` / ``.json`` file mapping
+            class names to thresholds in [0, 1] (classes left out get 0.25)
+            (:mod:`workbench.deployment.thresholds`).
     """
 
     run: str
@@ -78,6 +84,7 @@ class ExportConfig:
     mixed_precision: bool = True
     sensitivity: bool = False
     sensitivity_limit: int | None = None
+    thresholds: str = "auto"
 
     def __post_init__(self) -> None:
         TARGETS.entry(self.target)  # UnknownNameError listing the valid targets
@@ -102,6 +109,10 @@ class ExportConfig:
             raise ConfigError(f"--max-drop is in mAP50 points, 0 to 100; got {self.max_drop}")
         if not -1 <= self.min_cosine <= 1:
             raise ConfigError(f"--min-cosine must be within [-1, 1], got {self.min_cosine}")
+        self.thresholds = str(self.thresholds).strip()
+        if not self.thresholds:
+            raise ConfigError("--thresholds is empty; give auto, none, a calibrate run or a "
+                              ".yaml/.json file of {class: threshold}")
 
     @property
     def budget(self) -> Budget:

@@ -35,10 +35,13 @@ from workbench.deployment.fidelity import ValSet, accuracy, output_fidelity
 from workbench.deployment.gate import AccuracyDropError
 from workbench.deployment.gate import check as check_gate
 from workbench.deployment.targets import TARGETS, TargetSpec
+from workbench.deployment.thresholds import ThresholdChoice, check_classes
+from workbench.deployment.thresholds import resolve as resolve_thresholds
 from workbench.errors import ConfigError
 from workbench.prediction.api import (
     OnnxPredictor,
     export_onnx,
+    load_detection_model,
     load_letterboxed,
     resolve_weights,
 )
@@ -54,6 +57,9 @@ def export_model(ws: Workspace, cfg: ExportConfig) -> dict[str, Any]:
     started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
     weights = resolve_weights(ws, cfg.run)
+    thresholds = resolve_thresholds(ws, cfg.thresholds, weights)
+    if thresholds.values:  # checked before anything is written
+        check_classes(thresholds, load_detection_model(weights)[1])
     name = Path(cfg.run).stem if Path(cfg.run).suffix else cfg.run
     folder = (cfg.out if cfg.out.is_absolute() else ws.root / cfg.out) / f"{name}-{cfg.target}"
     if folder.exists():
@@ -61,9 +67,10 @@ def export_model(ws: Workspace, cfg: ExportConfig) -> dict[str, Any]:
     folder.mkdir(parents=True)
     spec = TARGETS.get(cfg.target)
     if spec.backend == "simulator":
-        report, deploy = _device_export(ws, cfg, spec, weights, folder)
+        report, deploy = _device_export(ws, cfg, spec, weights, folder, thresholds)
     else:
-        report, deploy = _onnx_export(ws, cfg, spec, weights, folder)
+        report, deploy = _onnx_export(ws, cfg, spec, weights, folder, thresholds)
+    report["thresholds"] = thresholds.to_dict(deploy["classes"])
     report["seconds"] = round(time.perf_counter() - t0, 2)
     gate = check_gate(report["map50"], report["map50_fp32"], report["fidelity"]["cosine"],
                       cfg.max_drop, cfg.min_cosine)
@@ -81,7 +88,7 @@ def export_model(ws: Workspace, cfg: ExportConfig) -> dict[str, Any]:
         "run": cfg.run, "target": cfg.target, "imgsz": cfg.imgsz,
         "calibration": cfg.calibration, "calibration_count": cfg.calibration_count,
         "val": cfg.val, "val_limit": cfg.val_limit, "platform": cfg.platform,
-        "out": str(folder)}, report, started)
+        "thresholds": cfg.thresholds, "out": str(folder)}, report, started)
     return report
 
 
@@ -112,7 +119,8 @@ def _speed_warnings(report: dict[str, Any], spec: TargetSpec) -> list[str]:
 
 
 def _device_export(ws: Workspace, cfg: ExportConfig, spec: TargetSpec, weights: str,
-                   folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+                   folder: Path, thresholds: ThresholdChoice
+                   ) -> tuple[dict[str, Any], dict[str, Any]]:
     """A ``simulator`` target: compiled and simulated by the vendor's tools (INT8 made
     accuracy-aware where the target has hybrid quantization)."""
     from workbench.deployment.device_mixed import Int8Goal
@@ -149,7 +157,7 @@ def _device_export(ws: Workspace, cfg: ExportConfig, spec: TargetSpec, weights: 
         report["sensitivity"] = result.sensitivity
     deploy = deploy_settings(cfg.target, info.imgsz, info.names, cfg.run,
                              None if result.calibration is None else cfg.calibration,
-                             result.model.name, head=info.to_dict())
+                             result.model.name, head=info.to_dict(), thresholds=thresholds)
     if spec.device_script:
         from workbench.deployment.maixpy import write_maixpy_script
 
@@ -158,7 +166,8 @@ def _device_export(ws: Workspace, cfg: ExportConfig, spec: TargetSpec, weights: 
 
 
 def _onnx_export(ws: Workspace, cfg: ExportConfig, spec: TargetSpec, weights: str,
-                 folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+                 folder: Path, thresholds: ThresholdChoice
+                 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """An ``onnxruntime`` target: exported here and measured with onnxruntime."""
     fp32_path = folder / ("model.onnx" if spec.keep_fp32 else "reference.fp32.onnx")
     export_onnx(weights, fp32_path, cfg.imgsz)
@@ -230,5 +239,5 @@ def _onnx_export(ws: Workspace, cfg: ExportConfig, spec: TargetSpec, weights: st
     }
     deploy = deploy_settings(cfg.target, fp32.imgsz, fp32.names, cfg.run,
                              None if calibration is None else calibration["view"],
-                             model_path.name)
+                             model_path.name, thresholds=thresholds)
     return report, deploy

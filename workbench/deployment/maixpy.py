@@ -1,7 +1,9 @@
 """The MaixPy script that runs a K210 export on the board (camera, KPU, decode, boxes).
 
 The template (``templates/maixpy_k210.py``) carries the decode in plain MicroPython; the
-export writes the model's classes, input size, strides and thresholds into its ``CONFIG``.
+export writes the model's classes, input size, strides and thresholds into its ``CONFIG``:
+``score_threshold`` (the global one), ``thresholds`` (one per class, in the model's class
+order, applied to the decoded boxes) and ``nms_iou``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ MARKER = "CONFIG = {}  # written by `workbench export --target k210`"
 def maixpy_config(info: HeadInfo, deploy: dict[str, Any]) -> dict[str, Any]:
     """What the script needs: the head's decode parameters and the post-processing."""
     post = deploy["postprocess"]
+    per_class = deploy.get("thresholds") or {}
     return {**info.to_dict(), "score_threshold": post["score_threshold"],
+            "thresholds": [float(per_class.get(n, post["score_threshold"]))
+                           for n in info.names],
             "nms_iou": post["nms_iou"]}
 
 

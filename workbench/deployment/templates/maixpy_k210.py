@@ -17,9 +17,24 @@ SIZE = CONFIG["imgsz"]
 STRIDES = CONFIG["strides"]
 SHAPES = CONFIG["shapes"]  # (channels, height, width) per level
 REG_MAX = CONFIG["reg_max"]
-CONF = CONFIG["score_threshold"]
+CONF = CONFIG["score_threshold"]  # the global threshold
+# one operating threshold per class (NAMES order; deploy.yaml `thresholds`), applied to the
+# decoded boxes by keep()
+THRESHOLDS = CONFIG.get("thresholds") or [CONF] * len(NAMES)
 IOU = CONFIG["nms_iou"]
-LOGIT = math.log(CONF / (1.0 - CONF))  # compare logits: no sigmoid for cells below CONF
+
+
+def logit(p):
+    """The logit of a probability (+-1e30 at 1 and 0: nothing / everything passes)."""
+    if p <= 0.0:
+        return -1e30
+    if p >= 1.0:
+        return 1e30
+    return math.log(p / (1.0 - p))
+
+
+# decode() keeps cells above the lowest class threshold; compare logits: no sigmoid below it
+LOGIT = logit(min(THRESHOLDS))
 
 
 def side(values, base, plane, reg_max):
@@ -54,6 +69,11 @@ def decode(outputs):
             found.append(((cx - d[0]) * stride, (cy - d[1]) * stride, (cx + d[2]) * stride,
                           (cy + d[3]) * stride, 1.0 / (1.0 + math.exp(-best)), best_c))
     return nms(found)
+
+
+def keep(boxes):
+    """The decoded boxes at or above their class's operating threshold."""
+    return [b for b in boxes if b[4] >= THRESHOLDS[b[5]]]
 
 
 def nms(boxes):
@@ -97,7 +117,7 @@ def main():
         canvas.pix_to_ai()
         kpu.run_with_output(canvas)
         outputs = kpu.get_outputs()
-        for x1, y1, x2, y2, score, c in decode(outputs):
+        for x1, y1, x2, y2, score, c in keep(decode(outputs)):
             rect = (int(x1 / scale), int((y1 - top) / scale), int((x2 - x1) / scale),
                     int((y2 - y1) / scale))
             frame.draw_rectangle(rect, color=(255, 0, 0))
