@@ -201,6 +201,9 @@ class ExportPanel(foo.Panel):
                     on_change=self.on_change_field)
         panel.float("min_cosine", label="Least output cosine vs FP32",
                     on_change=self.on_change_field)
+        panel.str("thresholds", label="Per-class thresholds: auto (the newest calibration of "
+                  "this model), none, a calibration's name or a YAML/JSON file",
+                  on_change=self.on_change_field)
         lacking = next((m for m in choices.get("missing") or []
                         if state.target in m["targets"]), None)
         if lacking:

@@ -169,6 +169,9 @@ def test_export_report_figures_come_from_the_record(exported: Any) -> None:
     md = shown["markdown"]
     assert result.export_id in md and f"{report['latency_ms']:.2f} ms" in md
     assert f"{shown['size_mb']:.2f} MB" in md and "cosine 1.00000" in md
+    assert shown["thresholds"] == report["thresholds"]  # what deploy.yaml carries
+    assert "Operating thresholds" in md
+    assert all(f"| {c} |" in md for c in report["thresholds"]["values"])
     assert pd.export_report(ws, "export-does-not-exist") is None
 
 

@@ -18,6 +18,7 @@ from workbench.deployment.config import (
     ExportResult,
 )
 from workbench.deployment.targets import RKNN_PLATFORMS, TARGETS, TargetSpec, side_toolchains
+from workbench.deployment.thresholds import markdown as thresholds_markdown
 from workbench.store import lock
 
 if TYPE_CHECKING:
@@ -27,7 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = ["RKNN_PLATFORMS", "TARGETS", "BenchmarkConfig", "BenchmarkResult", "Budget",
            "ExportConfig", "ExportResult", "TargetSpec", "benchmark", "export", "export_model",
-           "install_toolchain", "predict_onnx", "side_toolchains", "toolchain_status"]
+           "install_toolchain", "predict_onnx", "side_toolchains", "thresholds_markdown",
+           "toolchain_status"]
 
 
 @lock.writes

@@ -25,7 +25,7 @@ MB = 1024 * 1024
 
 #: ExportConfig fields the export panel sets (the others keep the config's defaults).
 EXPORT_FORM_FIELDS = ("target", "platform", "calibration", "calibration_count", "val", "imgsz",
-                      "max_model_mb", "max_memory_mb", "max_drop", "min_cosine")
+                      "max_model_mb", "max_memory_mb", "max_drop", "min_cosine", "thresholds")
 
 
 # -- export panel: choices -------------------------------------------------------------------
@@ -144,7 +144,8 @@ def export_report(ws: Workspace, export_id: str) -> dict[str, Any] | None:
     Returns:
         ``{"export_id", "target", "path", "size_mb", "budget", "fits", "cosine", "max_abs",
         "map50", "map50_fp32", "drop_points", "latency": {"kind", "ms", "fp32_ms"},
-        "gate_passed", "warnings", "markdown"}``.
+        "gate_passed", "warnings", "thresholds", "markdown"}`` (``thresholds``: the
+        per-class operating thresholds written into deploy.yaml, None for older exports).
     """
     doc = run_records.get_run(ws, export_id, run_records.RunKind.EXPORT)
     if doc is None:
@@ -162,7 +163,8 @@ def export_report(ws: Workspace, export_id: str) -> dict[str, Any] | None:
            "max_abs": row["max_abs"], "map50": row["map50"], "map50_fp32": row["map50_fp32"],
            "drop_points": row["drop_points"], "latency": latency,
            "gate_passed": (report.get("gate") or {}).get("passed"),
-           "warnings": list(report.get("warnings") or [])}
+           "warnings": list(report.get("warnings") or []),
+           "thresholds": report.get("thresholds")}
     out["markdown"] = report_markdown(out)
     return out
 
@@ -186,6 +188,8 @@ def report_markdown(report: dict[str, Any]) -> str:
                                        f"{_num(lat['fp32_ms'], '.2f')} ms on this host)")]
     lines = [f"#### Export `{report['export_id']}`", "", "| | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in rows]
+    if report.get("thresholds"):
+        lines += ["", deployment.thresholds_markdown(report["thresholds"])]
     lines += [f"\n- {w}" for w in report["warnings"]]
     return "\n".join(lines)
 
