@@ -17,13 +17,13 @@ from workbench.calibration.config import (
 from workbench.calibration.stored import (
     AUTO,
     NONE,
-    class_ids,
     for_model,
     for_run,
     load,
     predicted_under,
     resolve,
 )
+from workbench.core.labels import class_ids
 from workbench.store import lock
 
 if TYPE_CHECKING:

@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from workbench.calibration.config import CalibrateConfig, CalibrateResult
-from workbench.calibration.stored import class_ids
 from workbench.core import calibration as cal
 from workbench.core.cocoeval import match_detections
+from workbench.core.labels import class_ids
 from workbench.errors import WorkbenchError
 from workbench.store import runs, schema
 from workbench.store.predictions import field_name

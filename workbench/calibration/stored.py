@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from workbench.core.calibration import Calibrator
 from workbench.errors import ConfigError
 from workbench.store import runs
@@ -77,10 +75,3 @@ def predicted_under(ws: Workspace, run: str) -> str | None:
     doc = runs.get_run(ws, run) or {}
     value = (doc.get("params") or {}).get("calibration")
     return str(value) if value else None
-
-
-def class_ids(labels: list[str] | np.ndarray, classes: list[str]) -> np.ndarray:
-    """``(M,)`` class index of each box label (``-1`` for a name not in ``classes``)."""
-    lookup = {name: i for i, name in enumerate(classes)}
-    return np.fromiter((lookup.get(str(x), -1) for x in labels), dtype=np.int64,
-                       count=len(labels))

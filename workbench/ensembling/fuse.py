@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from workbench.core.labels import class_ids
 from workbench.core.types import Predictions
 from workbench.ensembling.config import EnsembleConfig, EnsembleError, EnsembleResult
 from workbench.ensembling.methods import METHODS
@@ -78,16 +79,12 @@ def member_predictions(data: dict[str, Any], field: str, classes: list[str], run
         EnsembleError: a label that is not one of ``classes``.
     """
     arrays = data[field]
-    labels = arrays["label"]
-    names, inverse = np.unique(labels, return_inverse=True)
-    index = {c: i for i, c in enumerate(classes)}
-    unknown = sorted(str(n) for n in names if n not in index)
+    cls = class_ids(arrays["label"], classes)
+    unknown = sorted({str(n) for n in arrays["label"][cls < 0]})
     if unknown:
         raise EnsembleError(f"run {run!r} has boxes labeled {unknown}, which are not classes of "
                             f"this workspace ({classes}); add them (`workbench init` "
                             "classes) or drop that run from --runs")
-    lut = np.asarray([index[str(n)] for n in names], dtype=np.int64)
-    cls = lut[inverse.reshape(-1)] if len(names) else np.zeros(0, np.int64)
     xyxy, conf = arrays["xyxyn"], arrays["confidence"]
     keep = np.isfinite(xyxy).all(axis=1) & np.isfinite(conf)
     probs = arrays.get("class_probs")

@@ -20,7 +20,7 @@ from workbench.core import ranking, scoring
 from workbench.core.boxes import xywhn_to_xyxyn
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.selection.diversity import DIVERSITY, Diversify
-from workbench.store import datasets, pool, runs
+from workbench.store import datasets, pool, runs, score_indexes
 from workbench.store.predictions import field_name
 
 if TYPE_CHECKING:
@@ -89,6 +89,9 @@ def by_scores(ws: Workspace, config: SelectConfig, rng: np.random.Generator,
     key = entry.meta["score_key"]
     if entry.meta["needs_tta"] and not pool.has_score(ws, scores_field, key):
         raise WorkbenchError(f"run {run!r} has no TTA passes; predict with --tta first")
+    # the walks' indexes may have been evicted to keep within MongoDB's index limit
+    score_indexes.ensure_run_indexes(ws, scores_field, [key, presence_key()] if config.fast
+                                     else [presence_key()])
     if config.fast:
         picked, scores = pool.top_scored(ws, scores_field, key, config.n)
         choice = Choice(picked, scores, pool.count_scored(ws, scores_field, key), run)

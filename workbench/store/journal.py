@@ -370,12 +370,11 @@ def _restore_versions(ws: Workspace, op_id: str, action: dict[str, Any], r: Reco
 
 
 def _unset_fields(ws: Workspace, op_id: str, action: dict[str, Any], r: Recovery) -> None:
-    from workbench.store.predictions import score_index_prefix  # it imports this module
-
     for f in action["fields"]:
         ws.samples.update_many({f: {"$exists": True}}, {"$unset": {f: ""}})
-        for name in list(ws.samples.index_information()):
-            if name.startswith(score_index_prefix(f)):
+        for name, info in ws.samples.index_information().items():
+            # the indexes on the field itself (exact paths: run ``a`` never takes ``a_b``'s)
+            if name != "_id_" and any(k == f or k.startswith(f + ".") for k, _ in info["key"]):
                 ws.samples.drop_index(name)
         r.fields_unset.append(f)
 

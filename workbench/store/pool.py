@@ -3,16 +3,22 @@
 Candidates are ``status=unlabeled`` images of the ``pool`` split. Score walks read the
 per-image ``scores_<run>.<key>`` written with the predictions through their compound index
 (:func:`workbench.store.predictions.score_index`), so "the top n" is a walk of n index entries.
+That index may have been dropped to keep the collection within MongoDB's index limit
+(:mod:`workbench.store.score_indexes`): a walk whose index is gone makes it again and retries
+(selection ensures its indexes up front with one listing,
+:func:`~workbench.store.score_indexes.ensure_run_indexes`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from workbench.store import journal, query, schema
 from workbench.store.predictions import score_index_name
+from workbench.store.score_indexes import ensure_run_indexes
 
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
@@ -37,29 +43,52 @@ def top_scored(ws: Workspace, scores_field: str, key: str, n: int) -> tuple[list
         Their ids and scores, highest first.
     """
     path = f"{scores_field}.{key}"
-    cursor = ws.samples.find(CANDIDATES, {"_id": 1, path: 1}).sort(
-        [(path, -1), ("_id", 1)]).hint(score_index_name(scores_field, key)).limit(n)
-    picked: list[Any] = []
-    scores: list[float] = []
-    for doc in cursor:
-        value = (doc.get(scores_field) or {}).get(key)
-        if value is None:
-            break
-        picked.append(doc["_id"])
-        scores.append(float(value))
-    return picked, scores
+
+    def walk() -> tuple[list[Any], list[float]]:
+        cursor = ws.samples.find(CANDIDATES, {"_id": 1, path: 1}).sort(
+            [(path, -1), ("_id", 1)]).hint(score_index_name(scores_field, key)).limit(n)
+        picked: list[Any] = []
+        scores: list[float] = []
+        for doc in cursor:
+            value = (doc.get(scores_field) or {}).get(key)
+            if value is None:
+                break
+            picked.append(doc["_id"])
+            scores.append(float(value))
+        return picked, scores
+
+    return _on_index(ws, scores_field, key, walk)
 
 
 def count_scored(ws: Workspace, scores_field: str, key: str) -> int:
     """Candidates that have ``scores_field.key`` (counted on its index)."""
-    return int(ws.samples.count_documents({**CANDIDATES, f"{scores_field}.{key}": {"$ne": None}},
-                                          hint=score_index_name(scores_field, key)))
+    return _on_index(ws, scores_field, key, lambda: int(ws.samples.count_documents(
+        {**CANDIDATES, f"{scores_field}.{key}": {"$ne": None}},
+        hint=score_index_name(scores_field, key))))
 
 
 def count_unscored(ws: Workspace, scores_field: str, key: str) -> int:
     """Candidates without ``scores_field.key`` (not predicted by the run; on its index)."""
-    return int(ws.samples.count_documents({**CANDIDATES, f"{scores_field}.{key}": None},
-                                          hint=score_index_name(scores_field, key)))
+    return _on_index(ws, scores_field, key, lambda: int(ws.samples.count_documents(
+        {**CANDIDATES, f"{scores_field}.{key}": None},
+        hint=score_index_name(scores_field, key))))
+
+
+_T = TypeVar("_T")
+
+
+def _on_index(ws: Workspace, scores_field: str, key: str, read: Callable[[], _T]) -> _T:
+    """``read()``, a query hinted at the score index of ``scores_field.key``; when that index
+    is gone (evicted to stay within the index limit), make it again and read once more."""
+    from pymongo.errors import OperationFailure
+
+    try:
+        return read()
+    except OperationFailure:
+        if score_index_name(scores_field, key) in ws.samples.index_information():
+            raise  # failed for another reason
+    ensure_run_indexes(ws, scores_field, [key])
+    return read()
 
 
 def has_score(ws: Workspace, scores_field: str, key: str) -> bool:

@@ -93,7 +93,10 @@ def write_predictions(ws: Workspace, run: str, sample_ids: list[Any], preds: Pre
         scores: per-image scores, key -> ``(N,)`` array, stored as ``scores_<run>.<key>`` (in
             this key order) and as float field ``unc_<run>_<key>`` (indexed, descending);
             None: no ``scores_<run>``.
-        indexed: the keys of ``scores`` to index with :func:`score_index`.
+        indexed: the keys of ``scores`` to index with :func:`score_index`. The indexes are
+            made by :func:`workbench.store.score_indexes.ensure_indexes`, which drops the
+            indexes of other (orphaned, then least recently used) runs when the collection
+            would pass its index budget.
         embeddings: ``(N, D)`` image embeddings to store as ``emb_<run>``.
         tta: ``(boxes of all TTA passes, (M',) pass id per box)``: stored as
             ``pred_<run>_tta`` (boxes with ``tta_pass``).
@@ -156,12 +159,10 @@ def write_predictions(ws: Workspace, run: str, sample_ids: list[Any], preds: Pre
                 ops.append(UpdateOne({"_id": sample_ids[i]}, {"$set": update}))
             if ops:
                 ws.samples.bulk_write(ops, ordered=False)
-    if with_scores:
-        for key in indexed:
-            ws.samples.create_index(score_index(scores_field, key),
-                                    name=score_index_name(scores_field, key))
-        for unc_field in unc.values():
-            ws.samples.create_index([(unc_field, -1)], name=uncertainty_index_name(unc_field))
+    if with_scores:  # within MongoDB's index limit, evicting other runs' indexes if needed
+        from workbench.store.score_indexes import ensure_indexes  # it imports this module
+
+        ensure_indexes(ws, scores_field, indexed, list(unc.values()))
     return {"field": field, "scores_field": scores_field, "samples": n, "boxes": len(preds),
             "embeddings_field": emb_field if embeddings is not None else None,
             "uncertainty_fields": unc if with_scores else {}}

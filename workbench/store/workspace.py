@@ -232,4 +232,7 @@ def drop_dataset(src: Workspace, name: str) -> bool:
         return False
     fo.load_dataset(name).delete()
     src.runs.delete_many({"dataset": name})
+    from workbench.store import score_indexes  # it imports this module's users
+
+    score_indexes.forget_dataset(src, name)
     return True

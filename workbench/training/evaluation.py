@@ -30,6 +30,7 @@ from workbench.core.cocoeval import (
     recall_at_conf,
     recall_at_precision,
 )
+from workbench.core.labels import class_ids
 from workbench.core.types import Predictions
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.store import app_views, predictions, runs
@@ -299,17 +300,6 @@ def _image_sizes(gt: dict[str, Any]) -> np.ndarray:
             with Image.open(gt["filepath"][i]) as im:
                 wh[i] = im.size
     return wh
-
-
-def class_ids(labels: Any, classes: list[str]) -> np.ndarray:
-    """``(M,)`` index in ``classes`` of each of ``M`` labels (``-1`` for other names)."""
-    lab = np.asarray(labels, dtype=str).reshape(-1)
-    if not classes or not len(lab):
-        return np.full(len(lab), -1, dtype=np.int64)
-    names = np.asarray(classes, dtype=str)
-    order = np.argsort(names, kind="stable")
-    pos = np.minimum(np.searchsorted(names[order], lab), len(names) - 1)
-    return np.where(names[order][pos] == lab, order[pos], -1).astype(np.int64)
 
 
 def coco_metrics(gt: dict[str, Any], preds: Predictions, classes: list[str],
