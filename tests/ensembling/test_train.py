@@ -1,5 +1,6 @@
 """``ensemble train``: two presets, one epoch each from the shipped checkpoint, on 16 + 8 real
-images; every member predicts the validation split and the members are fused."""
+images; every member predicts the validation split, takes its operating point there and the
+members are fused."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ import pytest
 
 from tests.conftest import DEMO
 from tests.training.conftest import covering_workspace
-from workbench.ensembling.api import EnsembleError, EnsembleTrainConfig, train_ensemble
+from workbench.calibration.api import operating_point
+from workbench.ensembling.api import PRESETS, EnsembleError, EnsembleTrainConfig, train_ensemble
+from workbench.ensembling.train import _cut
+from workbench.errors import ConfigError
 from workbench.store import runs, schema
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -29,9 +33,18 @@ def test_two_presets_train_predict_and_fuse(tmp_path: Path, mongo_uri: str) -> N
         result = train_ensemble(ws, config,
                                 progress=lambda stage, done, total: stages.append(stage))
         assert result.name == name and result.run == name
-        assert [(m["preset"], m["augment"], m["conf"]) for m in result.members] == [
-            ("recall", "strong", 0.05), ("precision", "none", 0.5)]
+        assert [(m["preset"], m["augment"], m["rule"]) for m in result.members] == [
+            ("recall", "strong", "recall:0.8"), ("precision", "none", "precision:0.8")]
         for m in result.members:
+            # the operating point is the member's own: its rule on its validation predictions
+            assert m["val_run"] == f"{name}-{m['preset']}-val"
+            val_doc = runs.get_run(ws, m["val_run"])
+            assert val_doc is not None and val_doc["params"]["view"] == "split:val"
+            threshold, met = operating_point(ws, m["val_run"], "split:val", m["rule"])
+            assert m["rule_met"] == met
+            assert m["conf"] == pytest.approx(_cut(PRESETS.get(m["preset"]), threshold, met))
+            if not met:
+                assert any(w.startswith(m["preset"] + ":") for w in result.warnings)
             assert m["train_run"] == f"{name}-{m['preset']}"
             assert m["prediction_run"] == f"{name}-{m['preset']}-pred"
             train_doc = runs.get_run(ws, m["train_run"])
@@ -40,7 +53,8 @@ def test_two_presets_train_predict_and_fuse(tmp_path: Path, mongo_uri: str) -> N
             pred_doc = runs.get_run(ws, m["prediction_run"])
             assert pred_doc is not None and pred_doc["params"]["conf"] == m["conf"]
         recall, precision = result.members
-        assert recall["prediction_boxes"] >= precision["prediction_boxes"]
+        if recall["conf"] <= precision["conf"]:
+            assert recall["val_run"] and precision["val_run"]
         fused = result.fused
         assert fused is not None and fused["members"] == [m["prediction_run"]
                                                           for m in result.members]
@@ -53,8 +67,30 @@ def test_two_presets_train_predict_and_fuse(tmp_path: Path, mongo_uri: str) -> N
         assert {field, fused["display_field"], fused["scores_field"]} <= fields
         assert any(s.startswith("training recall") for s in stages)
         assert any(s.startswith("predicting precision") for s in stages) and "fusing" in stages
+        assert any(s.startswith("validating recall") for s in stages)
         with pytest.raises(EnsembleError, match="exist already; choose another --name"):
             train_ensemble(ws, config)
     finally:
         ws.dataset.delete()
         ws.runs.delete_many({"dataset": ws.config.name})
+
+
+@pytest.mark.parametrize(("preset", "threshold", "met", "expected"), [
+    ("recall", 0.02, True, 0.02),       # met: the rule's threshold
+    ("recall", 0.3, False, 0.05),       # unmet recall keeps the lower, the fixed 0.05
+    ("recall", 0.01, False, 0.01),
+    ("balanced", 0.4, True, 0.4),
+    ("precision", 0.12, False, 0.12),   # unmet precision keeps the best-F1 threshold
+    ("precision", 0.7, True, 0.7),
+])
+def test_cut_falls_back_by_the_rule(preset: str, threshold: float, met: bool,
+                                    expected: float) -> None:
+    assert _cut(PRESETS.get(preset), threshold, met) == pytest.approx(expected)
+
+
+def test_operating_points_are_checked() -> None:
+    with pytest.raises(ConfigError, match="--operating-points must be one of val, fixed"):
+        EnsembleTrainConfig(operating_points="median")
+    assert EnsembleTrainConfig().operating_points == "val"
+    assert {e.name: e.value.rule for e in PRESETS} == {
+        "recall": "recall:0.8", "balanced": "f1", "precision": "precision:0.8"}

@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
 
 __all__ = ["AUTO", "METHODS", "NONE", "THRESHOLD_RULES", "CalibrateConfig", "CalibrateResult",
-           "calibrate", "class_ids", "for_model", "for_run", "load", "predicted_under",
-           "resolve"]
+           "calibrate", "class_ids", "for_model", "for_run", "load", "operating_point",
+           "predicted_under", "resolve"]
 
 
 @lock.writes
@@ -48,3 +48,35 @@ def calibrate(ws: Workspace, config: CalibrateConfig) -> CalibrateResult:
     from workbench.calibration.fit import run_calibrate
 
     return run_calibrate(ws, config)
+
+
+def operating_point(ws: Workspace, run: str, view: str, rule: str,
+                    iou: float = 0.5) -> tuple[float, bool]:
+    """One confidence threshold for all of a run's boxes, chosen by ``rule`` on a view's
+    labeled images (the boxes of every class pooled).
+
+    Args:
+        ws: the workspace.
+        run: a prediction run with boxes on ``view``'s labeled images.
+        view: the labeled images (usually ``split:val``).
+        rule: ``f1``, ``precision:P`` or ``recall:R``
+            (:func:`~workbench.core.calibration.parse_threshold_rule`).
+        iou: the IoU at which a box matches a ground-truth box.
+
+    Returns:
+        The threshold and whether the rule could be met (else the F1 threshold, or 0.25 when
+        no box is right).
+
+    Raises:
+        WorkbenchError: the run has no boxes on the view's labeled images.
+    """
+    import numpy as np
+
+    from workbench.calibration.fit import matched_boxes
+    from workbench.core.calibration import operating_thresholds
+
+    boxes = matched_boxes(ws, run, view, iou)
+    thresholds, met = operating_thresholds(
+        boxes["conf"], boxes["positive"], np.zeros(len(boxes["conf"]), dtype=np.int64),
+        [int(boxes["n_gt"].sum())], rule)
+    return float(thresholds[0]), bool(met[0])

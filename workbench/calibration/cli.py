@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from workbench.calibration.config import METHODS, CalibrateConfig, CalibrateResult
+from workbench.calibration.report import num
 from workbench.cli.common import (
     JsonOpt,
     Stage,
@@ -82,20 +83,16 @@ def calibrate(
     _print(result)
 
 
-def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4f}"
-
-
 def _print(result: CalibrateResult) -> None:
     table = Table(title=f"{result.name}: run {result.run} on {result.view}, held-out half "
                         f"({result.images['held_out']} images, {result.boxes['held_out']} "
                         f"boxes, {result.positives['held_out']} right)")
     for col in ("map", "D-ECE", "Brier"):
         table.add_column(col, justify="left" if col == "map" else "right")
-    table.add_row("raw", _num(result.before["dece"]), _num(result.before["brier"]))
+    table.add_row("raw", num(result.before["dece"]), num(result.before["brier"]))
     for method, scores in result.methods.items():
         table.add_row(method + (" (stored)" if method == result.method else ""),
-                      _num(scores["dece"]), _num(scores["brier"]),
+                      num(scores["dece"]), num(scores["brier"]),
                       style="bold" if method == result.method else None)
     out.print(table)
     per = Table(title=f"per class ({result.method})")
@@ -105,7 +102,7 @@ def _print(result: CalibrateResult) -> None:
         threshold = "-" if not result.thresholds else f"{result.thresholds[name]:.3f}" + (
             "" if result.thresholds_met.get(name) else " *")
         per.add_row(name, str(row["boxes"]), str(row["positives"]),
-                    _num(row["before"]["dece"]), _num(row["after"]["dece"]), threshold)
+                    num(row["before"]["dece"]), num(row["after"]["dece"]), threshold)
     out.print(per)
     if result.thresholds:
         out.print(f"thresholds ({result.thresholds_rule}) stored with {result.name}; "

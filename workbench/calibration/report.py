@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 
-def _num(value: Any) -> str:
+def num(value: Any) -> str:
+    """A score as four decimals, ``-`` when there is none (shared by the CLI table)."""
     return "-" if value is None else f"{float(value):.4f}"
 
 
@@ -21,10 +22,10 @@ def markdown(result: dict[str, Any], with_plot: bool = True) -> str:
              f"(fitted on {result['images']['fit']} images, measured on the other "
              f"{result['images']['held_out']}; {result['boxes']['held_out']} boxes)", "",
              "| map | D-ECE | Brier |", "|---|---:|---:|",
-             f"| raw | {_num(result['before']['dece'])} | {_num(result['before']['brier'])} |"]
+             f"| raw | {num(result['before']['dece'])} | {num(result['before']['brier'])} |"]
     for method, scores in result["methods"].items():
         mark = " (stored)" if method == result["method"] else ""
-        lines.append(f"| {method}{mark} | {_num(scores['dece'])} | {_num(scores['brier'])} |")
+        lines.append(f"| {method}{mark} | {num(scores['dece'])} | {num(scores['brier'])} |")
     if result.get("thresholds"):
         lines += ["", f"**Operating thresholds** ({result['thresholds_rule']}; written into "
                   "deploy.yaml by `workbench export`)", "", "| class | threshold | rule met |",

@@ -137,6 +137,10 @@ def train_cmd(
     skip_conf: _SKIP = default(EnsembleTrainConfig, "skip_conf"),
     backend: Annotated[str, typer.Option(help="Prediction backend of the members.")]
     = default(EnsembleTrainConfig, "backend"),
+    operating_points: Annotated[str, typer.Option(
+        help="val: each member predicts --val first and cuts its boxes where its preset's rule "
+             "(recall / F1 / precision) is met there; fixed: at the preset's fixed confidence.")]
+    = default(EnsembleTrainConfig, "operating_points"),
     workspace: WorkspaceOpt = Path("."),
     json_: JsonOpt = False,
 ) -> None:
@@ -147,7 +151,8 @@ def train_cmd(
     config = EnsembleTrainConfig(presets=parse_names(preset), model=model, view=view, val=val,
                                  imgsz=imgsz, epochs=epochs, patience=patience, batch=batch,
                                  device=device, seed=seed, name=name, predict=predict,
-                                 method=method, iou=iou, skip_conf=skip_conf, backend=backend)
+                                 method=method, iou=iou, skip_conf=skip_conf, backend=backend,
+                                 operating_points=operating_points)
     ws = open_workspace(workspace)
     with stdout_to_stderr(), progress_bar(json_, "ensemble") as update:
         result = train_ensemble(ws, config,
@@ -156,12 +161,16 @@ def train_cmd(
         print_json(result.to_dict())
         return
     table = Table(title=f"ensemble {result.name}: {len(result.members)} members")
-    for col in ("preset", "augment", "conf", "training run", "mAP50", "prediction run"):
+    for col in ("preset", "augment", "conf", "chosen by", "training run", "mAP50",
+                "prediction run"):
         table.add_column(col, justify="right" if col in ("conf", "mAP50") else "left")
     for m in result.members:
-        table.add_row(m["preset"], m["augment"], f"{m['conf']:g}", m["train_run"],
+        chosen = "fixed" if m["rule"] is None else m["rule"] + ("" if m["rule_met"] else " (unmet)")
+        table.add_row(m["preset"], m["augment"], f"{m['conf']:.3g}", chosen, m["train_run"],
                       f"{m['map50']:.3f}", m["prediction_run"] or "-")
     out.print(table)
+    for warning in result.warnings:
+        err.print(f"[yellow]warning[/] {warning}", highlight=False)
     if result.fused:
         fused: dict[str, Any] = result.fused
         for warning in fused["warnings"]:

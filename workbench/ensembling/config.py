@@ -20,8 +20,12 @@ from workbench.results import Result
 from workbench.store.predictions import DISPLAY_CONF
 from workbench.training.api import TrainConfig
 
-__all__ = ["EnsembleConfig", "EnsembleError", "EnsembleResult", "EnsembleTrainConfig",
-           "EnsembleTrainResult", "parse_names", "parse_weights"]
+__all__ = ["OPERATING_POINTS", "EnsembleConfig", "EnsembleError", "EnsembleResult",
+           "EnsembleTrainConfig", "EnsembleTrainResult", "parse_names", "parse_weights"]
+
+#: How ``ensemble train`` picks each member's confidence: by its preset's rule on the
+#: validation images, or the preset's fixed value.
+OPERATING_POINTS = ("val", "fixed")
 
 
 class EnsembleError(WorkbenchError):
@@ -177,6 +181,10 @@ class EnsembleTrainConfig:
         method: the fusion method (``wbf``, ``nms``, ``soft-nms``); ``iou``: its IoU
             threshold; ``skip_conf``: member boxes below this confidence are ignored.
         backend: the prediction backend of the members (``predict --backend``).
+        operating_points: ``val``: each member first predicts ``val`` and cuts its boxes
+            where its preset's rule is met there (recall / F1 / precision); ``fixed``: at the
+            preset's fixed confidence. ``val`` falls back to ``fixed`` (with a warning) when
+            ``val`` has no labeled images.
     """
 
     presets: list[str] = dataclasses.field(default_factory=lambda: list(PRESETS.names()))
@@ -196,8 +204,12 @@ class EnsembleTrainConfig:
     iou: float = 0.55
     skip_conf: float = 0.0
     backend: str = PredictConfig.backend
+    operating_points: str = "val"
 
     def __post_init__(self) -> None:
+        if self.operating_points not in OPERATING_POINTS:
+            raise ConfigError(f"--operating-points must be one of {', '.join(OPERATING_POINTS)}, "
+                              f"not {self.operating_points!r}")
         self.presets = parse_names(self.presets)
         if not self.presets:
             raise ConfigError(f"give --preset NAME[,NAME...]: {', '.join(PRESETS.names())}")
@@ -230,11 +242,14 @@ class EnsembleTrainResult(Result):
 
     Attributes:
         name: the run-name prefix.
-        members: one dict per member: ``preset``, ``augment``, ``conf``, ``train_run``,
-            ``weights``, ``map50``, ``map50_95``, ``prediction_run`` (None without
-            ``predict``), ``prediction_boxes``.
+        members: one dict per member: ``preset``, ``augment``, ``conf`` (the confidence it
+            predicted with), ``rule`` (the rule that chose it, None when fixed), ``rule_met``,
+            ``val_run`` (its prediction run on the validation images, None when fixed),
+            ``train_run``, ``weights``, ``map50``, ``map50_95``, ``prediction_run`` (None
+            without ``predict``), ``prediction_boxes``.
         run: the fused prediction run (None without ``predict``).
         fused: the fusion's result (:class:`EnsembleResult` as a dict), or None.
+        warnings: what fell back (a member's rule unmet, no labeled validation images).
         seconds: wall time.
     """
 
@@ -242,4 +257,5 @@ class EnsembleTrainResult(Result):
     members: list[dict[str, Any]]
     run: str | None = None
     fused: dict[str, Any] | None = None
+    warnings: list[str] = dataclasses.field(default_factory=list)
     seconds: float = 0.0

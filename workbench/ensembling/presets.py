@@ -2,10 +2,12 @@
 
 A preset is an augmentation preset of ``workbench train --augment`` (``none``, ``default``,
 ``strong``: ``workbench/training/augment.py``), optional further Ultralytics training
-arguments and the member's confidence operating point: the ``conf`` it predicts with before
-fusion. Members trained with different augmentation and cut at different confidences make
-different mistakes, which is what fusion needs. Adding a preset is one
-:meth:`~workbench.registry.Registry.register` call below (docs/ensemble.md lists the values).
+arguments and the member's confidence operating point: a rule (``recall:R``, ``f1``,
+``precision:P``) met on the validation images, or a fixed ``conf`` (``--operating-points
+fixed``, and the fallback where validation has no labels). Members trained with different
+augmentation and cut at different confidences make different mistakes, which is what fusion
+needs. Adding a preset is one :meth:`~workbench.registry.Registry.register` call below
+(docs/ensemble.md lists the values).
 Light at import: the standard library only.
 """
 
@@ -26,12 +28,16 @@ class MemberPreset:
 
     Attributes:
         augment: the ``workbench train --augment`` preset (``none``, ``default``, ``strong``).
-        conf: the member's confidence operating point (``predict --conf``).
+        conf: the fixed confidence operating point (``predict --conf``).
+        rule: the operating point chosen on validation: ``recall:R`` (the highest threshold
+            that keeps recall R), ``f1`` or ``precision:P``
+            (:func:`~workbench.core.calibration.parse_threshold_rule`).
         overrides: further Ultralytics training arguments (win over ``augment``).
     """
 
     augment: str
     conf: float
+    rule: str
     overrides: MappingProxyType[str, Any] = field(
         default_factory=lambda: MappingProxyType({}))
 
@@ -40,14 +46,16 @@ class MemberPreset:
 PRESETS: Registry[MemberPreset] = Registry("ensemble preset")
 
 PRESETS.register(
-    "recall", MemberPreset("strong", 0.05),
-    help="strong augmentation, keeps boxes down to confidence 0.05: finds the most objects")
+    "recall", MemberPreset("strong", 0.05, "recall:0.8"),
+    help="strong augmentation, cut where validation recall is 0.8 (fixed: 0.05): finds the "
+         "most objects")
 PRESETS.register(
-    "balanced", MemberPreset("default", 0.25),
-    help="Ultralytics' default augmentation, confidence 0.25 (the usual operating point)")
+    "balanced", MemberPreset("default", 0.25, "f1"),
+    help="Ultralytics' default augmentation, cut at the best validation F1 (fixed: 0.25)")
 PRESETS.register(
-    "precision", MemberPreset("none", 0.5, MappingProxyType({"fliplr": 0.5})),
-    help="light augmentation (horizontal flips only), confidence 0.5: few, sure boxes")
+    "precision", MemberPreset("none", 0.5, "precision:0.8", MappingProxyType({"fliplr": 0.5})),
+    help="light augmentation (horizontal flips only), cut where validation precision is 0.8 "
+         "(fixed: 0.5): few, sure boxes")
 
 
 def preset_help() -> str:

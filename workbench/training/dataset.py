@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.core.boxes import xywhn_to_xyxyn
+from workbench.core.labels import class_ids
 from workbench.core.segments import segments
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.store.view_data import labeled_boxes
@@ -76,19 +77,18 @@ def _read(ws: Workspace, spec: str) -> dict[str, Any]:
     return labeled_boxes(ws, spec)
 
 
-def _split_hash(data: dict[str, Any], class_index: dict[str, int]) -> str:
+def _split_hash(data: dict[str, Any], classes: list[str]) -> str:
     h = hashlib.sha256()
     h.update("\n".join(f"{i}:{c}" for i, c in zip(data["ids"], data["content_hash"],
                                                    strict=True)).encode())
     h.update(np.asarray(data["sample_index"], dtype=np.int64).tobytes())
-    h.update(np.asarray([class_index.get(str(x), -1) for x in data["label"]], np.int64).tobytes())
+    h.update(class_ids(data["label"], classes).tobytes())
     h.update(np.round(data["xywhn"], 7).astype(np.float64).tobytes())
     return h.hexdigest()
 
 
 def _key(parts: dict[str, dict[str, Any]], classes: list[str],
          critical: list[str] | None = None, oversample: int = 1) -> str:
-    class_index = {c: i for i, c in enumerate(classes)}
     for name, data in parts.items():
         unknown = sorted(set(data["label"].tolist()) - set(classes))
         if unknown:
@@ -96,7 +96,7 @@ def _key(parts: dict[str, dict[str, Any]], classes: list[str],
                 f"{name} view has boxes of classes outside the workspace's class list: "
                 f"{unknown}; add them with `workbench ingest --add-classes` or fix the labels")
     text = "\n".join(classes) + "|" + "|".join(
-        _split_hash(parts[n], class_index) for n in ("train", "val"))
+        _split_hash(parts[n], classes) for n in ("train", "val"))
     if critical and oversample > 1:  # without repeats the key is what it always was
         text += f"|repeat:{oversample}:" + ",".join(sorted(critical))
     return hashlib.sha256(text.encode()).hexdigest()
@@ -160,7 +160,6 @@ def export_yolo(ws: Workspace, train_view: str, val_view: str, classes: list[str
     check_critical(critical, classes)
     if oversample < 1:
         raise ConfigError(f"oversample must be >= 1, got {oversample}")
-    class_index = {c: i for i, c in enumerate(classes)}
     parts = {"train": _read(ws, train_view), "val": _read(ws, val_view)}
     key = _key(parts, classes, critical, oversample)
     root = ws.root / ".workbench" / "datasets" / key[:16]
@@ -173,7 +172,7 @@ def export_yolo(ws: Workspace, train_view: str, val_view: str, classes: list[str
     if root.exists():
         shutil.rmtree(root)
     for name, data in parts.items():
-        _write_split(root, name, data, class_index, factors[name])
+        _write_split(root, name, data, classes, factors[name])
     names = "\n".join(f"  {i}: {json.dumps(c)}" for i, c in enumerate(classes))
     yaml_path.write_text(f"path: {root}\ntrain: images/train\nval: images/val\n"
                          f"nc: {len(classes)}\nnames:\n{names}\n")
@@ -195,7 +194,7 @@ def _summary(data: dict[str, Any], factors: np.ndarray) -> SplitExport:
                                        for k, v in zip(labels, repeated, strict=True)})
 
 
-def _write_split(root: Path, name: str, data: dict[str, Any], class_index: dict[str, int],
+def _write_split(root: Path, name: str, data: dict[str, Any], classes: list[str],
                  factors: np.ndarray) -> None:
     """Link the split's images and write their label files; image ``n`` is written
     ``factors[n]`` times (``<sid>``, then ``<sid>__rep1`` ...)."""
@@ -206,7 +205,7 @@ def _write_split(root: Path, name: str, data: dict[str, Any], class_index: dict[
     xyxy = xywhn_to_xyxyn(data["xywhn"])
     centers = np.c_[(xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2,
                     data["xywhn"][:, 2], data["xywhn"][:, 3]].tolist()
-    cls = [class_index[str(x)] for x in data["label"]]
+    cls = class_ids(data["label"], classes).tolist()
     index = np.asarray(data["sample_index"], dtype=np.int64)
     starts, ends = segments(index, np.arange(len(data["ids"])))
     for n, (sid, path) in enumerate(zip(data["ids"], data["filepath"], strict=True)):
