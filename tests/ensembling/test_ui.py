@@ -8,7 +8,13 @@ import pytest
 
 from tests.ensembling.conftest import EnsembleWorkspace, state, stored
 from tests.ui.plugin_ctx import context, execute, operator
-from workbench.ensembling.api import METHODS, EnsembleConfig
+from workbench.ensembling.api import (
+    METHODS,
+    OPERATING_POINTS,
+    PRESETS,
+    EnsembleConfig,
+    EnsembleTrainConfig,
+)
 from workbench.ui.catalog import operators
 
 
@@ -21,6 +27,18 @@ def test_the_operator_is_in_the_catalog_with_the_registry_s_methods() -> None:
     assert form["method"].default == "wbf"
     assert form["runs"].kind == "list" and form["runs"].required
     assert form["weights"].kind == "list"
+
+
+
+def test_the_train_operator_is_long_with_the_presets_and_operating_points() -> None:
+    spec = operators().get("wb_ensemble_train")
+    assert spec.config is EnsembleTrainConfig and spec.long
+    form = {f.name: f for f in spec.form(None)}
+    assert set(form) == {f.name for f in dataclasses.fields(EnsembleTrainConfig)}
+    assert list(form["presets"].choices) == PRESETS.names()
+    assert form["presets"].kind == "list"
+    assert tuple(form["operating_points"].choices) == OPERATING_POINTS
+    assert form["operating_points"].default == "val"
 
 
 @pytest.mark.integration

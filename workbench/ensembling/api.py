@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from workbench.ensembling.config import (
+    OPERATING_POINTS,
     EnsembleConfig,
     EnsembleError,
     EnsembleResult,
@@ -24,7 +25,7 @@ from workbench.store import lock
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
 
-__all__ = ["METHODS", "PRESETS", "EnsembleConfig", "EnsembleError", "EnsembleResult",
+__all__ = ["METHODS", "OPERATING_POINTS", "PRESETS", "EnsembleConfig", "EnsembleError", "EnsembleResult",
            "EnsembleTrainConfig", "EnsembleTrainResult", "FusionMethod", "MemberPreset",
            "Progress", "ensemble", "member_names", "method_help", "parse_names",
            "parse_weights", "preset_help", "train_ensemble"]
