@@ -25,9 +25,9 @@ from workbench.store import lock
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
 
-__all__ = ["METHODS", "OPERATING_POINTS", "PRESETS", "EnsembleConfig", "EnsembleError", "EnsembleResult",
-           "EnsembleTrainConfig", "EnsembleTrainResult", "FusionMethod", "MemberPreset",
-           "Progress", "ensemble", "member_names", "method_help", "parse_names",
+__all__ = ["METHODS", "OPERATING_POINTS", "PRESETS", "EnsembleConfig", "EnsembleError",
+           "EnsembleResult", "EnsembleTrainConfig", "EnsembleTrainResult", "FusionMethod",
+           "MemberPreset", "Progress", "ensemble", "member_names", "method_help", "parse_names",
            "parse_weights", "preset_help", "train_ensemble"]
 
 
