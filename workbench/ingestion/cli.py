@@ -24,8 +24,12 @@ from workbench.ingestion.sources import format_help
 
 
 def ingest(
-    path: Annotated[Path, typer.Argument(help="File or folder to ingest (see --format).")],
-    format: Annotated[str, typer.Option("--format", "-f", help=format_help())],
+    path: Annotated[str, typer.Argument(
+        help="File or folder to ingest (see --format), or fathomnet:CONCEPT[,CONCEPT...] / "
+             "hf:REPO_OR_PATH for the sources read from elsewhere.")],
+    format: Annotated[str, typer.Option(
+        "--format", "-f", help=f"{format_help()}. Optional with a fathomnet: or hf: prefix.")]
+    = default(IngestConfig, "format"),
     source: Annotated[str | None, typer.Option(
         help="Provenance name stored on each sample (default: the path's name).")]
     = default(IngestConfig, "source"),
@@ -51,6 +55,43 @@ def ingest(
         help="With --skip-bad: fail (writing nothing) when more than this share of the images "
              "found would be skipped, or all of them.")]
     = default(IngestConfig, "max_skipped_share"),
+    limit: Annotated[int | None, typer.Option(
+        help="fathomnet, hf: at most this many images.")] = default(IngestConfig, "limit"),
+    class_map: Annotated[Path | None, typer.Option(
+        help="fathomnet, hf: YAML/JSON {source name: workspace class} merging the source's "
+             "names into your classes.")] = default(IngestConfig, "class_map"),
+    cache: Annotated[Path | None, typer.Option(
+        help="fathomnet: where downloaded images are kept (content-addressed, reused by later "
+             "ingests; default: the workspace's media folder).")] = default(IngestConfig, "cache"),
+    taxa_descendants: Annotated[bool, typer.Option(
+        help="fathomnet: also the concepts' descendants in the taxonomy.")]
+    = default(IngestConfig, "taxa_descendants"),
+    bbox_only: Annotated[bool, typer.Option(
+        help="fathomnet: only images with a box of the concepts.")]
+    = default(IngestConfig, "bbox_only"),
+    split: Annotated[str | None, typer.Option(
+        help="hf: the dataset split to read (default train).")] = default(IngestConfig, "split"),
+    revision: Annotated[str | None, typer.Option(
+        help="hf: the dataset revision (branch, tag or commit) on the Hub.")]
+    = default(IngestConfig, "revision"),
+    image_column: Annotated[str | None, typer.Option(
+        help="hf: the image column (default: detected).")]
+    = default(IngestConfig, "image_column"),
+    objects_column: Annotated[str | None, typer.Option(
+        help="hf: the boxes column (default: detected, e.g. objects).")]
+    = default(IngestConfig, "objects_column"),
+    bbox_format: Annotated[str | None, typer.Option(
+        help="hf: coco (x, y, w, h pixels, default) | voc (x1, y1, x2, y2 pixels) | yolo "
+             "(cx, cy, w, h relative) | albumentations (x1, y1, x2, y2 relative).")]
+    = default(IngestConfig, "bbox_format"),
+    every: Annotated[int | None, typer.Option(
+        help="video: keep every N-th frame.")] = default(IngestConfig, "every"),
+    fps: Annotated[float | None, typer.Option(
+        help="video: keep this many frames per second.")] = default(IngestConfig, "fps"),
+    dedup_threshold: Annotated[int | None, typer.Option(
+        help="video: drop a frame within this many bits (of a 64-bit perceptual hash) of the "
+             "last kept one; 0 keeps every sampled frame.")]
+    = default(IngestConfig, "dedup_threshold"),
     workspace: WorkspaceOpt = Path("."),
     json_: JsonOpt = False,
 ) -> None:
@@ -60,7 +101,12 @@ def ingest(
     ws = open_workspace(workspace)
     config = IngestConfig(path=path, format=format, source=source, unlabeled=unlabeled,
                           negatives=negatives, skip_bad=skip_bad, add_classes=add_classes,
-                          images_dir=images, max_skipped_share=max_skipped)
+                          images_dir=images, max_skipped_share=max_skipped, limit=limit,
+                          class_map=class_map, cache=cache, taxa_descendants=taxa_descendants,
+                          bbox_only=bbox_only, split=split, revision=revision,
+                          image_column=image_column, objects_column=objects_column,
+                          bbox_format=bbox_format, every=every, fps=fps,
+                          dedup_threshold=dedup_threshold)
     with input_report(json_), spinner(json_, f"ingesting {path} ({format}) ..."):
         result = run_ingest(ws, config)
     if json_:

@@ -134,6 +134,12 @@ def ingest(ws: Workspace, path: str | Path, format: str, *, progress: Progress |
     return run_ingest(ws, IngestConfig(path=path, format=format, **options), progress)
 
 
+def _slug(spec: str) -> str:
+    """A source name from a spec such as ``Aurelia aurita,Bathochordaeus`` or ``user/repo``."""
+    text = "".join(c if c.isalnum() or c in "-_." else "-" for c in spec.strip().lower())
+    return "-".join(p for p in text.split("-") if p)[:60] or "source"
+
+
 def run_ingest(ws: Workspace, config: IngestConfig,
                progress: Progress | None = None) -> IngestResult:
     """Ingest ``config.path`` in ``config.format`` into the workspace.
@@ -154,12 +160,14 @@ def run_ingest(ws: Workspace, config: IngestConfig,
     """
     started_wall = time.perf_counter()
     started = dt.datetime.now(dt.UTC)
-    path = Path(config.path).expanduser().resolve()
-    name = config.source or path.stem or path.name
+    spec = config.spec()
+    path = Path(spec) if spec is not None else Path(config.path).expanduser().resolve()
+    name = config.source or (f"{config.format}-{_slug(spec)}" if spec is not None
+                             else path.stem or path.name)
     images_dir = config.images_dir
     options = SourceOptions(unlabeled=config.unlabeled or config.negatives,
                             images_dir=Path(images_dir).resolve() if images_dir else None,
-                            workspace_root=ws.root)
+                            workspace_root=ws.root, spec=spec, params=config.source_params())
     result = IngestResult(source=name, format=config.format)
     with paused_gc():
         batch = parse_source(config.format, path, options)
@@ -169,7 +177,10 @@ def run_ingest(ws: Workspace, config: IngestConfig,
             _ingest_batch(ws, batch, result, config.skip_bad, config.add_classes, progress,
                           started, config.max_skipped_share,
                           tags=(schema.NEGATIVE_TAG,) if config.negatives else (),
-                          params={"path": str(path), "format": config.format, "source": name,
+                          params={"path": str(config.path) if spec is not None else str(path),
+                                  "format": config.format, "source": name,
+                                  **{k: str(v) if isinstance(v, Path) else v
+                                     for k, v in config.source_params().items()},
                                   "unlabeled": config.unlabeled, "skip_bad": config.skip_bad,
                                   "negatives": config.negatives,
                                   "max_skipped_share": config.max_skipped_share})

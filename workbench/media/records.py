@@ -196,11 +196,17 @@ class SourceOptions:
         unlabeled: ignore any labels and ingest the images into the pool.
         images_dir: where images are, for formats whose annotations live elsewhere.
         workspace_root: where content-addressed media (e.g. npz frames) is written.
+        spec: for a format that reads from elsewhere, what followed ``FORMAT:`` on the
+            command line (concepts, a dataset id); None otherwise.
+        params: the format's own options that were given (``IngestConfig.source_params``:
+            ``limit``, ``every``, ``split`` ...), by name.
     """
 
     unlabeled: bool = False
     images_dir: Path | None = None
     workspace_root: Path | None = None
+    spec: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 Parser = Callable[[Path, SourceOptions], SourceBatch]
