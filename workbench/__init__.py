@@ -46,6 +46,8 @@ _VERBS: dict[str, _Verb] = {
     "runs": _Verb("workbench.curation.api", "runs", "RunsConfig", "runs", native=True),
     "app": _Verb("workbench.ui.api", "launch", None, "app"),
     "ingest": _Verb("workbench.ingestion.api", "ingest", "IngestConfig", "ingest", native=True),
+    "export_dataset": _Verb("workbench.ingestion.api", "export_dataset", "ExportDatasetConfig",
+                            "export-dataset", native=True),
     "split": _Verb("workbench.curation.api", "split", "SplitConfig", "split", native=True),
     "check": _Verb("workbench.curation.api", "check", "CheckConfig", "check", native=True),
     "ssl_pretrain": _Verb("workbench.ssl.api", "pretrain", "PretrainConfig", "ssl pretrain"),
@@ -95,6 +97,7 @@ _NAMES = {
     **{name: "workbench.curation.api" for name in (
         "InitConfig", "RunsConfig", "SplitConfig", "CheckConfig")},
     "IngestConfig": "workbench.ingestion.api",
+    "ExportDatasetConfig": "workbench.ingestion.api",
     **{name: "workbench.ssl.api" for name in ("PretrainConfig", "EmbedConfig", "ProbeConfig",
                                               "CompareConfig")},
     **{name: "workbench.training.api" for name in ("TrainConfig", "SweepConfig", "EvalConfig")},

@@ -7,6 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ConfigError
 from workbench.ingestion.config import IngestConfig
+from workbench.ingestion.export_config import (
+    EXPORT_FORMATS,
+    ExportDatasetConfig,
+    ExportDatasetResult,
+)
 from workbench.ingestion.ingest import (
     IngestError,
     IngestResult,
@@ -50,7 +55,7 @@ def ingest(ws: Workspace, config: IngestConfig | str | Path | None = None,
             options["path"] = config
         if format is not None:
             options["format"] = format
-        if "format" not in options:
+        if "format" not in options and ":" not in str(options.get("path", "")):
             raise ConfigError(f"ingest of {options.get('path')} needs a format: "
                               f"{SOURCES.choices()}")
         config = IngestConfig(**options)
@@ -59,5 +64,28 @@ def ingest(ws: Workspace, config: IngestConfig | str | Path | None = None,
     return run_ingest(ws, config, progress)
 
 
-__all__ = ["SOURCES", "IngestConfig", "IngestError", "IngestResult", "TooManySkippedError",
-           "declared_size", "ingest"]
+__all__ = ["EXPORT_FORMATS", "SOURCES", "ExportDatasetConfig", "ExportDatasetResult",
+           "IngestConfig", "IngestError", "IngestResult", "TooManySkippedError",
+           "declared_size", "export_dataset", "ingest"]
+
+
+def export_dataset(ws: Workspace, config: ExportDatasetConfig | None = None,
+                   **options: Any) -> ExportDatasetResult:
+    """Write the labeled images of a view and their boxes as a YOLO, COCO or Hugging Face
+    dataset (``workbench export-dataset``); ingesting it again gives the same boxes.
+
+    Args:
+        ws: the workspace.
+        config: the options, or None with :class:`ExportDatasetConfig`'s fields as keywords.
+
+    Raises:
+        ExportDatasetError: no labeled images in the view, a non-empty ``out`` without
+            ``overwrite``, a missing image file; nothing was written.
+    """
+    from workbench.ingestion.export import run_export
+
+    if config is None:
+        config = ExportDatasetConfig(**options)
+    elif options:
+        raise TypeError("give an ExportDatasetConfig or keyword options, not both")
+    return run_export(ws, config)

@@ -12,6 +12,7 @@ from workbench.cli.common import (
     Stage,
     WorkspaceOpt,
     default,
+    err,
     input_report,
     open_workspace,
     out,
@@ -20,6 +21,7 @@ from workbench.cli.common import (
     spinner,
 )
 from workbench.ingestion.config import IngestConfig
+from workbench.ingestion.export_config import EXPORT_FORMATS, ExportDatasetConfig
 from workbench.ingestion.sources import format_help
 
 
@@ -126,6 +128,43 @@ def ingest(
         out.print(f"classes added to the workspace: {', '.join(result.classes_added)}")
 
 
+def export_dataset(
+    view: Annotated[str, typer.Argument(
+        help="The view whose labeled images to write (split:train, source:NAME, all ...).")],
+    folder: Annotated[Path, typer.Argument(metavar="DIR", help="The folder to create.")],
+    format: Annotated[str, typer.Option(
+        "--format", "-f", help=f"{' | '.join(EXPORT_FORMATS)}: yolo writes data.yaml, images/ "
+        "and labels/ per split; coco images/ and annotations.json; hf a Hugging Face "
+        "save_to_disk DatasetDict (train/validation/test, objects {bbox, category}).")]
+    = default(ExportDatasetConfig, "format"),
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing, non-empty folder.")]
+    = default(ExportDatasetConfig, "overwrite"),
+    link: Annotated[bool, typer.Option(
+        help="Hard-link the images instead of copying them (yolo, coco; same file system).")]
+    = default(ExportDatasetConfig, "link"),
+    workspace: WorkspaceOpt = Path("."),
+    json_: JsonOpt = False,
+) -> None:
+    """Write a view's labeled images and boxes as a YOLO, COCO or Hugging Face dataset
+    (ingesting it again gives the same boxes)."""
+    from workbench.ingestion.api import export_dataset as run_export
+
+    ws = open_workspace(workspace)
+    config = ExportDatasetConfig(view=view, out=folder, format=format, overwrite=overwrite,
+                                 link=link)
+    with spinner(json_, f"exporting {view} as {format} ..."):
+        result = run_export(ws, config)
+    if json_:
+        print_json(result.to_dict())
+        return
+    for warning in result.warnings:
+        err.print(f"[yellow]warning[/] {warning}", highlight=False)
+    splits = ", ".join(f"{k} {v}" for k, v in result.splits.items())
+    out.print(f"[green]exported[/] {result.images} images, {result.boxes} boxes "
+                      f"({splits}) as {result.format} to {result.out} in {result.seconds:.1f}s")
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``ingest`` (data)."""
+    """Add ``ingest`` and ``export-dataset`` (data)."""
     app.command(rich_help_panel=Stage.DATA.value)(ingest)
+    app.command("export-dataset", rich_help_panel=Stage.DATA.value)(export_dataset)

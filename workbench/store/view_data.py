@@ -49,3 +49,32 @@ def provenance(ws: Workspace, filepaths: list[str]) -> dict[str, list[Any]]:
     return {"sample_ids": [str(r["_id"]) if "_id" in r else None for r in rows],
             "sources": [r.get(schema.SOURCE) for r in rows],
             "groups": [r.get(schema.GROUP) for r in rows]}
+
+
+def labeled_rows(ws: Workspace, view: str) -> dict[str, Any]:
+    """The labeled samples of ``view`` with their ground truth, split, group and image size
+    (what a dataset export writes; two queries, no FiftyOne objects).
+
+    Returns:
+        :func:`query.box_arrays`' arrays (``sample_index`` ``(M,)``, ``label`` ``(M,)``,
+        ``xywhn`` ``(M, 4)``, ``ids``, ``filepath``, ``content_hash`` ``[N]``) plus
+        ``split``, ``group``, ``source_id`` ``[N]`` (None where unset) and ``width``,
+        ``height`` ``[N]`` pixels from the metadata (None where unknown).
+
+    Raises:
+        ConfigError: the view spec is invalid.
+    """
+    from workbench.store import schema
+
+    match = labeled_match(view)
+    data = query.box_arrays(ws, match)
+    docs = {d["_id"]: d for d in ws.samples.find(
+        match, {schema.SPLIT: 1, schema.GROUP: 1, schema.SOURCE_ID: 1, "metadata.width": 1,
+                "metadata.height": 1})}
+    rows = [docs.get(i) or {} for i in data["ids"]]
+    meta = [r.get("metadata") or {} for r in rows]
+    data.update(split=[r.get(schema.SPLIT) for r in rows],
+                group=[r.get(schema.GROUP) for r in rows],
+                source_id=[r.get(schema.SOURCE_ID) for r in rows],
+                width=[m.get("width") for m in meta], height=[m.get("height") for m in meta])
+    return data
