@@ -32,6 +32,7 @@ from workbench.media.probe import pil_open
 from workbench.store import annotating, datasets, predictions, query, runs, views
 from workbench.store.annotating import mark_in_annotation
 from workbench.store.runs import RunKind
+from workbench.store.view_data import attributions
 from workbench.store.workspace import Workspace
 
 KIND = RunKind.ANNOTATE_EXPORT
@@ -276,6 +277,9 @@ def export_package(ws: Workspace, cfg: PackageConfig, progress: Progress | None 
                 zf.writestr("predictions.coco.json", json.dumps(coco))
             zf.writestr("labelstudio_tasks.json", json.dumps(tasks))
             zf.writestr("guidelines.md", guidelines)
+            credits = attributions(ws, match)
+            if credits:  # licenses and attributions of the images' sources (FathomNet ...)
+                zf.writestr("attribution.json", json.dumps(credits, indent=1))
             for name, data in crops.items():
                 zf.writestr(name, data, compress_type=zipfile.ZIP_STORED)
             for k, (im, path) in enumerate(zip(images, paths, strict=True)):

@@ -47,6 +47,7 @@ from workbench.prediction.api import (
 )
 from workbench.store import runs
 from workbench.store.runs import RunKind
+from workbench.store.view_data import attributions
 from workbench.store.workspace import Workspace
 
 __all__ = ["ExportConfig", "export_model"]
@@ -71,6 +72,7 @@ def export_model(ws: Workspace, cfg: ExportConfig) -> dict[str, Any]:
     else:
         report, deploy = _onnx_export(ws, cfg, spec, weights, folder, thresholds)
     report["thresholds"] = thresholds.to_dict(deploy["classes"])
+    deploy["data_attribution"] = _training_attribution(ws, cfg.run)
     report["seconds"] = round(time.perf_counter() - t0, 2)
     gate = check_gate(report["map50"], report["map50_fp32"], report["fidelity"]["cosine"],
                       cfg.max_drop, cfg.min_cosine)
@@ -90,6 +92,14 @@ def export_model(ws: Workspace, cfg: ExportConfig) -> dict[str, Any]:
         "val": cfg.val, "val_limit": cfg.val_limit, "platform": cfg.platform,
         "thresholds": cfg.thresholds, "out": str(folder)}, report, started)
     return report
+
+
+def _training_attribution(ws: Workspace, run: str) -> list[dict[str, Any]]:
+    """Licenses and attributions of the images a training run learned from (its view's
+    samples that carry one: FathomNet, Hugging Face ...); empty for a weights file."""
+    doc = runs.get_run(ws, run)
+    view = ((doc or {}).get("params") or {}).get("view")
+    return attributions(ws, view) if isinstance(view, str) and view else []
 
 
 def _speed_warnings(report: dict[str, Any], spec: TargetSpec) -> list[str]:

@@ -78,3 +78,29 @@ def labeled_rows(ws: Workspace, view: str) -> dict[str, Any]:
                 source_id=[r.get(schema.SOURCE_ID) for r in rows],
                 width=[m.get("width") for m in meta], height=[m.get("height") for m in meta])
     return data
+
+
+#: Sample fields that carry a source's license and attribution (FathomNet, Hugging Face ...).
+LICENSE, ATTRIBUTION = "license", "attribution"
+
+
+def attributions(ws: Workspace, view: str | dict[str, Any]) -> list[dict[str, Any]]:
+    """The distinct license / attribution pairs of the samples of ``view`` (a view spec or a
+    MongoDB filter) that carry one, with how many images each covers (one aggregation), most
+    images first. Annotation packages and device exports carry them.
+
+    Returns:
+        ``[{"license": str | None, "attribution": str | None, "images": int}, ...]``.
+
+    Raises:
+        ConfigError: the view spec is invalid.
+    """
+    match = view_match(view) if isinstance(view, str) else view
+    has = {"$or": [{LICENSE: {"$nin": [None, ""]}}, {ATTRIBUTION: {"$nin": [None, ""]}}]}
+    pipeline: list[dict[str, Any]] = [
+        {"$match": {"$and": [match, has]} if match else has},
+        {"$group": {"_id": {"license": f"${LICENSE}", "attribution": f"${ATTRIBUTION}"},
+                    "images": {"$sum": 1}}},
+        {"$sort": {"images": -1, "_id.license": 1, "_id.attribution": 1}}]
+    return [{"license": d["_id"].get("license"), "attribution": d["_id"].get("attribution"),
+             "images": int(d["images"])} for d in ws.samples.aggregate(pipeline)]
