@@ -18,6 +18,7 @@ from workbench.cli.common import (
     out,
     print_issues,
     print_json,
+    progress_bar,
     spinner,
 )
 from workbench.ingestion.config import IngestConfig
@@ -109,8 +110,9 @@ def ingest(
                           image_column=image_column, objects_column=objects_column,
                           bbox_format=bbox_format, every=every, fps=fps,
                           dedup_threshold=dedup_threshold)
-    with input_report(json_), spinner(json_, f"ingesting {path} ({format}) ..."):
-        result = run_ingest(ws, config)
+    with input_report(json_), progress_bar(json_, f"ingesting {path}") as update:
+        result = run_ingest(ws, config,
+                            progress=lambda stage, done, total: update(done, total, stage))
     if json_:
         print_json(result.to_dict())
         return

@@ -112,8 +112,8 @@ class IngestConfig:
     def source_params(self) -> dict[str, Any]:
         """The format-specific options that were set, by field name (what the parser gets
         as :attr:`~workbench.media.records.SourceOptions.params`)."""
-        return {name: getattr(self, name) for name in SOURCE_PARAMS
-                if getattr(self, name) not in (None, False)}
+        values = {name: getattr(self, name) for name in SOURCE_PARAMS}
+        return {k: v for k, v in values.items() if v is not None and v is not False}
 
     def spec(self) -> str | None:
         """What follows ``FORMAT:`` for a format that reads from elsewhere, else None."""

@@ -167,7 +167,8 @@ def run_ingest(ws: Workspace, config: IngestConfig,
     images_dir = config.images_dir
     options = SourceOptions(unlabeled=config.unlabeled or config.negatives,
                             images_dir=Path(images_dir).resolve() if images_dir else None,
-                            workspace_root=ws.root, spec=spec, params=config.source_params())
+                            workspace_root=ws.root, spec=spec, params=config.source_params(),
+                            progress=progress)
     result = IngestResult(source=name, format=config.format)
     with paused_gc():
         batch = parse_source(config.format, path, options)

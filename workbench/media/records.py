@@ -200,6 +200,8 @@ class SourceOptions:
             command line (concepts, a dataset id); None otherwise.
         params: the format's own options that were given (``IngestConfig.source_params``:
             ``limit``, ``every``, ``split`` ...), by name.
+        progress: ``progress(stage, done, total)`` for parsers with long work of their own
+            (downloads, decoding video); None: nobody is watching.
     """
 
     unlabeled: bool = False
@@ -207,6 +209,7 @@ class SourceOptions:
     workspace_root: Path | None = None
     spec: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    progress: Callable[[str, int, int], None] | None = None
 
 
 Parser = Callable[[Path, SourceOptions], SourceBatch]

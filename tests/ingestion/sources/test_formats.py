@@ -35,7 +35,8 @@ def _kinds(batch) -> set[str]:  # type: ignore[no-untyped-def]
 
 
 def test_registry_lists_valid_names() -> None:
-    assert set(SOURCES.names()) == {"yolo", "coco", "voc", "jsonl", "classdir", "images", "npz"}
+    assert set(SOURCES.names()) == {"yolo", "coco", "voc", "jsonl", "classdir", "images", "npz",
+                                    "video", "fathomnet"}
     with pytest.raises(UnknownNameError, match="valid formats: classdir, coco"):
         get_source("kitti")
 

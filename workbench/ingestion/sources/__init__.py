@@ -9,7 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from workbench.errors import SourceError
-from workbench.ingestion.sources import classdir, coco, imagedir, jsonl, npz, voc, yolo
+from workbench.ingestion.sources import (
+    classdir,
+    coco,
+    fathomnet,
+    imagedir,
+    jsonl,
+    npz,
+    video,
+    voc,
+    yolo,
+)
 from workbench.media.records import Parser, SourceBatch, SourceOptions
 from workbench.registry import Registry
 
@@ -22,6 +32,10 @@ SOURCES.register("jsonl", jsonl.parse, help="")
 SOURCES.register("classdir", classdir.parse, help="one folder per class")
 SOURCES.register("images", imagedir.parse, help="unlabeled folder")
 SOURCES.register("npz", npz.parse, help="captures")
+SOURCES.register("video", video.parse, help="a video file or a folder of them",
+                 options=("every", "fps", "dedup_threshold"))
+SOURCES.register("fathomnet", fathomnet.parse, help="fathomnet:CONCEPT[,CONCEPT]", scheme=True,
+                 options=("limit", "class_map", "cache", "taxa_descendants", "bbox_only"))
 
 
 def get_source(name: str) -> Parser:
