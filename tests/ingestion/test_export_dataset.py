@@ -82,6 +82,7 @@ def test_round_trip_gives_identical_boxes(source_ws: Workspace, fresh_ws: Worksp
 
 
 def test_hf_export_is_a_dataset_dict_with_the_same_boxes(source_ws: Workspace,
+                                                         fresh_ws: Workspace,
                                                          tmp_path: Path) -> None:
     import datasets
 
@@ -106,6 +107,11 @@ def test_hf_export_is_a_dataset_dict_with_the_same_boxes(source_ws: Workspace,
             np.testing.assert_allclose([g[1] for g in got], [e[1] for e in expected[digest]],
                                        atol=1e-6)
     assert not list(tmp_path.glob(".export-hf*")), "temporary folders left behind"
+    for split in ("train", "validation", "test"):  # and back in through the hf source
+        ingest(fresh_ws, f"hf:{out}", split=split)
+    _same(_boxes_by_hash(source_ws), _boxes_by_hash(fresh_ws))
+    splits = {d["split"] for d in fresh_ws.samples.find({}, {"split": 1})}
+    assert splits == {"train", "val", "test"}
 
 
 def test_refusals_write_nothing(source_ws: Workspace, tmp_path: Path) -> None:

@@ -205,7 +205,11 @@ def _ingest_batch(ws: Workspace, batch: SourceBatch, result: IngestResult, skip_
 
     if progress:
         progress("reading images", 0, len(records))
-    infos = probe([r.path for r in records])
+    todo = [i for i, r in enumerate(records) if r.info is None]
+    known = [r.info for r in records]
+    for i, probed in zip(todo, probe([records[i].path for i in todo]), strict=True):
+        known[i] = probed
+    infos: list[ImageInfo] = [k for k in known if k is not None]
     if progress:
         progress("reading images", len(records), len(records))
     for i, (rec, info) in enumerate(zip(records, infos, strict=True)):

@@ -24,6 +24,7 @@ from workbench.core.boxes import (
     CLIP_TOLERANCE,
     check_geometry,
 )
+from workbench.media.probe import ImageInfo
 
 Severity = Literal["error", "warning"]
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
@@ -79,6 +80,9 @@ class ImageRecord:
         declared_size: ``(width, height)`` the annotations were made for (COCO, VOC);
             ingest checks it against the image.
         created_media: the parser wrote ``path`` itself (npz frames); removed if ingest fails.
+        info: what the parser learned probing the bytes it wrote to ``path``
+            (:func:`~workbench.media.probe.probe_bytes`); ingest then does not read the file
+            again. None: ingest probes the file.
     """
 
     path: Path
@@ -89,6 +93,7 @@ class ImageRecord:
     fields: dict[str, Any] = field(default_factory=dict)
     declared_size: tuple[int, int] | None = None
     created_media: bool = False
+    info: ImageInfo | None = None
 
 
 @dataclass

@@ -36,7 +36,7 @@ def _kinds(batch) -> set[str]:  # type: ignore[no-untyped-def]
 
 def test_registry_lists_valid_names() -> None:
     assert set(SOURCES.names()) == {"yolo", "coco", "voc", "jsonl", "classdir", "images", "npz",
-                                    "video", "fathomnet"}
+                                    "video", "fathomnet", "hf"}
     with pytest.raises(UnknownNameError, match="valid formats: classdir, coco"):
         get_source("kitti")
 

@@ -13,6 +13,7 @@ from workbench.ingestion.sources import (
     classdir,
     coco,
     fathomnet,
+    hf,
     imagedir,
     jsonl,
     npz,
@@ -34,6 +35,9 @@ SOURCES.register("images", imagedir.parse, help="unlabeled folder")
 SOURCES.register("npz", npz.parse, help="captures")
 SOURCES.register("video", video.parse, help="a video file or a folder of them",
                  options=("every", "fps", "dedup_threshold"))
+SOURCES.register("hf", hf.parse, help="hf:REPO_OR_PATH, a Hugging Face dataset", scheme=True,
+                 options=("limit", "class_map", "split", "revision", "image_column",
+                          "objects_column", "bbox_format"))
 SOURCES.register("fathomnet", fathomnet.parse, help="fathomnet:CONCEPT[,CONCEPT]", scheme=True,
                  options=("limit", "class_map", "cache", "taxa_descendants", "bbox_only"))
 
