@@ -392,3 +392,26 @@ def test_cli_export_prints_the_thresholds(thr_ws: Any, tmp_path: Path) -> None:
     assert "starfish0.600" in printed
     deploy = yaml.safe_load((tmp_path / "cli" / "yolov8n-224-onnx" / "deploy.yaml").read_text())
     assert deploy["thresholds"]["starfish"] == 0.6
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_deploy_yaml_credits_the_training_images_sources(thr_ws: Any, tmp_path: Path) -> None:
+    """A model trained on images with a license (FathomNet, Hugging Face ...) says so in
+    deploy.yaml: the license/attribution pairs of its training view."""
+    train_ids = [d["_id"] for d in thr_ws.samples.find({"split": "train"}, {"_id": 1})]
+    thr_ws.samples.update_many({"_id": {"$in": train_ids[:5]}}, {"$set": {
+        "license": "CC BY 4.0", "attribution": "FathomNet image 1234, MBARI"}})
+    name = _name("trained")
+    runs.record_run(thr_ws, RunKind.TRAIN, name, {"view": "split:train", "val": "split:val"},
+                    {"weights": str(Path(WEIGHTS).resolve())}, dt.datetime.now(dt.UTC))
+    try:
+        report = export_model(thr_ws, ExportConfig(run=name, target="onnx", val_limit=4,
+                                                   out=tmp_path / "credits"))
+        assert _deploy(report)["data_attribution"] == [
+            {"license": "CC BY 4.0", "attribution": "FathomNet image 1234, MBARI", "images": 5}]
+        plain = export_model(thr_ws, ExportConfig(run=WEIGHTS, target="onnx", val_limit=4,
+                                                  out=tmp_path / "file"))
+        assert _deploy(plain)["data_attribution"] == []  # a weights file: no training view
+    finally:
+        thr_ws.samples.update_many({}, {"$unset": {"license": "", "attribution": ""}})
