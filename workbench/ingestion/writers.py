@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from workbench.optional import require
 from workbench.registry import Registry
 
 __all__ = ["WRITERS", "ExportData", "Writer", "hf_split", "image_names"]
@@ -139,7 +140,7 @@ def _write_hf(data: ExportData, out: Path, names: list[str]) -> None:
     """A ``DatasetDict.save_to_disk`` folder: per split ``image`` (bytes embedded),
     ``image_id``, ``width``, ``height``, ``objects: {bbox (COCO pixels), category
     (ClassLabel)}``, ``group``, ``source_id``. Rows are generated one image at a time."""
-    import datasets
+    datasets = require("datasets", "sources", what="export-dataset --format hf")
 
     datasets.disable_progress_bars()  # the CLI shows its own spinner; --json stays clean
     features = datasets.Features({

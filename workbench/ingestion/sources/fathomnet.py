@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from workbench.errors import SourceError
 from workbench.ingestion.sources.class_map import load_class_map
 from workbench.media.records import ImageRecord, SourceBatch, SourceOptions
+from workbench.optional import require
 
 __all__ = ["EXTRA_FIELDS", "URL_ENV", "parse"]
 
@@ -69,6 +70,7 @@ def parse(path: Path, options: SourceOptions) -> SourceBatch:
         SourceError: no concept given, a concept FathomNet does not know, no images for any
             concept, FathomNet unreachable or answering with an error.
     """
+    require("fathomnet", "sources", what="ingest fathomnet:")
     from fathomnet.api import boundingboxes, images, taxa
     from fathomnet.dto import GeoImageConstraints
 

@@ -40,6 +40,7 @@ from workbench.media.records import (
     normalize_split,
     shown,
 )
+from workbench.optional import require
 
 BBOX_FORMATS = ("coco", "voc", "yolo", "albumentations")
 BBOX_KEYS = ("bbox", "bboxes")
@@ -70,6 +71,7 @@ def parse(path: Path, options: SourceOptions) -> SourceBatch:
     if options.workspace_root is None:
         raise SourceError("hf ingest needs a workspace to write the images into")
     mapping = load_class_map(params.get("class_map"))
+    require("datasets", "sources", what="ingest hf:")
     dataset, split = _open(spec, params)
     where = f"{spec}[{split}]"
     import datasets

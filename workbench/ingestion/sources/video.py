@@ -36,6 +36,7 @@ import numpy as np
 from workbench.core.phash import dhash, hamming
 from workbench.errors import SourceError
 from workbench.media.records import ImageRecord, SourceBatch, SourceOptions
+from workbench.optional import require
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg",
                             ".ts", ".wmv"})
@@ -126,7 +127,7 @@ def parse(path: Path, options: SourceOptions) -> SourceBatch:
 def _read_video(video: Path, rel: str, sampling: Sampling, media: Path,
                 batch: SourceBatch) -> None:
     """Append the kept frames of one video to ``batch`` (issues for what went wrong)."""
-    import av  # imported when a video is parsed: the CLI loads this module at start-up
+    av = require("av", "sources", what="ingest --format video")  # imported when needed
 
     try:
         container = av.open(str(video))
