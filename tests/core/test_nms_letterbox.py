@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from workbench.core.letterbox import Letterbox
@@ -62,3 +62,47 @@ def test_segments() -> None:
 
     assert segments([0, 0, 2, 2, 2, 5], [0, 1, 2, 5]) == ([0, 2, 2, 5], [2, 2, 5, 6])
     assert segments([], [0, 1]) == ([0, 0], [0, 0])
+
+
+def _nms_one_at_a_time(boxes: np.ndarray, scores: np.ndarray, iou: float,
+                       classes: np.ndarray | None, max_det: int) -> list[int]:
+    """The textbook greedy NMS: the best remaining box against all the others (of its class),
+    repeatedly."""
+    b = boxes.astype(np.float64)
+    order = np.argsort(-scores, kind="stable")
+    keep: list[int] = []
+    while len(order) and len(keep) < max_det:
+        i = int(order[0])
+        keep.append(i)
+        rest = order[1:]
+        overlap = box_iou(b[i:i + 1], b[rest])[0] > iou
+        if classes is not None:
+            overlap &= classes[rest] == classes[i]
+        order = rest[~overlap]
+    return keep
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 400), st.integers(0, 2**31 - 1), st.floats(0.1, 0.9),
+       st.booleans(), st.integers(1, 500))
+def test_nms_equals_the_one_box_at_a_time_greedy(n: int, seed: int, iou: float,
+                                                  by_class: bool, max_det: int) -> None:
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(-20, 100, (n, 2))  # negative corners too, as decoded edge boxes have
+    boxes = np.c_[xy, xy + rng.uniform(1, 40, (n, 2))]
+    scores = np.round(rng.uniform(0, 1, n), 2)  # ties on purpose
+    classes = rng.integers(0, 3, n) if by_class else None
+    assert nms(boxes, scores, iou, classes, max_det).tolist() == _nms_one_at_a_time(
+        boxes, scores, iou, classes, max_det)
+
+
+def test_nms_blocks_give_the_same_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    import workbench.core.nms as module
+
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(0, 50, (300, 2))
+    boxes = np.c_[xy, xy + rng.uniform(5, 30, (300, 2))]
+    scores = rng.uniform(0, 1, 300)
+    whole = nms(boxes, scores, 0.5)
+    monkeypatch.setattr(module, "_IOU_BLOCK", 700)  # 2 rows per block
+    assert nms(boxes, scores, 0.5).tolist() == whole.tolist()

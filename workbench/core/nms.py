@@ -22,10 +22,44 @@ def box_iou(a: npt.ArrayLike, b: npt.ArrayLike) -> FloatArray:
     return np.asarray(np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0))
 
 
+#: Pairs of boxes whose IoU one NMS step computes at once (rows x boxes): bounds memory.
+_IOU_BLOCK = 1 << 20
+
+
+def _greedy(b: npt.NDArray[np.float64], iou: float, max_det: int) -> list[int]:
+    """Greedy NMS of boxes already sorted by descending score; the kept positions.
+
+    The IoU of a block of rows against the boxes after them is computed at once (at most
+    ``_IOU_BLOCK`` pairs), so the Python loop only flips flags.
+    """
+    n = len(b)
+    alive = np.ones(n, dtype=bool)
+    keep: list[int] = []
+    rows = max(1, _IOU_BLOCK // max(n, 1))
+    for start in range(0, n, rows):
+        stop = min(n, start + rows)
+        if not alive[start:stop].any():
+            continue
+        over = box_iou(b[start:stop], b[start:]) > iou  # (rows, N - start)
+        for i in range(start, stop):
+            if not alive[i]:
+                continue
+            keep.append(i)
+            if len(keep) >= max_det:
+                return keep
+            alive[i + 1:] &= ~over[i - start, i + 1 - start:]
+    return keep
+
+
 def nms(boxes: npt.ArrayLike, scores: npt.ArrayLike, iou: float,
         classes: npt.ArrayLike | None = None,
         max_det: int = 300) -> IntArray:
     """Greedy non-maximum suppression (class-aware when ``classes`` is given).
+
+    Boxes are visited by descending score (ties in input order); a box is kept unless a kept
+    box (of its class, when class-aware) overlaps it by more than ``iou``. Each class is
+    suppressed on its own and the kept boxes are merged back in score order, which is what
+    the one-class-at-a-time greedy keeps, with far fewer IoU pairs.
 
     Args:
         boxes: ``(N, 4)`` corners; ``scores``: ``(N,)``; ``classes``: ``(N,)`` ints or None.
@@ -37,19 +71,15 @@ def nms(boxes: npt.ArrayLike, scores: npt.ArrayLike, iou: float,
     """
     b: npt.NDArray[np.float64] = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     s = np.asarray(scores, dtype=np.float64)
-    if classes is not None:  # offset boxes per class so different classes never overlap
-        c = np.asarray(classes, dtype=np.float64)
-        b = b + (c * (b.max() + 1.0 if len(b) else 1.0))[:, None]
     order = np.argsort(-s, kind="stable")
-    keep: list[int] = []
-    while len(order) and len(keep) < max_det:
-        i = int(order[0])
-        keep.append(i)
-        if len(order) == 1:
-            break
-        overlaps = box_iou(b[i:i + 1], b[order[1:]])[0]
-        order = order[1:][overlaps <= iou]
-    return np.asarray(keep, dtype=np.int64)
+    b = b[order]
+    if classes is None:
+        return order[np.asarray(_greedy(b, iou, max_det), dtype=np.int64)]
+    cls = np.asarray(classes).reshape(-1)[order]
+    kept = [pos[np.asarray(_greedy(b[pos], iou, max_det), dtype=np.int64)]
+            for pos in (np.flatnonzero(cls == c) for c in np.unique(cls))]
+    merged = np.sort(np.concatenate(kept)) if kept else np.zeros(0, dtype=np.int64)
+    return order[merged[:max_det]].astype(np.int64)
 
 
 def decode_yolo(output: npt.ArrayLike, conf: float, iou: float, max_det: int = 300,
