@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -43,6 +44,24 @@ class Predictor(ABC):
     def forward(self, batch: np.ndarray, embeddings: bool) -> tuple[np.ndarray, np.ndarray | None]:
         """Raw head output ``(B, 4 + C, A)`` and, if asked, pooled features ``(B, D)``."""
 
+    def _decode_batch(self, x: np.ndarray, boxes: list[Any], sizes: list[tuple[int, int]],
+                      chunk: list[str], start: int, options: PredictOptions, embeddings: bool,
+                      transform: Transform | None, acc: tuple[list[np.ndarray], ...]) -> None:
+        """Run one letterboxed batch ``(B, 3, S, S)`` and append its boxes to ``acc``
+        (``xyxy, conf, cls, probs, index, emb`` lists)."""
+        xyxy, conf, cls, probs, index, emb = acc
+        out, feats = self.forward(x, embeddings)
+        if feats is not None:
+            emb.append(feats)
+        for k in range(len(chunk)):
+            b, c, k_cls, p = decode_yolo(out[k], options.conf, options.iou, options.max_det)
+            w, h = sizes[k]  # of the transformed image
+            xyxy.append(boxes[k].to_image(b, w, h))
+            conf.append(c)
+            cls.append(k_cls)
+            probs.append(p)
+            index.append(np.full(len(c), start + k, dtype=np.int64))
+
     def predict(self, paths: list[str], options: PredictOptions, embeddings: bool = False,
                 transform: Transform | None = None) -> tuple[Predictions, np.ndarray | None]:
         """Detect on image files; boxes relative to each image, class vectors kept.
@@ -58,23 +77,25 @@ class Predictor(ABC):
         Returns:
             The predictions (``image_index`` into ``paths``) and ``(N, D)`` embeddings or None.
         """
-        xyxy, conf, cls, probs, index, emb = [], [], [], [], [], []
-        for start in range(0, len(paths), options.batch):
-            chunk = paths[start:start + options.batch]
-            x, boxes, sizes = load_batch(chunk, self.imgsz,
-                                         transform=None if transform is None else transform.image)
-            out, feats = self.forward(x, embeddings)
-            if feats is not None:
-                emb.append(feats)
-            for k in range(len(chunk)):
-                b, c, k_cls, p = decode_yolo(out[k], options.conf, options.iou, options.max_det)
-                w, h = sizes[k]  # of the transformed image
-                xyxy.append(boxes[k].to_image(b, w, h))
-                conf.append(c)
-                cls.append(k_cls)
-                probs.append(p)
-                index.append(np.full(len(c), start + k, dtype=np.int64))
         n_classes = len(self.names)
+        if not paths:
+            return Predictions.empty(n_classes), None
+        acc: tuple[list[np.ndarray], ...] = ([], [], [], [], [], [])
+        xyxy, conf, cls, probs, index, emb = acc
+        image = None if transform is None else transform.image
+        starts = list(range(0, len(paths), options.batch))
+        with ThreadPoolExecutor(1) as prefetch:  # decode batch i + 1 while batch i runs
+            pending = prefetch.submit(load_batch, paths[:options.batch], self.imgsz,
+                                      transform=image)
+            for n, start in enumerate(starts):
+                chunk = paths[start:start + options.batch]
+                x, boxes, sizes = pending.result()
+                if n + 1 < len(starts):
+                    nxt = starts[n + 1]
+                    pending = prefetch.submit(load_batch, paths[nxt:nxt + options.batch],
+                                              self.imgsz, transform=image)
+                self._decode_batch(x, boxes, sizes, chunk, start, options, embeddings,
+                                   transform, acc)
         if not xyxy:
             return Predictions.empty(n_classes), None
         rel = np.concatenate(xyxy)  # in the frame of the transformed images
