@@ -19,6 +19,7 @@ from workbench.curation.config import (
 from workbench.curation.initialize import InitResult, init
 from workbench.curation.recovery import RecoverResult
 from workbench.curation.recovery import recover as _recover
+from workbench.curation.replica import replset_status, start_replset, stop_replset
 from workbench.curation.runlist import RunsResult, list_runs
 from workbench.curation.splitting import SplitResult, run_split
 from workbench.curation.status import StatusResult, status_markdown, workspace_status
@@ -75,5 +76,5 @@ def _config(cls: type[C], config: C | None, options: dict[str, Any]) -> C:
 
 __all__ = ["RUN_KINDS", "CheckConfig", "CheckResult", "InitConfig", "InitResult",
            "RecoverResult", "RunsConfig", "RunsResult", "SplitConfig", "SplitResult",
-           "StatusResult", "check", "init", "recover", "runs", "split", "status",
-           "status_markdown"]
+           "StatusResult", "check", "init", "recover", "replset_status", "runs", "split",
+           "start_replset", "status", "status_markdown", "stop_replset"]

@@ -19,6 +19,7 @@ from workbench.cli.common import (
     out,
     print_json,
 )
+from workbench.curation import db_cli
 from workbench.curation.config import RUN_KINDS, CheckConfig, InitConfig, RunsConfig, SplitConfig
 
 
@@ -230,3 +231,4 @@ def register(app: typer.Typer) -> None:
     app.command("runs", rich_help_panel=Stage.WORKSPACE.value)(runs_command)
     app.command(rich_help_panel=Stage.DATA.value)(split)
     app.command(rich_help_panel=Stage.DATA.value)(check)
+    db_cli.register(app)

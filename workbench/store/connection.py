@@ -9,6 +9,12 @@ FiftyOne keeps a single global MongoDB client per process, so a process uses one
 workspaces that share an external ``database_uri`` can be opened side by side in one process.
 The embedded database is a per-workspace mongod run by :mod:`workbench.store.mongod`, reached
 through its URI.
+
+On a replica set (a URI with ``replicaSet=``, several hosts, ``mongodb+srv://``, or a single
+host that turns out to be a set member) the URI gets :data:`REPLICA_SET_OPTIONS` where it does
+not set them itself: writes wait for a majority of the members (they survive a failover) and
+reads and writes are retried once on the newly elected primary. The URI carries them, so
+FiftyOne's client (configured from the same URI) uses them too.
 """
 
 from __future__ import annotations
@@ -33,6 +39,10 @@ _ENV_DEFAULTS = {
 _LOCAL_TIMEOUT_MS = 10_000
 #: FiftyOne's default database name (``fo.config.database_name``).
 DEFAULT_DATABASE_NAME = "fiftyone"
+#: Client options of a replica set, unless its URI sets them: majority write concern (an
+#: acknowledged write is on most members and survives the loss of the primary), retryable
+#: writes and reads (an operation cut by a failover is retried once on the new primary).
+REPLICA_SET_OPTIONS = {"w": "majority", "retryWrites": "true", "retryReads": "true"}
 
 
 @dataclass(frozen=True)
@@ -112,26 +122,102 @@ def connect(target: DatabaseTarget) -> Any:
         # after pymongo's default 30 s per call; an external server keeps the default
         uri = (mongod.ensure_running(target.directory)
                + f"/?serverSelectionTimeoutMS={_LOCAL_TIMEOUT_MS}")
-    # A fiftyone imported later (by this process or by a child, e.g. the App server) reads
-    # its database from the environment.
-    os.environ["FIFTYONE_DATABASE_URI"] = uri
+    uri = with_replica_set_options(uri)
     import pymongo
 
     try:
         client: Any = pymongo.MongoClient(uri, appname="workbench")
         db = client[database_name()]
         db.command("ping")
+        found = client.topology_description.topology_type_name  # after the ping: discovered
+        if target.uri and found.startswith("ReplicaSet") and uri != with_replica_set_options(
+                uri, True):
+            client.close()  # one host given, and it is a replica set member
+            uri = with_replica_set_options(uri, True)
+            client = pymongo.MongoClient(uri, appname="workbench")
+            db = client[database_name()]
+            db.command("ping")
     except Exception as exc:  # pymongo raises many kinds; all mean "cannot reach"
         raise WorkspaceError(
             f"cannot reach the database ({target.describe()}): {exc}. For an external MongoDB "
-            "check the URI and that the server runs; for the embedded one check that the "
-            "environment has mongod (make env)"
+            "check the URI and that the server runs (a replica set needs a primary: most of "
+            "its members up); for the embedded one check that the environment has mongod "
+            "(make env)"
         ) from exc
+    # A fiftyone imported later (by this process or by a child, e.g. the App server) reads
+    # its database from the environment.
+    os.environ["FIFTYONE_DATABASE_URI"] = uri
     _current, _uri, _client = target, uri, client
     atexit.register(_close_at_exit)
     if "fiftyone" in sys.modules:
         fiftyone()
     return db
+
+
+def _uri_parts(uri: str) -> tuple[str, str, str, str]:
+    """``scheme://HOSTS/PATH?QUERY`` -> ``(scheme, hosts, path, query)`` (no DNS lookups)."""
+    scheme, _, rest = uri.partition("://")
+    hosts, _, tail = rest.partition("/")
+    path, _, query = tail.partition("?")
+    return scheme, hosts, path, query
+
+
+def names_replica_set(uri: str) -> bool:
+    """Whether the URI itself says it is a replica set (or a sharded cluster).
+
+    True for a ``replicaSet`` option, several hosts, or ``mongodb+srv://`` (a DNS seed list,
+    as managed services give); both kinds support majority writes and retryable writes.
+    """
+    scheme, hosts, _, query = _uri_parts(uri)
+    options = {k.lower() for k, _, _ in (p.partition("=") for p in query.split("&") if p)}
+    return scheme == "mongodb+srv" or "replicaset" in options or "," in hosts.rpartition("@")[2]
+
+
+def with_replica_set_options(uri: str, replica_set: bool | None = None) -> str:
+    """``uri`` plus the :data:`REPLICA_SET_OPTIONS` it does not set (options it sets win).
+
+    Args:
+        uri: a MongoDB connection string.
+        replica_set: whether it is a replica set (None: :func:`names_replica_set`). Other
+            URIs come back unchanged.
+    """
+    if not (names_replica_set(uri) if replica_set is None else replica_set):
+        return uri
+    scheme, hosts, path, query = _uri_parts(uri)
+    given = {k.lower() for k, _, _ in (p.partition("=") for p in query.split("&") if p)}
+    added = [f"{k}={v}" for k, v in REPLICA_SET_OPTIONS.items() if k.lower() not in given]
+    if not added:
+        return uri
+    query = "&".join([p for p in query.split("&") if p] + added)
+    return f"{scheme}://{hosts}/{path}?{query}"
+
+
+#: Topologies whose ``createIndexes`` takes a ``commitQuorum``.
+_QUORUM_TOPOLOGIES = ("ReplicaSetWithPrimary", "ReplicaSetNoPrimary", "Sharded")
+
+
+def index_options(db: Any) -> dict[str, Any]:
+    """Keyword options for ``create_indexes`` on the deployment behind ``db``.
+
+    On a replica set ``{"commitQuorum": "majority"}``: MongoDB's default quorum
+    (``votingMembers``) makes an index build on a non-empty collection wait for *every* voting
+    member, so while one member is down ``createIndexes`` blocks until it returns (a killed
+    member hangs the command). A standalone mongod rejects the option: ``{}`` there.
+
+    Use: ``coll.create_indexes([IndexModel(keys, name=name)], **index_options(ws.db))``.
+    """
+    topology = db.client.topology_description.topology_type_name
+    return {"commitQuorum": "majority"} if topology in _QUORUM_TOPOLOGIES else {}
+
+
+def durable_concern(db: Any) -> Any:
+    """The write concern of records that must survive a crash (the journal): on disk on the
+    primary (``j=True``) and, on a replica set, on a majority of members, so a failover
+    cannot lose a journal entry whose data write lands on the new primary."""
+    from pymongo import WriteConcern
+
+    replicated = db.client.topology_description.topology_type_name in _QUORUM_TOPOLOGIES
+    return WriteConcern(w="majority" if replicated else 1, j=True)
 
 
 def _close_at_exit() -> None:
@@ -206,8 +292,11 @@ def database_failure(exc: BaseException) -> WorkspaceError | None:
         return None
     exc = cause
     _client = None  # closing it at exit would wait for the dead server once more
+    external = _current is not None and _current.uri is not None
+    fix = ("check that the database runs (a replica set elects a new primary while most of "
+           "its members run; re-run the command then)" if external else
+           "it restarts the embedded database when it stopped")
     return WorkspaceError(
         f"lost the database connection in the middle of the command ({type(exc).__name__}: "
         f"{str(exc).split(' (configured timeouts')[0][:160]}); what it wrote is rolled back "
-        "by the next command that writes, or now by `workbench recover` (it restarts the "
-        "embedded database when it stopped)")
+        f"by the next command that writes, or now by `workbench recover` ({fix})")

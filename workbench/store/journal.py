@@ -113,10 +113,11 @@ _active: dict[tuple[Any, str], Operation] = {}
 
 
 def _durable(ws: Workspace, name: str) -> Any:
-    """``name`` with journaled acknowledgement (the write is on disk when it returns)."""
-    from pymongo import WriteConcern
+    """``name`` with journaled acknowledgement (the write is on disk when it returns; on a
+    replica set, on a majority of the members)."""
+    from workbench.store.connection import durable_concern
 
-    return ws.db[name].with_options(write_concern=WriteConcern(w=1, j=True))
+    return ws.db[name].with_options(write_concern=durable_concern(ws.db))
 
 
 def saved_collection(ws: Workspace, op_id: str) -> Any:

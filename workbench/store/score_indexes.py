@@ -33,8 +33,10 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from pymongo import IndexModel
+
 from workbench.errors import WorkbenchError
-from workbench.store import runs
+from workbench.store import connection, runs
 from workbench.store.predictions import (
     field_name,
     score_index,
@@ -107,7 +109,8 @@ def ensure_indexes(ws: Workspace, scores_field: str, keys: Sequence[str],
     if missing:
         make_room(ws, info, len(missing), keep={scores_field, *unc_fields})
         for name in missing:
-            ws.samples.create_index(wanted[name], name=name)
+            ws.samples.create_indexes([IndexModel(wanted[name], name=name)],
+                                      **connection.index_options(ws.db))
     return missing
 
 

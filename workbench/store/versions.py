@@ -12,10 +12,10 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
-from pymongo import InsertOne, UpdateOne
+from pymongo import IndexModel, InsertOne, UpdateOne
 
 from workbench.errors import WorkbenchError
-from workbench.store import journal, query, schema
+from workbench.store import connection, journal, query, schema
 
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
@@ -48,7 +48,8 @@ def save(ws: Workspace, change_id: str, before: list[dict[str, Any]], after: lis
     """
     coll = collection(ws)
     journal.saved_by_versions(ws, change_id, [doc["_id"] for doc in before])
-    coll.create_index([("change_id", 1), ("sample_id", 1)], name="change_sample")
+    coll.create_indexes([IndexModel([("change_id", 1), ("sample_id", 1)], name="change_sample")],
+                        **connection.index_options(ws.db))
     ops = [InsertOne({"change_id": change_id, "dataset": ws.config.name, "sample_id": doc["_id"],
                       "before": {k: doc.get(k) for k in SAVED}, "after": fp})
            for doc, fp in zip(before, after, strict=True)]

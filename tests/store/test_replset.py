@@ -1,0 +1,400 @@
+"""The store on a real 3-member replica set (FiftyOne's mongod), driven through the CLI.
+
+One set is started for the module with ``workbench db start-replset`` and stopped at the end.
+Every workspace command runs in its own ``python -m workbench`` process; the test process reads
+the store with pymongo only (it must not hold FiftyOne's one-connection-per-process state).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from bson import ObjectId
+
+from tests.conftest import CLASSES, REPO, cli_env, demo_images, make_yolo
+from workbench.store.mongod import pid_alive
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+N_LABELED = 30
+N_POOL = 60
+FAILOVER_BOXES = 50  # per image: 4,500 boxes with class vectors in the failover import
+BUSY_BOXES = 800  # per image: a long import (72,000 boxes) for the two-process test
+RUNS = "workbench_runs"
+#: Seconds a command may go on after the election, with the killed member still down.
+COMMAND_GRACE = 90.0
+
+
+def wb(*args: str, check: bool = True, timeout: float = 300
+       ) -> subprocess.CompletedProcess[str]:
+    """``workbench ARGS`` in a fresh process, to completion."""
+    proc = subprocess.run([sys.executable, "-m", "workbench", *args], capture_output=True,
+                          text=True, env=cli_env(), timeout=timeout, cwd=REPO)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"workbench {' '.join(args)} failed ({proc.returncode}):\n"
+                             f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def wb_json(*args: str) -> Any:
+    """``workbench ARGS --json``, parsed."""
+    return json.loads(wb(*args, "--json").stdout)
+
+
+def log(message: str) -> None:
+    print(f"[replset] {message}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def replset(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """A 3-member set started with the CLI: ``(folder, start-replset --json)``."""
+    folder = tmp_path_factory.mktemp("replset")
+    t0 = time.perf_counter()
+    try:
+        info = wb_json("db", "start-replset", str(folder), "--members", "3")
+        log(f"started in {time.perf_counter() - t0:.1f}s: {info['uri']}")
+        yield folder, info
+    finally:
+        wb("db", "stop", str(folder), check=False)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Labeled and pool YOLO folders of real demo images, and prediction files for them."""
+    root = tmp_path_factory.mktemp("data")
+    images = demo_images("train", N_LABELED + N_POOL)
+    labeled = make_yolo(root / "labeled", {"train": images[:N_LABELED]})
+    pool = make_yolo(root / "pool", {"train": images[N_LABELED:]})
+    paths = sorted((labeled / "train" / "images").glob("*.jpg")) + sorted(
+        (pool / "train" / "images").glob("*.jpg"))
+    return {"labeled": labeled, "pool": pool, "paths": [str(p.resolve()) for p in paths],
+            "small": predictions_file(root / "small.jsonl", paths, 8, seed=1),
+            "failover": predictions_file(root / "failover.jsonl", paths, FAILOVER_BOXES, seed=2),
+            "busy": predictions_file(root / "busy.jsonl", paths, BUSY_BOXES, seed=3)}
+
+
+def predictions_file(path: Path, images: list[Path], boxes: int, seed: int) -> Path:
+    """A ``predictions import`` file: ``boxes`` random boxes with class vectors per image."""
+    rng = np.random.default_rng(seed)
+    with path.open("w") as fh:
+        for img in images:
+            probs = rng.dirichlet(np.ones(len(CLASSES)), boxes)
+            xy = rng.uniform(0.0, 0.7, (boxes, 2))
+            wh = rng.uniform(0.05, 0.3, (boxes, 2))
+            dets = [{"label": CLASSES[int(p.argmax())], "box": [*xy[k].tolist(), *wh[k].tolist()],
+                     "confidence": round(float(p.max()), 6), "class_probs": p.round(6).tolist()}
+                    for k, p in enumerate(probs)]
+            fh.write(json.dumps({"filepath": str(img.resolve()), "detections": dets}) + "\n")
+    return path
+
+
+def build(ws: Path, data: dict[str, Any], uri: str | None) -> dict[str, Any]:
+    """init (on ``uri``, else the embedded mongod), ingest labeled + pool, split: the outputs."""
+    args = ["--database-uri", uri] if uri else []
+    return {"init": wb_json("init", str(ws), *args),
+            "ingest": wb_json("ingest", str(data["labeled"]), "--format", "yolo", "-w", str(ws)),
+            "pool": wb_json("ingest", str(data["pool"]), "--format", "yolo", "--unlabeled",
+                            "-w", str(ws)),
+            "split": wb_json("split", "--seed", "3", "-w", str(ws))}
+
+
+@pytest.fixture(scope="module")
+def rs_workspace(replset: tuple[Path, dict[str, Any]], data: dict[str, Any],
+                 tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """A workspace on the set, ingested and split: ``(folder, outputs of build)``."""
+    ws = tmp_path_factory.mktemp("rs") / "ws_rs"
+    return ws, build(ws, data, replset[1]["uri"])
+
+
+def database(uri: str) -> Any:
+    """The workspaces' database on ``uri``, read with pymongo (from the primary)."""
+    import pymongo
+
+    client: Any = pymongo.MongoClient(uri, serverSelectionTimeoutMS=60_000)
+    return client["fiftyone"]
+
+
+def embedded_uri(ws: Path) -> str:
+    """The URI of a workspace's own (standalone) mongod, from its state file."""
+    state = next(ws.rglob("workbench-mongod.json"))
+    return f"mongodb://127.0.0.1:{json.loads(state.read_text())['port']}"
+
+
+def samples(db: Any, dataset: str) -> Any:
+    """The raw sample collection of FiftyOne dataset ``dataset``."""
+    doc = db.datasets.find_one({"name": dataset}, {"sample_collection_name": 1})
+    return db[doc["sample_collection_name"]]
+
+
+def expected_boxes(path: Path) -> dict[str, list[tuple[float, ...]]]:
+    """Per file path, the sorted ``(x, y, w, h, confidence)`` of a predictions file."""
+    out = {}
+    for line in path.read_text().splitlines():
+        obj = json.loads(line)
+        out[obj["filepath"]] = sorted(tuple(round(v, 9) for v in (*d["box"], d["confidence"]))
+                                      for d in obj["detections"])
+    return out
+
+
+def stored_boxes(coll: Any, field: str) -> dict[str, list[tuple[float, ...]]]:
+    """Per file path, the sorted ``(x, y, w, h, confidence)`` of ``field``'s boxes."""
+    out = {}
+    for doc in coll.find({}, {"filepath": 1, field: 1}):
+        dets = (doc.get(field) or {}).get("detections", [])
+        out[doc["filepath"]] = sorted(
+            tuple(round(v, 9) for v in (*d["bounding_box"], d["confidence"])) for d in dets)
+    return out
+
+
+# ---------------------------------------------------------------- tests
+
+
+def test_start_replset_json(replset: tuple[Path, dict[str, Any]]) -> None:
+    """``--json`` has the URI with every member and the set's name, and 3 live pids."""
+    folder, info = replset
+    assert info["uri"].startswith("mongodb://127.0.0.1:")
+    assert info["uri"].endswith("/?replicaSet=rs0")
+    assert info["uri"].count("127.0.0.1:") == 3
+    assert len(info["pids"]) == 3
+    assert all(os.path.exists(f"/proc/{pid}") for pid in info["pids"])
+    assert sorted(info["states"]) == ["PRIMARY", "SECONDARY", "SECONDARY"]
+    assert json.loads((folder / "replset.json").read_text())["uri"] == info["uri"]
+    status = wb_json("db", "status", str(folder))
+    assert status["pids"] == info["pids"]
+
+
+STANDALONE = """
+import json, sys
+from pathlib import Path
+import workbench as wb
+ws_dir, labeled, pool, small = sys.argv[1:]
+out = {"init": wb.init(Path(ws_dir)).to_dict()}
+ws = wb.open_workspace(Path(ws_dir))
+out["ingest"] = wb.ingest(ws, labeled, "yolo").to_dict()
+out["pool"] = wb.ingest(ws, pool, "yolo", unlabeled=True).to_dict()
+out["split"] = wb.split(ws, seed=3).to_dict()
+out["import"] = wb.import_predictions(ws, path=Path(small), run="small").to_dict()
+out["select"] = wb.select(ws, n=10, strategy="random", seed=5).to_dict()
+del out["select"]["scores"]  # as the CLI's --json
+out["status"] = wb.status(ws).to_dict()
+print(json.dumps(out, default=str))
+"""
+
+NORMALIZE = {"workspace", "dataset", "database", "seconds", "run", "run_id", "id", "created",
+             "started", "ended", "path", "name", "round", "workspace_dir", "started_at",
+             "finished_at", "created_at"}
+
+
+def differences(a: Any, b: Any, where: str = "") -> list[str]:
+    """Where two normalized outputs differ (``key.key[i]: a != b``), for the failure message."""
+    a, b = normalize(a), normalize(b)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b), key=str)
+                for d in differences(a.get(k), b.get(k), f"{where}.{k}")]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b, strict=True))
+                for d in differences(x, y, f"{where}[{i}]")]
+    return [] if a == b else [f"{where}: {a!r} != {b!r}"[:300]]
+
+
+def normalize(value: Any) -> Any:
+    """``value`` without what differs between two workspaces (names, paths, ids, times)."""
+    if isinstance(value, dict):
+        return {k: normalize(v) for k, v in value.items() if k not in NORMALIZE}
+    if isinstance(value, list):
+        return [normalize(v) for v in value]
+    return value
+
+
+def test_same_results_as_standalone(rs_workspace: tuple[Path, dict[str, Any]],
+                                    data: dict[str, Any], tmp_path: Path,
+                                    stop_mongods: Path) -> None:
+    """ingest, split, predictions import, select --random and status give what they give on
+    the embedded (standalone) mongod."""
+    rs_ws, rs_out = rs_workspace
+    rs_out["import"] = wb_json("predictions", "import", str(data["small"]), "--run", "small",
+                               "-w", str(rs_ws))
+    rs_out["select"] = wb_json("select", "--random", "10", "--seed", "5", "-w", str(rs_ws))
+    rs_out["status"] = wb_json("status", "-w", str(rs_ws))
+    # the same calls on the embedded (standalone) mongod, in one process to save time
+    solo_ws = tmp_path / "ws_solo"
+    baseline = subprocess.run(
+        [sys.executable, "-c", STANDALONE, str(solo_ws), str(data["labeled"]),
+         str(data["pool"]), str(data["small"])],
+        capture_output=True, text=True, env=cli_env(), timeout=300, cwd=REPO)
+    assert baseline.returncode == 0, baseline.stderr[-3000:]
+    solo_out = json.loads(baseline.stdout)
+    assert "replicaSet=rs0" in rs_out["status"]["database"]
+    for outs, uri in ((rs_out, rs_out["init"]["database"]), (solo_out, embedded_uri(solo_ws))):
+        db = database(uri)
+        coll = samples(db, outs["init"]["dataset"])
+        ids = [ObjectId(i) for i in outs["select"].pop("sample_ids")]
+        by_id = {d["_id"]: d["filepath"] for d in coll.find({"_id": {"$in": ids}})}
+        outs["selected_files"] = [by_id[i] for i in ids]
+        db.client.close()
+    assert rs_out["selected_files"] == solo_out["selected_files"]
+    for key in ("ingest", "pool", "split", "import", "select", "status"):
+        assert normalize(rs_out[key]) == normalize(solo_out[key]), (
+            key, differences(rs_out[key], solo_out[key]))
+    assert rs_out["import"]["boxes"] == 8 * (N_LABELED + N_POOL)
+    assert rs_out["status"]["samples"] == N_LABELED + N_POOL
+
+
+def _wait_for(predicate: Any, proc: subprocess.Popen[str], timeout: float = 120) -> bool:
+    """Poll ``predicate()`` until true (True) or until ``proc`` ends first (False)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        if proc.poll() is not None:
+            return False
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting for the command to reach its writes")
+
+
+def test_primary_killed_during_predictions_import(
+        replset: tuple[Path, dict[str, Any]], rs_workspace: tuple[Path, dict[str, Any]],
+        data: dict[str, Any]) -> None:
+    """SIGKILL the primary while ``predictions import`` writes 4,500 boxes: the command
+    finishes after the election or fails cleanly and a re-run finishes; every sample then has
+    exactly its boxes. The killed member is restarted and re-joins."""
+    from workbench.store import replset as rs_mod
+
+    folder, info = replset
+    ws, outs = rs_workspace
+    dataset = outs["init"]["dataset"]
+    db = database(info["uri"])
+    rs = rs_mod.read(folder)
+    assert rs is not None
+    args = ["predictions", "import", str(data["failover"]), "--run", "failover", "--replace",
+            "-w", str(ws)]
+    victim = None
+    try:
+        with tempfile.TemporaryFile("w+") as err_fh:
+            proc = subprocess.Popen([sys.executable, "-m", "workbench", *args], text=True,
+                                    stdout=subprocess.DEVNULL, stderr=err_fh, env=cli_env(),
+                                    cwd=REPO)
+            # the moment it has registered its field in the operation journal: writes follow
+            writing = _wait_for(lambda: db.workbench_journal.find_one(
+                {"dataset": dataset, "actions.fields": "pred_failover"}) is not None, proc)
+            victim = rs_mod.primary(rs)
+            assert victim is not None and victim.pid is not None
+            os.kill(victim.pid, signal.SIGKILL)
+            killed_at = time.perf_counter()
+            log(f"killed primary {victim.host} (pid {victim.pid}); the import was "
+                f"{'writing' if writing else 'already done'}")
+            new_primary = None
+            while new_primary is None or new_primary.index == victim.index:
+                assert time.perf_counter() - killed_at < 60, "no new primary within 60 s"
+                time.sleep(0.1)
+                new_primary = rs_mod.primary(rs)
+            election = time.perf_counter() - killed_at
+            try:  # with the killed member still down
+                proc.wait(timeout=COMMAND_GRACE)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                raise AssertionError(
+                    f"the import hung {COMMAND_GRACE:.0f} s after the failover (an index build "
+                    "waiting for the dead member? createIndexes needs commitQuorum='majority': "
+                    "workbench.store.connection.index_options)") from None
+            ended = time.perf_counter() - killed_at
+            err_fh.seek(0)
+            stderr = err_fh.read()
+        log(f"new primary {new_primary.host} after {election:.1f}s; the import ended "
+            f"{ended:.1f}s after the kill with rc {proc.returncode} {stderr.strip()[-300:]!r}")
+        if proc.returncode != 0:  # failed cleanly: one message, no traceback; a re-run finishes
+            assert "Traceback" not in stderr and "error:" in stderr, stderr
+            rerun = wb_json(*args)
+            log(f"the re-run imported {rerun['boxes']} boxes")
+        coll = samples(db, dataset)
+        assert stored_boxes(coll, "pred_failover") == expected_boxes(data["failover"])
+        assert db.workbench_journal.count_documents({}) == 0
+        assert db[RUNS].count_documents({"dataset": dataset, "_id": "failover"}) == 1
+        assert wb_json("status", "-w", str(ws))["samples"] == N_LABELED + N_POOL
+    finally:  # the killed member re-joins: start-replset restarts the members that are down
+        t0 = time.perf_counter()
+        again = wb_json("db", "start-replset", str(folder))
+        log(f"killed member re-joined in {time.perf_counter() - t0:.1f}s")
+    assert len(again["pids"]) == 3 and (victim is None or victim.pid not in again["pids"])
+    assert sorted(again["states"]) == ["PRIMARY", "SECONDARY", "SECONDARY"]
+
+
+def test_two_processes_on_one_workspace(replset: tuple[Path, dict[str, Any]],
+                                        rs_workspace: tuple[Path, dict[str, Any]],
+                                        data: dict[str, Any]) -> None:
+    """While ``predictions import`` writes, ``status`` reads and a second writer is told the
+    workspace is busy (exit code 75), naming the holder."""
+    ws, outs = rs_workspace
+    dataset = outs["init"]["dataset"]
+    db = database(replset[1]["uri"])
+    args = ["predictions", "import", str(data["busy"]), "--run", "busy", "--replace",
+            "-w", str(ws)]
+    with tempfile.TemporaryFile("w+") as err_fh:
+        writer = subprocess.Popen([sys.executable, "-m", "workbench", *args], text=True,
+                                  stdout=subprocess.PIPE, stderr=err_fh, env=cli_env(), cwd=REPO)
+        assert _wait_for(lambda: db.workbench_locks.find_one({"_id": dataset}) is not None,
+                         writer)
+        reader = subprocess.Popen([sys.executable, "-m", "workbench", "status", "--json", "-w",
+                                   str(ws)], text=True, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, env=cli_env(), cwd=REPO)
+        second = wb("split", "--seed", "3", "-w", str(ws), check=False)
+        r_out, r_err = reader.communicate(timeout=120)
+        writer.communicate(timeout=300)
+        err_fh.seek(0)
+        w_err = err_fh.read()
+    assert writer.returncode == 0, w_err
+    assert second.returncode == 75, (second.returncode, second.stderr)
+    assert "workspace busy" in second.stderr and "predictions import" in second.stderr
+    assert "Traceback" not in second.stderr
+    assert reader.returncode == 0, r_err
+    assert json.loads(r_out)["samples"] == N_LABELED + N_POOL
+    assert db.workbench_locks.find_one({"_id": dataset}) is None
+
+
+def test_stop_is_idempotent_and_start_brings_the_set_back(
+        replset: tuple[Path, dict[str, Any]]) -> None:
+    """``db stop`` ends every member (twice is fine); ``start-replset`` restarts the same set."""
+    folder, _ = replset
+    before = wb_json("db", "status", str(folder))
+    stopped = wb_json("db", "stop", str(folder))
+    assert sorted(stopped["stopped"]) == sorted(before["pids"])
+    assert not any(pid_alive(pid) for pid in before["pids"])
+    assert wb_json("db", "stop", str(folder))["stopped"] == []
+    assert wb("db", "stop", str(folder)).stdout.strip() == "not running"
+    again = wb_json("db", "start-replset", str(folder))
+    assert again["uri"] == before["uri"] and len(again["pids"]) == 3
+
+
+@pytest.mark.parametrize(("uri", "expected"), [
+    ("mongodb://h1,h2,h3/?replicaSet=rs0",
+     "mongodb://h1,h2,h3/?replicaSet=rs0&w=majority&retryWrites=true&retryReads=true"),
+    ("mongodb://h1/db?replicaSet=rs0&W=2&retrywrites=false",
+     "mongodb://h1/db?replicaSet=rs0&W=2&retrywrites=false&retryReads=true"),
+    ("mongodb://u:p@h1:27017,h2:27017",
+     "mongodb://u:p@h1:27017,h2:27017/?w=majority&retryWrites=true&retryReads=true"),
+    ("mongodb+srv://cluster.example.com/", "mongodb+srv://cluster.example.com/"
+     "?w=majority&retryWrites=true&retryReads=true"),
+    ("mongodb://127.0.0.1:27017", "mongodb://127.0.0.1:27017"),  # standalone: unchanged
+    ("mongodb://127.0.0.1:5/?serverSelectionTimeoutMS=10000",
+     "mongodb://127.0.0.1:5/?serverSelectionTimeoutMS=10000"),
+])
+def test_replica_set_options_only_where_the_uri_does_not_set_them(uri: str,
+                                                                  expected: str) -> None:
+    from workbench.store.connection import with_replica_set_options
+
+    assert with_replica_set_options(uri) == expected
