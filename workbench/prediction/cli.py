@@ -29,6 +29,7 @@ from workbench.prediction.api import (
     VisualizeConfig,
     method_help,
 )
+from workbench.prediction.engines import ENGINES
 from workbench.prediction.tta import FUSION_METHODS, tta_pass_help
 
 
@@ -36,6 +37,16 @@ def _backend_help() -> str:
     """``onnxruntime (default) | ultralytics``: the registered backends."""
     first = default(PredictConfig, "backend")
     return " | ".join(n + (" (default)" if n == first else "") for n in BACKENDS.names())
+
+
+def _engine_help() -> str:
+    """``local (default): ... | ray: ...``: the registered engines."""
+    from rich.markup import escape  # `ray[data]` is not markup
+
+    first = default(PredictConfig, "engine")
+    return "Where the model runs: " + " | ".join(
+        f"{e.name}{' (default)' if e.name == first else ''}: {escape(e.meta['help'])}"
+        for e in ENGINES)
 
 
 def _fuse_method_help() -> str:
@@ -75,7 +86,9 @@ def predict(
     = default(PredictConfig, "backend"),
     imgsz: Annotated[int | None, typer.Option(help="Input size (default: the model's).")]
     = default(PredictConfig, "imgsz"),
-    batch: Annotated[int, typer.Option(help="Images per forward pass.")]
+    batch: Annotated[int, typer.Option(
+        "--batch", "--batch-size",
+        help="Images per forward pass (with --engine ray: per actor call too).")]
     = default(PredictConfig, "batch"),
     conf: Annotated[float, typer.Option(
         help="Minimum best-class score of a box (low on purpose: unsure boxes are what "
@@ -114,10 +127,33 @@ def predict(
     = default(PredictConfig, "device"),
     replace: Annotated[bool, typer.Option(help="Overwrite a run of the same name.")]
     = default(PredictConfig, "replace"),
+    resume: Annotated[bool, typer.Option(
+        help="Continue --run RUN: skip the images of the view that already have pred_RUN "
+             "(the run's model and settings are required; the view and engine may change) and "
+             "record the run once, over every image.")]
+    = default(PredictConfig, "resume"),
+    engine: Annotated[str, typer.Option(help=_engine_help())]
+    = default(PredictConfig, "engine"),
+    address: Annotated[str | None, typer.Option(
+        help="Ray cluster (--engine ray): auto (the one `ray start` runs on this machine), "
+             "HOST:PORT (the head node's GCS port) or ray://HOST:PORT (Ray Client). Default: "
+             "a Ray instance started on this machine for the command. Images and the "
+             "workspace must be at the same paths on every node.",
+        show_default="local Ray")]
+    = default(PredictConfig, "address"),
+    workers: Annotated[int | None, typer.Option(
+        help="Ray actors, one model each (--engine ray): one CPU each, or one GPU each with "
+             "--device N and --backend ultralytics.", show_default="one per CPU (GPU) of the "
+             "cluster")]
+    = default(PredictConfig, "workers"),
     workspace: WorkspaceOpt = Path("."),
     json_: JsonOpt = False,
 ) -> None:
-    """Predict a view and store pred_RUN with per-box class vectors (and scores for select)."""
+    """Predict a view and store pred_RUN with per-box class vectors (and scores for select).
+
+    --engine ray pools the work over a Ray cluster (Ray Data, an optional extra): the results
+    are the same as the local engine's and are stored as they arrive.
+    """
     from rich.progress import Progress
 
     from workbench.cli.console import stdout_to_stderr
@@ -127,7 +163,8 @@ def predict(
                            batch=batch, embeddings=embeddings, conf=conf, iou=iou,
                            display_conf=display_conf, device=device, replace=replace, tta=tta,
                            tta_passes=_passes(tta_passes, tta), fuse=fuse,
-                           fuse_method=fuse_method, fuse_iou=fuse_iou, calibration=calibration)
+                           fuse_method=fuse_method, fuse_iou=fuse_iou, calibration=calibration,
+                           engine=engine, address=address, workers=workers, resume=resume)
     ws = open_workspace(workspace)
     with stdout_to_stderr(), Progress(console=err, disable=json_) as bar:
         task = bar.add_task("predicting", total=None)
@@ -138,9 +175,11 @@ def predict(
         print_json(result.to_dict())
         return
     fused = f" (TTA passes fused with {config.fuse_method})" if config.fuse else ""
-    out.print(f"[green]predicted[/] {result.samples} images ({result.boxes} boxes) with "
-              f"{result.backend} at {result.images_per_s:.1f} images/s as run "
-              f"[bold]{result.run}[/] -> {result.field}{fused}")
+    where = "" if result.engine == "local" else f" on {result.engine}"
+    resumed = f" ({result.skipped} already predicted, skipped)" if result.skipped else ""
+    out.print(f"[green]predicted[/] {result.predicted} images{resumed} ({result.boxes} boxes in "
+              f"the run) with {result.backend}{where} at {result.images_per_s:.1f} images/s as "
+              f"run [bold]{result.run}[/] -> {result.field}{fused}")
     if result.calibration:
         out.print(f"confidences calibrated with [bold]{result.calibration}[/] (raw values kept "
                   "as raw_confidence; --calibration none to store them as they are)")

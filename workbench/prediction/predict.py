@@ -8,6 +8,13 @@ the App's Embeddings panel (:func:`visualize` recomputes it on demand).
 Both backends share workbench's preprocessing (Ultralytics' letterbox) and post-processing
 (numpy NMS that keeps each box's full class-score vector). ``onnxruntime`` (the default)
 exports a ``.pt`` once to ``WS/.workbench/onnx/`` and runs the ONNX graph.
+
+Where the forward passes run is the engine's business (:data:`~workbench.prediction.engines.
+ENGINES`: ``local``, this process; ``ray``, an actor pool on a Ray cluster): the engine hands
+back chunks ``(sample ids, predictions, embeddings)`` and this module maps classes, calibrates,
+scores and writes each chunk as it arrives, the same way for every engine. ``resume`` continues
+a run: the images of the view that already hold ``pred_<run>`` are skipped and the run ends
+recorded once, with every image.
 """
 
 from __future__ import annotations
@@ -23,14 +30,15 @@ from typing import Any
 import numpy as np
 
 from workbench.calibration import api as calibration
-from workbench.core.calibration import Calibrator
 from workbench.core.types import Predictions
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.prediction.backends import BACKENDS
 from workbench.prediction.backends.base import PredictOptions, Predictor
-from workbench.prediction.tta import FUSION_METHODS, TTA_PASSES, PassPlan, fuse, plan_passes
+from workbench.prediction.chunks import store_chunk, to_workspace
+from workbench.prediction.engines import ENGINES, InferenceJob
+from workbench.prediction.resume import check_resumable, remaining, run_params
+from workbench.prediction.tta import FUSION_METHODS, TTA_PASSES, PassPlan, plan_passes
 from workbench.results import Result
-from workbench.selection.api import image_scores, indexed_keys
 from workbench.store import app_views, predictions, runs, schema, visualization
 from workbench.store.runs import RunKind
 from workbench.store.visualization import METHODS, visualization_key
@@ -74,6 +82,16 @@ class PredictConfig:
             newest ``workbench calibrate`` map of a run of the same model file, none without
             one), ``none``, or a calibration run's name. Calibrated runs keep each box's raw
             confidence as ``raw_confidence``.
+        engine: where the model runs, a name of :data:`~workbench.prediction.engines.ENGINES`
+            (``local``: this process; ``ray``: an actor pool on a Ray cluster; no TTA).
+        address: the Ray cluster (``ray`` engine): None (a Ray instance started on this
+            machine for the command), ``auto`` (the one ``ray start`` runs here),
+            ``HOST:PORT`` (a head node) or ``ray://HOST:PORT`` (Ray Client).
+        workers: model replicas of the ``ray`` engine (actors, one model each, one CPU each or
+            one GPU each with a CUDA ``device``); None: one per CPU (GPU) of the cluster.
+        resume: continue run ``run``: skip the images of the view that already hold
+            ``pred_<run>`` (same model and settings required) and record the run once, over
+            every image.
     """
 
     model: str
@@ -95,9 +113,15 @@ class PredictConfig:
     fuse_method: str = "wbf"
     fuse_iou: float = 0.55
     calibration: str = "auto"
+    engine: str = "local"
+    address: str | None = None
+    workers: int | None = None
+    resume: bool = False
 
     def __post_init__(self) -> None:
         BACKENDS.entry(self.backend)  # unknown names list the valid ones
+        ENGINES.entry(self.engine)
+        self._check_engine()
         if not 0.0 <= self.display_conf <= 1.0:
             raise ConfigError(f"display_conf must be in [0, 1], got {self.display_conf}")
         self.tta_passes = list(self.tta_passes)
@@ -116,6 +140,26 @@ class PredictConfig:
         if not 0.0 < self.fuse_iou <= 1.0:
             raise ConfigError(f"fuse_iou must be in (0, 1], got {self.fuse_iou}")
 
+    def _check_engine(self) -> None:
+        """The engine's and ``resume``'s rules (before anything runs)."""
+        if self.engine == "local" and (self.address or self.workers is not None):
+            raise ConfigError("--address and --workers choose the Ray cluster and its actors; "
+                              "add --engine ray (or drop them to predict in this process)")
+        if self.workers is not None and self.workers < 1:
+            raise ConfigError(f"--workers must be at least 1, got {self.workers}")
+        if self.tta and not ENGINES.meta(self.engine)["tta"]:
+            raise ConfigError(f"--engine {self.engine} runs the plain pass only; drop --tta, "
+                              "or run TTA with --engine local")
+        if self.chunk < 1 or self.batch < 1:
+            raise ConfigError(f"batch and chunk must be at least 1, got {self.batch} and "
+                              f"{self.chunk}")
+        if self.resume and not self.run:
+            raise ConfigError("--resume continues a run: add --run NAME (see `workbench runs "
+                              "--kind predict`)")
+        if self.resume and self.replace:
+            raise ConfigError("--resume continues the run and --replace starts it over; "
+                              "choose one")
+
 
 @dataclass
 class PredictResult(Result):
@@ -129,6 +173,9 @@ class PredictResult(Result):
     model: str
     seconds: float
     images_per_s: float
+    engine: str = "local"
+    predicted: int = 0
+    skipped: int = 0
     embeddings_field: str | None = None
     display_field: str | None = None
     uncertainty_fields: list[str] = dataclasses.field(default_factory=list)
@@ -200,6 +247,12 @@ def predict_view(ws: Workspace, config: PredictConfig,
                  progress: Progress | None = None) -> PredictResult:
     """Predict every image of ``config.view`` and store the results as run ``config.run``.
 
+    The engine (``config.engine``) hands back chunks of predictions as it finishes them; each
+    is stored at once with the same bulk writer, so memory stays flat and results do not
+    depend on the engine. With ``resume``, the images that already hold ``pred_<run>`` are
+    skipped (the run's model and settings must be the ones asked for) and the run's record is
+    replaced by one over every image.
+
     With ``tta``, the passes of ``tta_passes`` run too (by default a horizontal flip and inputs
     0.83x and 1.17x the size, multiples of 32), each at ``conf``, their boxes mapped back to
     the original image; they are stored as ``pred_<run>_tta`` (pass id ``tta_pass``: 0 the
@@ -211,31 +264,38 @@ def predict_view(ws: Workspace, config: PredictConfig,
     Args:
         ws: the workspace.
         config: the options.
-        progress: called with ``(images done, total)`` after each chunk.
+        progress: called with ``(images done, total)`` after each chunk (skipped images
+            count as done).
 
     Raises:
-        ConfigError: unknown backend or model; WorkbenchError: empty view, existing run,
-            model classes that are not the workspace's.
+        ConfigError: unknown backend, engine or model; WorkbenchError: empty view, existing
+            run, a resumed run made with other settings, model classes that are not the
+            workspace's; RayUnavailableError / RayClusterError (``ray`` engine).
     """
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.UTC)
-    backend, batch, chunk = config.backend, config.batch, config.chunk
+    backend, batch = config.backend, config.batch
     weights = resolve_weights(ws, config.model)
     run = config.run or runs.new_run_id("predict")
     existing = runs.get_run(ws, run)
-    if existing is not None and not config.replace:
-        raise WorkbenchError(f"a run named {run!r} exists; choose another --run or --replace")
+    if existing is not None and not (config.replace or config.resume):
+        raise WorkbenchError(f"a run named {run!r} exists; choose another --run, --replace it "
+                             "or --resume it")
+    if config.resume and existing is not None and existing.get("kind") != RunKind.PREDICT:
+        raise WorkbenchError(f"run {run!r} is a {existing.get('kind')} run; --resume continues "
+                             "`workbench predict` runs")
     calibrated = calibration.resolve(ws, config.calibration, weights)
     ids, paths = predictions.view_files(ws, config.view)
     if not ids:
         raise WorkbenchError(f"the view {config.view!r} has no samples to predict")
-    predictor = make_predictor(ws, weights, backend, config.imgsz, batch, config.device)
+    # the ray engine's actors hold the models; the driver's only exports and describes it
+    predictor = make_predictor(ws, weights, backend, config.imgsz, batch,
+                               config.device if config.engine == "local" else "cpu")
     unknown = sorted(set(predictor.names) - set(ws.classes))
     if unknown:
         raise WorkbenchError(f"the model predicts classes the workspace does not have: "
                              f"{unknown}; workspace classes: {ws.classes}")
     lut = np.asarray([ws.classes.index(n) for n in predictor.names], dtype=np.int64)
-    n_classes = len(ws.classes)
     options = PredictOptions(conf=config.conf, iou=config.iou, batch=batch)
     plans: list[PassPlan] = []
     predictors = {predictor.imgsz: predictor}
@@ -246,57 +306,59 @@ def predict_view(ws: Workspace, config: PredictConfig,
             if plan.imgsz not in predictors:
                 predictors[plan.imgsz] = make_predictor(ws, weights, backend, plan.imgsz, batch,
                                                         config.device)
-    total_boxes = 0
+    params = run_params(config, weights, predictor.imgsz, plans,
+                         None if calibrated is None else calibrated[0])
+    todo, skipped = list(range(len(ids))), 0
+    if config.resume and existing is not None:
+        check_resumable(run, existing.get("params") or {}, params)
+        todo = remaining(ws, config.view, run, ids)
+        skipped = len(ids) - len(todo)
+    todo_ids, todo_paths = [ids[k] for k in todo], [paths[k] for k in todo]
+    path_of = dict(zip(todo_ids, todo_paths, strict=True)) if config.tta else {}
+
+    def tta_members(part_ids: list[Any]) -> list[Predictions]:
+        part_paths = [path_of[i] for i in part_ids]
+        return [to_workspace(predictors[p.imgsz].predict(
+            part_paths, options, transform=p.transform)[0], lut, len(ws.classes))
+            for p in plans]
+
+    job = InferenceJob(ids=todo_ids, paths=todo_paths, predictor=predictor, backend=backend,
+                       weights=weights, device=config.device, options=options,
+                       embeddings=config.embeddings, chunk=config.chunk,
+                       address=config.address, workers=config.workers, root=str(ws.root))
+    total_boxes, done_now = 0, 0
     written: dict[str, Any] = {}
-    for start in range(0, len(ids), chunk):
-        part_ids, part_paths = ids[start:start + chunk], paths[start:start + chunk]
-        preds, emb = predictor.predict(part_paths, options, config.embeddings)
-        preds = _to_workspace(preds, lut, n_classes)
-        per_box: dict[str, np.ndarray] | None = None
-        tta_boxes, tta_scores = None, None
-        if config.tta:
-            members = [preds] + [_to_workspace(predictors[p.imgsz].predict(
-                part_paths, options, transform=p.transform)[0], lut, n_classes) for p in plans]
-            tta_boxes, tta_scores = _tta(members, len(part_ids))
-            if config.fuse:
-                preds, agreement = fuse(members, config.fuse_method, config.fuse_iou)
-                per_box = {"agreement": agreement}
-        if calibrated is not None:
-            preds, raw = _calibrate(preds, calibrated[1])
-            per_box = (per_box or {}) | {"raw_confidence": raw}
-        scores = image_scores(preds, len(part_ids), tta=tta_scores)
-        written = predictions.write_predictions(ws, run, part_ids, preds, ws.classes,
-                                                scores=scores, indexed=indexed_keys(scores),
-                                                embeddings=emb, tta=tta_boxes, per_box=per_box)
-        total_boxes += len(preds)
+    for part_ids, preds, emb in ENGINES.get(config.engine)(job) if todo_ids else ():
+        preds = to_workspace(preds, lut, len(ws.classes))
+        written = store_chunk(ws, run, config, part_ids, preds, emb,
+                               tta_members(part_ids) if config.tta else None,
+                               None if calibrated is None else calibrated[1])
+        total_boxes += int(written["boxes"])  # after fusion
+        done_now += len(part_ids)
         if progress:
-            progress(min(start + chunk, len(ids)), len(ids))
-    show = predictions.write_display(ws, run, ids, config.display_conf)
+            progress(skipped + done_now, len(ids))
+    if todo_ids:
+        predictions.write_display(ws, run, todo_ids, config.display_conf)
     seconds = time.perf_counter() - started
-    emb_field = written.get("embeddings_field")
-    result = PredictResult(run=run, field=written["field"], samples=len(ids), boxes=total_boxes,
-                           backend=backend, model=weights, seconds=round(seconds, 2),
-                           images_per_s=round(len(ids) / seconds, 2),
-                           embeddings_field=emb_field, display_field=show,
-                           uncertainty_fields=list(written["uncertainty_fields"].values()),
-                           calibration=None if calibrated is None else calibrated[0])
+    before = (existing or {}).get("outputs") or {} if skipped else {}
+    emb_field = written.get("embeddings_field", before.get("embeddings_field"))
+    result = PredictResult(
+        run=run, field=predictions.field_name("pred", run), samples=len(ids),
+        boxes=total_boxes + int(before.get("boxes", 0)), backend=backend, model=weights,
+        seconds=round(seconds, 2), images_per_s=round(len(todo_ids) / seconds, 2),
+        engine=config.engine, predicted=len(todo_ids), skipped=skipped,
+        embeddings_field=emb_field, display_field=predictions.field_name("show", run),
+        uncertainty_fields=list(written["uncertainty_fields"].values()) if written
+        else list(before.get("uncertainty_fields") or []),
+        calibration=None if calibrated is None else calibrated[0])
     if emb_field and len(ids) >= visualization.MIN_POINTS:
         result.visualization = visualization_key(run)
     if existing is not None:
-        runs.delete_run(ws, run)
-    params = {"model": weights, "view": config.view, "backend": backend,
-              "imgsz": predictor.imgsz, "conf": config.conf, "iou": config.iou,
-              "display_conf": config.display_conf, "embeddings": config.embeddings,
-              "tta": config.tta, "tta_passes": config.tta_passes if config.tta else [],
-              "tta_pass_names": ["plain"] + [p.label for p in plans],
-              "tta_sizes": [p.imgsz for p in plans], "fuse": config.fuse,
-              "fuse_method": config.fuse_method if config.fuse else None,
-              "fuse_iou": config.fuse_iou if config.fuse else None,
-              "calibration": result.calibration}
+        runs.delete_run(ws, run)  # replaced, or resumed: the run stays recorded once
+    scores_field = written.get("scores_field", before.get("scores_field"))
     runs.record_run(ws, RunKind.PREDICT, run, params,
-                    result.to_dict() | {"scores_field": written.get("scores_field")},
-                    started_at)
-    if result.visualization and emb_field:
+                    result.to_dict() | {"scores_field": scores_field}, started_at)
+    if result.visualization and emb_field and todo_ids:
         visualization.compute_visualization(ws, emb_field, result.visualization, "pca")
     app_views.refresh_app(ws)
     return result
@@ -337,53 +399,3 @@ def visualize(ws: Workspace, config: VisualizeConfig) -> VisualizeResult:
     return VisualizeResult(run=run, embeddings_field=emb_field, brain_key=done["brain_key"],
                            method=config.method, points=done["points"], seed=config.seed,
                            seconds=round(time.perf_counter() - started, 2))
-
-
-def _calibrate(preds: Predictions, calibrator: Calibrator) -> tuple[Predictions, np.ndarray]:
-    """``preds`` with calibrated confidences and class vectors, and the ``(M,)`` raw
-    confidences."""
-    raw = preds.confidence.copy()
-    preds.confidence = calibrator.apply(raw, preds.class_id)
-    if preds.class_probs is not None:
-        preds.class_probs = calibrator.apply_probs(preds.class_probs)
-    return preds, raw
-
-
-def _to_workspace(preds: Predictions, lut: np.ndarray, n_classes: int) -> Predictions:
-    """``preds`` with class ids and class vectors in workspace class order.
-
-    Args:
-        preds: ``M`` boxes in the model's class order (``class_probs (M, C_model)``).
-        lut: ``(C_model,)`` workspace index of each model class.
-        n_classes: ``C``, the workspace's class count.
-
-    Returns:
-        The same boxes, ``class_id`` mapped and ``class_probs (M, C)`` (zeros for classes the
-        model does not have).
-    """
-    preds.class_id = lut[preds.class_id]
-    if preds.class_probs is not None:
-        full = np.zeros((len(preds), n_classes))
-        full[:, lut] = preds.class_probs
-        preds.class_probs = full
-    return preds
-
-
-def _tta(members: list[Predictions], n_images: int
-         ) -> tuple[tuple[Predictions, np.ndarray], np.ndarray]:
-    """The boxes of every pass (the plain pass first) of ``n_images`` images, merged.
-
-    Returns:
-        ``(boxes of all passes, (M',) pass id per box)``, by image, and the ``(N,)``
-        disagreement of the passes with the plain one.
-    """
-    from workbench.core.agreement import disagreement
-
-    scores = disagreement([(p.xyxy, p.class_id, p.image_index) for p in members], n_images)
-    pass_id = np.concatenate([np.full(len(p), k, dtype=np.int64) for k, p in enumerate(members)])
-    order = np.argsort(np.concatenate([p.image_index for p in members]), kind="stable")
-    merged = Predictions(np.concatenate([p.xyxy for p in members])[order],
-                         np.concatenate([p.confidence for p in members])[order],
-                         np.concatenate([p.class_id for p in members])[order],
-                         np.concatenate([p.image_index for p in members])[order])
-    return (merged, pass_id[order]), scores

@@ -14,6 +14,7 @@ from workbench.prediction.api import (
     predict,
     visualize,
 )
+from workbench.prediction.engines import ENGINES
 from workbench.prediction.tta import FUSION_METHODS, TTA_PASSES
 from workbench.ui.api import Choices, OperatorSpec, Report, plain
 
@@ -39,6 +40,7 @@ def register(ops: Registry[OperatorSpec]) -> None:
         choices={"model": Choices(source="training_runs", other=True),
                  "view": Choices(source="views", other=True),
                  "backend": Choices(static=tuple(BACKENDS.names())),
+                 "engine": Choices(static=tuple(ENGINES.names())),
                  "run": Choices(source="prediction_runs", other=True),
                  "tta_passes": Choices(static=tuple(TTA_PASSES.names())),
                  "fuse_method": Choices(static=tuple(FUSION_METHODS.names())),

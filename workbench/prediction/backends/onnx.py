@@ -75,6 +75,7 @@ class OnnxPredictor(Predictor):
             raise ConfigError(f"ONNX model {path!r} not found")
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or (os.cpu_count() or 1)
+        self.path = path
         self.session = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
         meta = self.session.get_modelmeta().custom_metadata_map
         if "names" not in meta:

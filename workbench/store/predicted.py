@@ -1,0 +1,24 @@
+"""Which samples of a view already hold a prediction field (``predict --resume`` skips them)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from workbench.store.views import view_match
+
+if TYPE_CHECKING:
+    from workbench.store.workspace import Workspace
+
+
+def predicted_ids(ws: Workspace, view: str, field: str) -> set[Any]:
+    """Ids of the samples of view spec ``view`` that have ``field`` (one query, ids only).
+
+    Args:
+        ws: the workspace.
+        view: a view spec (:mod:`workbench.store.views`).
+        field: a sample field such as ``pred_<run>``.
+    """
+    match = view_match(view)
+    has = {field: {"$exists": True}}
+    query = {"$and": [match, has]} if match else has
+    return {d["_id"] for d in ws.samples.find(query, {"_id": 1})}
