@@ -4,12 +4,15 @@ One JSON object per line: ``{"filepath": str, "detections": [{"label": str, "box
 y_min, width, height] (relative), "confidence": float, "class_probs": [...] (optional, in
 class-list order)}]}``. Every line is validated first; nothing is written unless all are valid
 (or ``skip_bad`` drops the bad lines).
+
+The file is streamed: a worker parses and checks chunks of lines into flat arrays
+(:mod:`workbench.prediction.import_parse`: orjson, bulk checks, numpy geometry) while this module
+looks the file paths up and keeps the arrays, which then go to the bulk writer.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,17 +21,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from workbench.core.boxes import BOX_CLIPPED, BOX_OK, check_geometry, xywhn_to_xyxyn
 from workbench.core.perf import paused_gc
 from workbench.core.types import Predictions
 from workbench.errors import InputReportError, SourceError, WorkbenchError
-from workbench.media.records import Issue, geometry_message, shown
+from workbench.media.records import Issue
+from workbench.prediction.import_parse import ParsedChunk, chunk_reader
 from workbench.selection.api import image_scores, indexed_keys
 from workbench.store import app_views, predictions, runs
 from workbench.store.runs import RunKind
 from workbench.store.workspace import Workspace
-
-MAX_LINE_BYTES = 16 * 1024**2
 
 
 @dataclass
@@ -89,6 +90,10 @@ def import_predictions(ws: Workspace, path: str | Path, run: str,
 def import_file(ws: Workspace, config: PredictionsImportConfig) -> ImportResult:
     """Validate and write predictions from a JSONL file as prediction run ``config.run``.
 
+    The file is read in chunks of lines; each chunk is parsed and checked into flat arrays
+    (:mod:`workbench.prediction.import_parse`) by a worker while this thread looks the
+    previous chunk's file paths up, so memory holds arrays, never the file's objects.
+
     Raises:
         SourceError: no such file; PredictionImportError: invalid lines (without
             ``skip_bad``; nothing written); WorkbenchError: an existing run (without
@@ -104,103 +109,21 @@ def import_file(ws: Workspace, config: PredictionsImportConfig) -> ImportResult:
     if existing is not None and not replace:
         raise WorkbenchError(f"a run named {run!r} exists; choose another --run or --replace")
     classes = ws.classes
-    class_index = {c: i for i, c in enumerate(classes)}
-    by_path = predictions.ids_by_filepath(ws)
-    result = ImportResult(run=run)
-    sample_ids: list[Any] = []
-    rows_index: list[int] = []
-    boxes: list[Any] = []
-    conf: list[Any] = []
-    cls: list[int] = []
-    probs: list[Any] = []
-    has_probs: list[bool] = []
-    line_of_box: list[int] = []
-    det_of_box: list[int] = []
-    seen: dict[Any, int] = {}
-    bad_lines: set[int] = set()
-    with paused_gc(), path.open("rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            result.lines += 1
-
-            def bad(message: str, lineno: int = lineno) -> None:
-                result.issues.append(Issue("error", "bad-prediction", str(path), message, lineno))
-                bad_lines.add(lineno)
-
-            if len(raw) > MAX_LINE_BYTES:
-                bad(f"line longer than {MAX_LINE_BYTES} bytes")
-                continue
-            try:
-                obj = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                bad(f"not valid JSON: {exc}")
-                continue
-            if not isinstance(obj, dict) or not isinstance(obj.get("filepath"), str):
-                got = obj.get("filepath") if isinstance(obj, dict) else obj
-                bad(f"each line needs a string 'filepath', got {shown(got)}")
-                continue
-            fp = obj["filepath"]
-            if "\x00" in fp:
-                bad(f"'filepath' {shown(fp)} contains a NUL character")
-                continue
-            sid = by_path.get(fp) or by_path.get(str((path.parent / fp).resolve()))
-            if sid is None:
-                bad(f"no sample has filepath {fp!r}")
-                continue
-            if sid in seen:
-                bad(f"filepath {fp!r} appears again (first on line {seen[sid]})")
-                continue
-            dets = obj.get("detections", [])
-            if not isinstance(dets, list):
-                bad(f"'detections' must be a list, got {shown(dets)}")
-                continue
-            ok_rows = []
-            for k, d in enumerate(dets):
-                problem = _check_detection(d, class_index, len(classes))
-                if problem:
-                    bad(f"detections[{k}]: {problem}")
-                    break
-                ok_rows.append(d)
-            if lineno in bad_lines:
-                continue
-            seen[sid] = lineno
-            n = len(sample_ids)
-            sample_ids.append(sid)
-            for k, d in enumerate(ok_rows):
-                det_of_box.append(k)
-                rows_index.append(n)
-                boxes.append(d["box"])
-                conf.append(d["confidence"])
-                cls.append(class_index[d["label"]])
-                has_probs.append("class_probs" in d)
-                probs.append(d.get("class_probs"))
-                line_of_box.append(lineno)
-    geo, keep_sample = _check_geometry(path, boxes, line_of_box, det_of_box, rows_index,
-                                       len(sample_ids), result, bad_lines)
+    with paused_gc(), chunk_reader(path, classes) as chunks:
+        by_path = predictions.ids_by_filepath(ws)  # while the worker parses the first chunks
+        result = ImportResult(run=run)
+        rows = _Rows(len(classes))
+        seen: dict[Any, int] = {}
+        for chunk in chunks:
+            _take(chunk, path, by_path, seen, result, rows, keep=skip_bad or not result.issues)
+    result.issues.sort(key=lambda issue: issue.line or 0)
     if result.issues and not skip_bad:
         result.seconds = time.perf_counter() - started
         raise PredictionImportError(result)
-    result.skipped_lines = len(bad_lines)
-    keep_box = keep_sample[np.asarray(rows_index, dtype=np.int64)]
-    has_probs = [h for h, ok in zip(has_probs, keep_box.tolist(), strict=True) if ok]
-    with_probs = bool(has_probs) and all(has_probs)
-    if has_probs and any(has_probs) and not with_probs:
-        raise WorkbenchError("some detections carry class_probs and others do not; give them "
-                             "for every detection or for none")
-    new_index = np.cumsum(keep_sample) - 1
-    sample_ids = [s for s, ok in zip(sample_ids, keep_sample.tolist(), strict=True) if ok]
-    preds = Predictions(
-        geo.boxes[keep_box],
-        np.asarray(conf, dtype=np.float64)[keep_box], np.asarray(cls, dtype=np.int64)[keep_box],
-        new_index[np.asarray(rows_index, dtype=np.int64)][keep_box],
-        np.asarray([q for q, ok in zip(probs, keep_box.tolist(), strict=True) if ok],
-                   dtype=np.float64).reshape(-1, len(classes)) if with_probs else None)
-    scores = image_scores(preds, len(sample_ids))
-    written = predictions.write_predictions(ws, run, sample_ids, preds, classes, scores=scores,
-                                            indexed=indexed_keys(scores))
+    result.skipped_lines = len(result.issues)
+    sample_ids, preds = rows.predictions()
+    written = _write(ws, run, sample_ids, preds, classes, config.display_conf)
     result.samples, result.boxes = written["samples"], written["boxes"]
-    predictions.write_display(ws, run, sample_ids, config.display_conf)
     result.seconds = time.perf_counter() - started
     if existing is not None:
         runs.delete_run(ws, run)
@@ -212,59 +135,96 @@ def import_file(ws: Workspace, config: PredictionsImportConfig) -> ImportResult:
     return result
 
 
-def _number(v: Any) -> bool:
-    """A JSON number that converts to a float (not a bool, not an integer beyond 1e308)."""
-    return isinstance(v, float) or (isinstance(v, int) and not isinstance(v, bool)
-                                    and abs(v) <= 10**308)
+def _write(ws: Workspace, run: str, sample_ids: list[Any], preds: Predictions,
+           classes: list[str], display_conf: float) -> dict[str, Any]:
+    """Write ``pred_<run>``, its scores and ``show_<run>``.
 
-
-def _check_detection(d: Any, class_index: dict[str, int], n_classes: int) -> str | None:
-    if not isinstance(d, dict):
-        return f"must be an object, got {shown(d)}"
-    label = d.get("label")
-    if not isinstance(label, str) or label not in class_index:
-        return (f"unknown label {label!r}; the workspace's classes are "
-                f"{list(class_index)}")
-    box = d.get("box")
-    if not (isinstance(box, list) and len(box) == 4 and all(_number(v) for v in box)):
-        return f"'box' must be [x_min, y_min, width, height] numbers, got {box!r}"
-    c = d.get("confidence")
-    if not isinstance(c, int | float) or isinstance(c, bool) or not 0.0 <= c <= 1.0:
-        return f"'confidence' must be a number in [0, 1], got {c!r}"
-    if "class_probs" in d:
-        p = d["class_probs"]
-        if not (isinstance(p, list) and len(p) == n_classes and all(_number(v) for v in p)):
-            return (f"'class_probs' must be {n_classes} numbers in class-list order, got "
-                    f"{shown(p)}")
-    return None
-
-
-def _check_geometry(path: Path, boxes: list[Any], line_of_box: list[int], det_of_box: list[int],
-                    rows_index: list[int], n_samples: int, result: ImportResult,
-                    bad_lines: set[int]) -> tuple[Any, npt.NDArray[np.bool_]]:
-    """The one geometry rule over every box at once; lines with a bad box are reported.
-
-    Boxes slightly outside are clipped (as on ingest); empty, negative, non-finite and
-    outside boxes are errors naming the line, the detection and the box as written.
+    One call of the bulk writer: writing in chunks, two at a time, was slower on a loaded
+    2-core machine (the score indexes exist after the first chunk, so every later write
+    updates them, where one call builds them once at the end).
 
     Returns:
-        The :class:`~workbench.core.boxes.GeometryCheck` of the ``(N, 4)`` boxes and an
-        ``(n_samples,)`` mask of the samples (lines) left valid.
+        :func:`~workbench.store.predictions.write_predictions`'s dict.
     """
-    xywhn = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    geo = check_geometry(xywhn_to_xyxyn(xywhn), xywhn[:, 2:])
-    keep_sample = np.ones(n_samples, dtype=bool)
-    for i in np.flatnonzero((geo.verdict != BOX_OK) & (geo.verdict != BOX_CLIPPED)).tolist():
-        lineno = line_of_box[i]
-        keep_sample[rows_index[i]] = False
-        if lineno in bad_lines:
-            continue
-        bad_lines.add(lineno)
-        written = ", ".join(repr(v) for v in boxes[i])
-        message = geometry_message(int(geo.verdict[i]), geo.boxes[i], xywhn[i, 2:])
-        result.issues.append(Issue(
-            "error", "bad-prediction", str(path),
-            f"detections[{det_of_box[i]}]: 'box' [{written}] (x_min, y_min, width, height): "
-            f"{message.replace('; left out', '; give it a width and height')}", lineno))
-    result.issues.sort(key=lambda issue: issue.line or 0)
-    return geo, keep_sample
+    scores = image_scores(preds, len(sample_ids))
+    written = predictions.write_predictions(ws, run, sample_ids, preds, classes, scores=scores,
+                                            indexed=indexed_keys(scores))
+    predictions.write_display(ws, run, sample_ids, display_conf)
+    return written
+
+
+class _Rows:
+    """The accepted lines' samples and boxes, a list of arrays per chunk."""
+
+    def __init__(self, n_classes: int) -> None:
+        self.n_classes = n_classes
+        self.sample_ids: list[Any] = []
+        self.parts: dict[str, list[npt.NDArray[Any]]] = {
+            k: [] for k in ("xyxy", "confidence", "class_id", "image_index", "probs")}
+        self.boxes = self.with_probs = 0
+
+    def add(self, chunk: ParsedChunk, accepted: npt.NDArray[np.bool_], ids: list[Any]) -> None:
+        """Keep the boxes of the ``accepted`` ``(L,)`` lines of ``chunk``; ``ids``: theirs."""
+        box_keep = np.repeat(accepted, chunk.counts)
+        image = np.cumsum(accepted) - 1 + len(self.sample_ids)
+        self.parts["image_index"].append(np.repeat(image, chunk.counts)[box_keep])
+        for key in ("xyxy", "confidence", "class_id"):
+            self.parts[key].append(getattr(chunk, key)[box_keep])
+        with_probs = box_keep & chunk.has_probs
+        self.parts["probs"].append(chunk.probs[with_probs])
+        self.boxes += int(box_keep.sum())
+        self.with_probs += int(with_probs.sum())
+        self.sample_ids.extend(ids)
+
+    def predictions(self) -> tuple[list[Any], Predictions]:
+        """The sample ids and their :class:`Predictions` (``image_index`` indexes the ids).
+
+        Raises:
+            WorkbenchError: ``class_probs`` given for some boxes only.
+        """
+        if 0 < self.with_probs < self.boxes:
+            raise WorkbenchError("some detections carry class_probs and others do not; give "
+                                 "them for every detection or for none")
+        empty = {"xyxy": np.zeros((0, 4)), "confidence": np.zeros(0),
+                 "class_id": np.zeros(0, np.int64), "image_index": np.zeros(0, np.int64),
+                 "probs": np.zeros((0, self.n_classes))}
+        cols: dict[str, Any] = {k: np.concatenate(v) if v else empty[k]
+                                for k, v in self.parts.items()}
+        self.parts.clear()
+        probs = cols["probs"].reshape(-1, self.n_classes) if self.with_probs else None
+        return self.sample_ids, Predictions(cols["xyxy"], cols["confidence"], cols["class_id"],
+                                            cols["image_index"], probs)
+
+
+def _take(chunk: ParsedChunk, path: Path, by_path: dict[str, Any], seen: dict[Any, int],
+          result: ImportResult, rows: _Rows, keep: bool) -> None:
+    """Look a parsed chunk's lines up; report the bad ones, add the rest to ``rows``.
+
+    Per line, in the order the problems are reported: JSON and ``filepath`` (parsed), the
+    sample lookup, a repeated file path, then the detections and their geometry (parsed; a line
+    whose only problem is its geometry still counts as seen). ``keep`` False: only check.
+    """
+    file = str(path)
+    accepted = np.zeros(len(chunk.lines), dtype=bool)
+    ids = []
+    for j, (lineno, fp) in enumerate(zip(chunk.lines, chunk.filepaths, strict=True)):
+        problem = chunk.before.get(j)
+        if problem is None:
+            sid = by_path.get(fp) or by_path.get(str((path.parent / fp).resolve()))
+            if sid is None:
+                problem = f"no sample has filepath {fp!r}"
+            elif sid in seen:
+                problem = f"filepath {fp!r} appears again (first on line {seen[sid]})"
+            else:
+                after = chunk.after.get(j)
+                if after is None or after[1]:
+                    seen[sid] = lineno
+                if after is None:
+                    accepted[j] = True
+                    ids.append(sid)
+                    continue
+                problem = after[0]
+        result.issues.append(Issue("error", "bad-prediction", file, problem, lineno))
+    result.lines += len(chunk.lines)
+    if keep:
+        rows.add(chunk, accepted, ids)
