@@ -23,6 +23,7 @@ import pytest
 from bson import ObjectId
 
 from tests.conftest import CLASSES, REPO, cli_env, demo_images, make_yolo
+from tests.crash.harness import wb, wb_json
 from workbench.store.mongod import pid_alive
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -34,22 +35,6 @@ BUSY_BOXES = 800  # per image: a long import (72,000 boxes) for the two-process 
 RUNS = "workbench_runs"
 #: Seconds a command may go on after the election, with the killed member still down.
 COMMAND_GRACE = 90.0
-
-
-def wb(*args: str, check: bool = True, timeout: float = 300
-       ) -> subprocess.CompletedProcess[str]:
-    """``workbench ARGS`` in a fresh process, to completion."""
-    proc = subprocess.run([sys.executable, "-m", "workbench", *args], capture_output=True,
-                          text=True, env=cli_env(), timeout=timeout, cwd=REPO)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"workbench {' '.join(args)} failed ({proc.returncode}):\n"
-                             f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return proc
-
-
-def wb_json(*args: str) -> Any:
-    """``workbench ARGS --json``, parsed."""
-    return json.loads(wb(*args, "--json").stdout)
 
 
 def log(message: str) -> None:
