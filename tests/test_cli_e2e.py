@@ -78,7 +78,7 @@ def test_bad_input_is_reported_without_traceback_and_changes_nothing(tmp_path: P
     ("args", "message"),
     [
         (["status", "-w", "/nonexistent/ws"], "is not a workbench workspace"),
-        (["ingest", "x", "-f", "kitti"], "valid formats: classdir, coco, images"),
+        (["ingest", "x", "-f", "kitti"], "valid formats: classdir, coco, fathomnet, hf, images"),
         (["ingest", "/nonexistent/data", "-f", "yolo"], "no such file or folder"),
         (["split", "--ratios", "0.5,0.5"], "invalid split ratios"),
     ],
