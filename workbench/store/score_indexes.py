@@ -33,8 +33,6 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from pymongo import IndexModel
-
 from workbench.errors import WorkbenchError
 from workbench.store import connection, runs
 from workbench.store.predictions import (
@@ -107,6 +105,8 @@ def ensure_indexes(ws: Workspace, scores_field: str, keys: Sequence[str],
     missing = [name for name in wanted if name not in info]  # walks hint at these names
     _touch(ws, scores_field, unc_fields)
     if missing:
+        from pymongo import IndexModel  # not at import: the CLI's --help stays light
+
         make_room(ws, info, len(missing), keep={scores_field, *unc_fields})
         for name in missing:
             ws.samples.create_indexes([IndexModel(wanted[name], name=name)],
