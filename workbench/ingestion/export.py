@@ -101,7 +101,7 @@ def run_export(ws: Workspace, config: ExportDatasetConfig) -> ExportDatasetResul
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     result.images, result.boxes = len(paths), len(cls)
-    names = (lambda s: hf_split(s)) if config.format == "hf" else (lambda s: s)
-    result.splits = {names(s): split.count(s) for s in ("train", "val", "test") if s in split}
+    result.splits = {hf_split(s) if config.format == "hf" else s: split.count(s)
+                     for s in ("train", "val", "test") if s in split}
     result.seconds = round(time.perf_counter() - started, 3)
     return result
