@@ -43,10 +43,11 @@ def _preds(n: int, per_image: int, seed: int = 0) -> Predictions:
                        np.repeat(np.arange(n), per_image), probs)
 
 
-def _write(ws: Any, run: str, ids: list[Any], preds: Predictions) -> dict[str, Any]:
+def _write(ws: Any, run: str, ids: list[Any], preds: Predictions,
+           display_conf: float | None = None) -> dict[str, Any]:
     scores = image_scores(preds, len(ids))
     return predictions.write_predictions(ws, run, ids, preds, ws.classes, scores=scores,
-                                         indexed=indexed_keys(scores))
+                                         indexed=indexed_keys(scores), display_conf=display_conf)
 
 
 def test_uncertainty_fields_are_indexed_floats_equal_to_the_scores(workspace, tmp_path: Path
@@ -87,9 +88,10 @@ def test_show_field_holds_exactly_the_boxes_at_or_above_the_display_threshold(
         workspace, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     ids = _pool(workspace, tmp_path, 6)
     preds = _preds(len(ids) - 1, 6, seed=1)
-    _write(workspace, "p", ids, preds)
-    show = predictions.write_display(workspace, "p", ids, 0.25)
+    show = _write(workspace, "p", ids, preds, display_conf=0.25)["display_field"]
     assert show == "show_p"
+    assert _write(workspace, "q", ids, preds)["display_field"] is None
+    assert "show_q" not in schema.field_types(workspace)
     assert schema.field_types(workspace)[show] == "Detections"
     docs = {d["_id"]: d for d in workspace.samples.find({}, {"pred_p": 1, "show_p": 1})}
     for i, sid in enumerate(ids):
@@ -104,8 +106,8 @@ def test_show_field_holds_exactly_the_boxes_at_or_above_the_display_threshold(
     ds = workspace.dataset
     ds.reload()
     assert ds.count("show_p.detections") == int((preds.confidence >= 0.25).sum())
-    # A higher threshold rewrites the copy; pred_p keeps every box.
-    predictions.write_display(workspace, "p", ids, 0.8)
+    # A rewrite at a higher threshold rewrites the copy; pred_p keeps every box.
+    _write(workspace, "p", ids, preds, display_conf=0.8)
     ds.reload()
     assert ds.count("show_p.detections") == int((preds.confidence >= 0.8).sum())
     assert ds.count("pred_p.detections") == len(preds)
@@ -116,8 +118,7 @@ def test_a_rolled_back_write_removes_unc_and_show_fields_and_their_indexes(
     ids = _pool(workspace, tmp_path, 4)
     preds = _preds(len(ids), 2)
     with pytest.raises(RuntimeError, match="boom"), lock.hold(workspace, "test"):
-        written = _write(workspace, "gone", ids, preds)
-        predictions.write_display(workspace, "gone", ids, 0.25)
+        written = _write(workspace, "gone", ids, preds, display_conf=0.25)
         raise RuntimeError("boom")
     for field in [*written["uncertainty_fields"].values(), "show_gone", "pred_gone"]:
         assert workspace.samples.find_one({field: {"$exists": True}}) is None, field
@@ -132,8 +133,7 @@ def test_app_config_colours_each_label_field_and_shows_the_newest_display_field(
     import datetime as dt
 
     for k, run in enumerate(("older", "newer")):
-        _write(workspace, run, ids, _preds(len(ids), 2, seed=k))
-        predictions.write_display(workspace, run, ids, 0.25)
+        _write(workspace, run, ids, _preds(len(ids), 2, seed=k), display_conf=0.25)
         runs.record_run(workspace, RunKind.PREDICT, run, {}, {},
                         dt.datetime.now(dt.UTC) + dt.timedelta(seconds=k))
     app_config.refresh_app_config(workspace)

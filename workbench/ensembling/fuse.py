@@ -140,8 +140,9 @@ def fuse_runs(ws: Workspace, config: EnsembleConfig) -> EnsembleResult:
     scores = image_scores(fused, len(ids))
     written = predictions.write_predictions(ws, run, ids, fused, classes, scores=scores,
                                             indexed=indexed_keys(scores),
-                                            per_box={"agreement": agreement})
-    show = predictions.write_display(ws, run, ids, config.display_conf)
+                                            per_box={"agreement": agreement},
+                                            display_conf=config.display_conf)
+    show = written["display_field"]
     skipped = in_view - len(ids)
     warnings = ([f"{skipped} of the {in_view} samples of view {config.view!r} lack the "
                  "predictions of some member run and were not fused; predict them with every "

@@ -48,7 +48,8 @@ def store_chunk(ws: Workspace, run: str, config: PredictConfig, part_ids: list[A
     scores = image_scores(preds, len(part_ids), tta=tta_scores)
     return predictions.write_predictions(ws, run, part_ids, preds, ws.classes, scores=scores,
                                          indexed=indexed_keys(scores), embeddings=emb,
-                                         tta=tta_boxes, per_box=per_box)
+                                         tta=tta_boxes, per_box=per_box,
+                                         display_conf=config.display_conf)
 
 
 def calibrate(preds: Predictions, calibrator: Calibrator) -> tuple[Predictions, np.ndarray]:

@@ -148,8 +148,8 @@ def _write(ws: Workspace, run: str, sample_ids: list[Any], preds: Predictions,
     """
     scores = image_scores(preds, len(sample_ids))
     written = predictions.write_predictions(ws, run, sample_ids, preds, classes, scores=scores,
-                                            indexed=indexed_keys(scores))
-    predictions.write_display(ws, run, sample_ids, display_conf)
+                                            indexed=indexed_keys(scores),
+                                            display_conf=display_conf)
     return written
 
 

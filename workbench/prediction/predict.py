@@ -337,8 +337,6 @@ def predict_view(ws: Workspace, config: PredictConfig,
         done_now += len(part_ids)
         if progress:
             progress(skipped + done_now, len(ids))
-    if todo_ids:
-        predictions.write_display(ws, run, todo_ids, config.display_conf)
     seconds = time.perf_counter() - started
     before = (existing or {}).get("outputs") or {} if skipped else {}
     emb_field = written.get("embeddings_field", before.get("embeddings_field"))

@@ -5,14 +5,15 @@ when known, the full ``class_probs`` vector. Alongside, ``scores_<run>`` holds p
 computed by the caller (selection's strategies, with numpy) and indexed here, so that selection
 is a sort on an indexed field. Each score is also a top-level float field
 ``unc_<run>_<key>`` (:func:`uncertainty_field`), which the App's sidebar can filter and sort by,
-and ``show_<run>`` (:func:`write_display`) is the display copy of ``pred_<run>`` holding only
-the boxes confident enough to be worth drawing.
+and ``show_<run>`` (``display_conf`` of :func:`write_predictions`) is the display copy of
+``pred_<run>`` holding only the boxes confident enough to be worth drawing.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from itertools import compress
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
 
 _FIELD_RE = re.compile(r"[^A-Za-z0-9_]")
 _CHUNK = 5000
+#: The default confidence of the boxes the App shows (``show_<run>``): most boxes of a model
+#: kept down to confidence 0.01 for scoring are noise on screen.
+DISPLAY_CONF = 0.25
 
 
 def field_name(prefix: str, run: str) -> str:
@@ -81,8 +85,9 @@ def write_predictions(ws: Workspace, run: str, sample_ids: list[Any], preds: Pre
                       classes: list[str], scores: Mapping[str, np.ndarray] | None = None,
                       indexed: Sequence[str] = (), embeddings: np.ndarray | None = None,
                       tta: tuple[Predictions, np.ndarray] | None = None,
-                      per_box: Mapping[str, np.ndarray] | None = None) -> dict[str, Any]:
-    """Set ``pred_<run>`` (and ``scores_<run>``) on the given samples with ``bulk_write``.
+                      per_box: Mapping[str, np.ndarray] | None = None,
+                      display_conf: float | None = None) -> dict[str, Any]:
+    """Set ``pred_<run>`` (and ``scores_<run>``, ``show_<run>``) on the samples with ``bulk_write``.
 
     Args:
         ws: the workspace.
@@ -102,10 +107,14 @@ def write_predictions(ws: Workspace, run: str, sample_ids: list[Any], preds: Pre
             ``pred_<run>_tta`` (boxes with ``tta_pass``).
         per_box: more numeric per-box attributes of ``preds``, name -> ``(M,)`` (an
             ensemble's ``agreement``, the ``raw_confidence`` under a calibration).
+        display_conf: also set ``show_<run>``, the display copy holding the boxes of
+            ``pred_<run>`` with ``confidence >= display_conf`` (the same box documents, ids
+            included), in the same update as ``pred_<run>``. None: no display copy.
 
     Returns:
         ``{"field", "scores_field", "samples", "boxes", "embeddings_field",
-        "uncertainty_fields"}`` (the last: score key -> ``unc_`` field).
+        "uncertainty_fields", "display_field"}`` (``uncertainty_fields``: score key ->
+        ``unc_`` field; ``display_field``: ``show_<run>`` or None).
     """
     from pymongo import UpdateOne
 
@@ -114,7 +123,10 @@ def write_predictions(ws: Workspace, run: str, sample_ids: list[Any], preds: Pre
     with_scores = scores is not None
     emb_field = field_name("emb", run)
     tta_field = f"{field}_tta"
+    show_field = field_name("show", run)
     declare = {field: "detections"}
+    if display_conf is not None:
+        declare[show_field] = "detections"
     unc = {key: uncertainty_field(run, key) for key in scores or {}}
     if with_scores:
         declare[scores_field] = "dict"
@@ -141,13 +153,18 @@ def write_predictions(ws: Workspace, run: str, sample_ids: list[Any], preds: Pre
                    for vals in zip(*(np.asarray(v).tolist() for v in scores.values()),
                                    strict=True)] if scores else [{} for _ in range(n)])
     unc_columns = {key: np.asarray(scores[key], dtype=np.float64).tolist() for key in unc}
+    shown = (None if display_conf is None
+             else (preds.confidence >= float(display_conf)).tolist())
     from workbench.core.perf import paused_gc
 
     with paused_gc():
         for start in range(0, n, _CHUNK):
             ops = []
             for i in range(start, min(start + _CHUNK, n)):
-                update: dict[str, Any] = {field: _detections(main, i)}
+                dets = _detections(main, i)
+                update: dict[str, Any] = {field: dets}
+                if shown is not None:
+                    update[show_field] = _kept(dets, shown, main["starts"][i])
                 if with_scores:
                     update[scores_field] = score_rows[i]
                     for key, unc_field in unc.items():
@@ -165,39 +182,9 @@ def write_predictions(ws: Workspace, run: str, sample_ids: list[Any], preds: Pre
         ensure_indexes(ws, scores_field, indexed, list(unc.values()))
     return {"field": field, "scores_field": scores_field, "samples": n, "boxes": len(preds),
             "embeddings_field": emb_field if embeddings is not None else None,
-            "uncertainty_fields": unc if with_scores else {}}
+            "uncertainty_fields": unc if with_scores else {},
+            "display_field": show_field if display_conf is not None else None}
 
-
-#: The default confidence of the boxes the App shows (``show_<run>``): most boxes of a model
-#: kept down to confidence 0.01 for scoring are noise on screen.
-DISPLAY_CONF = 0.25
-
-
-def write_display(ws: Workspace, run: str, sample_ids: list[Any], conf: float) -> str:
-    """Set ``show_<run>``: the boxes of ``pred_<run>`` with ``confidence >= conf``.
-
-    One server-side ``update_many`` per chunk of ids (an aggregation pipeline with
-    ``$filter``): no box travels to Python. Samples without ``pred_<run>`` get an empty
-    ``Detections``.
-
-    Args:
-        ws: the workspace.
-        run: the prediction run name.
-        sample_ids: the samples whose ``pred_<run>`` was written.
-        conf: the display threshold.
-
-    Returns:
-        The field name, ``show_<run>``.
-    """
-    source, show = field_name("pred", run), field_name("show", run)
-    ensure_fields(ws, {show: "detections"})
-    journal.writing_fields(ws, sample_ids, [show])
-    kept = {"$filter": {"input": {"$ifNull": [f"${source}.detections", []]}, "as": "d",
-                        "cond": {"$gte": ["$$d.confidence", float(conf)]}}}
-    pipeline = [{"$set": {show: {"_cls": "Detections", "detections": kept}}}]
-    for start in range(0, len(sample_ids), _CHUNK):
-        ws.samples.update_many({"_id": {"$in": sample_ids[start:start + _CHUNK]}}, pipeline)
-    return show
 
 
 def _columns(preds: Predictions, classes: list[str], n: int) -> dict[str, Any]:
@@ -206,6 +193,14 @@ def _columns(preds: Predictions, classes: list[str], n: int) -> dict[str, Any]:
     return {"starts": starts, "ends": ends, "labels": [classes[c] for c in preds.class_id.tolist()],
             "boxes": xyxyn_to_xywhn(preds.xyxy).tolist(),
             "per_box": {"confidence": preds.confidence.tolist()}}
+
+
+def _kept(dets: dict[str, Any], shown: list[bool], start: int) -> dict[str, Any]:
+    """The ``Detections`` document of the boxes of ``dets`` that ``shown`` keeps (``shown``
+    is indexed by box, ``dets``' first box being ``start``)."""
+    boxes = dets["detections"]
+    return {"_cls": "Detections",
+            "detections": list(compress(boxes, shown[start:start + len(boxes)]))}
 
 
 def _detections(cols: dict[str, Any], i: int) -> dict[str, Any]:
