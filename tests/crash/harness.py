@@ -12,6 +12,7 @@ one-connection-per-process state, and each workspace has its own mongod).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +31,7 @@ import numpy as np
 import yaml
 from PIL import Image
 
+from tests.annotation import writers
 from tests.conftest import CLASSES, REPO, cli_env
 
 #: Iterations per scenario and the seed of the kill delays (and of the generated data).
@@ -220,6 +223,34 @@ def make_dataset(root: Path, n_images: int, boxes_per_image: int, seed: int) -> 
         truth[path.stem] = rows
     (root / "data.yaml").write_text(f"path: .\ntrain: train/images\nnames: {CLASSES}\n")
     return Dataset(root, images, truth)
+
+
+@dataclass
+class Round:
+    """A workspace with every image in annotation, its package and the answers."""
+
+    ws: Path
+    package: Path
+    answers: Path
+
+
+def annotation_round(folder: Path, data: Dataset, n_images: int, *init_args: str) -> Round:
+    """Init a workspace in ``folder`` (with ``init_args``), ingest ``data`` unlabeled, export
+    every image for annotation, and write the true boxes as COCO answers."""
+    ws = folder / "ws"
+    wb("init", str(ws), "--classes", ",".join(CLASSES), *init_args)
+    wb("ingest", str(data.image_dir), "-f", "images", "-w", str(ws))
+    package = folder / "round.zip"
+    exported = wb_json("annotate", "export", "--view", "pool", "--out", str(package),
+                       "--no-thumbnails", "-w", str(ws))
+    assert exported["images"] == n_images
+    with zipfile.ZipFile(package) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+    stem = {hashlib.sha256(p.read_bytes()).hexdigest(): p.stem for p in data.images}
+    truth: writers.Truth = {im["file_name"]: (im["width"], im["height"],
+                                              data.truth[stem[im["sha256"]]])
+                            for im in manifest["images"]}
+    return Round(ws, package, writers.coco(truth, folder / "answers.coco.json"))
 
 
 def predictions_jsonl(ds: Dataset, path: Path, seed: int) -> Path:

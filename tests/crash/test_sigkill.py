@@ -26,10 +26,8 @@ mongod was killed: it must fail on its own by then, with a message and no traceb
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
-import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -39,8 +37,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.annotation import writers
-from tests.conftest import CLASSES
 from tests.crash.harness import (
     ITERATIONS,
     SEED,
@@ -49,6 +45,7 @@ from tests.crash.harness import (
     Moment,
     Snapshot,
     Store,
+    annotation_round,
     check_recovered,
     draw_delays,
     log,
@@ -60,7 +57,6 @@ from tests.crash.harness import (
     status_and_recover,
     stop_mongods,
     wb,
-    wb_json,
 )
 
 pytestmark = pytest.mark.slow
@@ -214,37 +210,11 @@ def test_predictions_import_killed(data: Dataset, ingested: Reference) -> None:
 # ---------------------------------------------------------------- annotate import
 
 
-@dataclass
-class Round:
-    """A workspace with every image in annotation, its package and the answers."""
-
-    ws: Path
-    package: Path
-    answers: Path
-
-
-def _annotation_round(folder: Path, data: Dataset) -> Round:
-    ws = folder / "ws"
-    wb("init", str(ws), "--classes", ",".join(CLASSES))
-    wb("ingest", str(data.image_dir), "-f", "images", "-w", str(ws))
-    package = folder / "round.zip"
-    exported = wb_json("annotate", "export", "--view", "pool", "--out", str(package),
-                       "--no-thumbnails", "-w", str(ws))
-    assert exported["images"] == N_IMAGES
-    with zipfile.ZipFile(package) as zf:
-        manifest = json.loads(zf.read("manifest.json"))
-    stem = {hashlib.sha256(p.read_bytes()).hexdigest(): p.stem for p in data.images}
-    truth: writers.Truth = {im["file_name"]: (im["width"], im["height"],
-                                              data.truth[stem[im["sha256"]]])
-                            for im in manifest["images"]}
-    return Round(ws, package, writers.coco(truth, folder / "answers.coco.json"))
-
-
 @pytest.mark.parametrize("target", ["cli", "mongod"])
 def test_annotate_import_killed(target: str, data: Dataset, own_mongods: Path) -> None:
     """SIGKILL during ``annotate import`` of 1,500 images x 8 boxes; undo returns to BEFORE."""
     scenario = f"annotate-import/{target}"
-    rnd = _annotation_round(own_mongods, data)
+    rnd = annotation_round(own_mongods, data, N_IMAGES)
     ws, store = rnd.ws, Store(rnd.ws)
     command = ["annotate", "import", str(rnd.answers), "--package", str(rnd.package),
                "-w", str(ws), "--json"]

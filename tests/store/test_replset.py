@@ -1,8 +1,9 @@
 """The store on a real 3-member replica set (FiftyOne's mongod), driven through the CLI.
 
-One set is started for the module with ``workbench db start-replset`` and stopped at the end.
-Every workspace command runs in its own ``python -m workbench`` process; the test process reads
-the store with pymongo only (it must not hold FiftyOne's one-connection-per-process state).
+One set is started for the session (``conftest.py``) with ``workbench db start-replset`` and
+stopped at the end. Every workspace command runs in its own ``python -m workbench`` process;
+the test process reads the store with pymongo only (it must not hold FiftyOne's
+one-connection-per-process state).
 """
 
 from __future__ import annotations
@@ -14,138 +15,30 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from bson import ObjectId
 
-from tests.conftest import CLASSES, REPO, cli_env, demo_images, make_yolo
+from tests.conftest import REPO, cli_env
 from tests.crash.harness import wb, wb_json
+from tests.store.replset_support import (
+    COMMAND_GRACE,
+    N_LABELED,
+    N_POOL,
+    RUNS,
+    database,
+    embedded_uri,
+    expected_boxes,
+    log,
+    samples,
+    stored_boxes,
+    wait_for,
+)
 from workbench.store.mongod import pid_alive
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
-
-N_LABELED = 30
-N_POOL = 60
-FAILOVER_BOXES = 50  # per image: 4,500 boxes with class vectors in the failover import
-BUSY_BOXES = 800  # per image: a long import (72,000 boxes) for the two-process test
-RUNS = "workbench_runs"
-#: Seconds a command may go on after the election, with the killed member still down.
-COMMAND_GRACE = 90.0
-
-
-def log(message: str) -> None:
-    print(f"[replset] {message}", file=sys.stderr, flush=True)
-
-
-# ---------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="module")
-def replset(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, Any]]]:
-    """A 3-member set started with the CLI: ``(folder, start-replset --json)``."""
-    folder = tmp_path_factory.mktemp("replset")
-    t0 = time.perf_counter()
-    try:
-        info = wb_json("db", "start-replset", str(folder), "--members", "3")
-        log(f"started in {time.perf_counter() - t0:.1f}s: {info['uri']}")
-        yield folder, info
-    finally:
-        wb("db", "stop", str(folder), check=False)
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Labeled and pool YOLO folders of real demo images, and prediction files for them."""
-    root = tmp_path_factory.mktemp("data")
-    images = demo_images("train", N_LABELED + N_POOL)
-    labeled = make_yolo(root / "labeled", {"train": images[:N_LABELED]})
-    pool = make_yolo(root / "pool", {"train": images[N_LABELED:]})
-    paths = sorted((labeled / "train" / "images").glob("*.jpg")) + sorted(
-        (pool / "train" / "images").glob("*.jpg"))
-    return {"labeled": labeled, "pool": pool, "paths": [str(p.resolve()) for p in paths],
-            "small": predictions_file(root / "small.jsonl", paths, 8, seed=1),
-            "failover": predictions_file(root / "failover.jsonl", paths, FAILOVER_BOXES, seed=2),
-            "busy": predictions_file(root / "busy.jsonl", paths, BUSY_BOXES, seed=3)}
-
-
-def predictions_file(path: Path, images: list[Path], boxes: int, seed: int) -> Path:
-    """A ``predictions import`` file: ``boxes`` random boxes with class vectors per image."""
-    rng = np.random.default_rng(seed)
-    with path.open("w") as fh:
-        for img in images:
-            probs = rng.dirichlet(np.ones(len(CLASSES)), boxes)
-            xy = rng.uniform(0.0, 0.7, (boxes, 2))
-            wh = rng.uniform(0.05, 0.3, (boxes, 2))
-            dets = [{"label": CLASSES[int(p.argmax())], "box": [*xy[k].tolist(), *wh[k].tolist()],
-                     "confidence": round(float(p.max()), 6), "class_probs": p.round(6).tolist()}
-                    for k, p in enumerate(probs)]
-            fh.write(json.dumps({"filepath": str(img.resolve()), "detections": dets}) + "\n")
-    return path
-
-
-def build(ws: Path, data: dict[str, Any], uri: str | None) -> dict[str, Any]:
-    """init (on ``uri``, else the embedded mongod), ingest labeled + pool, split: the outputs."""
-    args = ["--database-uri", uri] if uri else []
-    return {"init": wb_json("init", str(ws), *args),
-            "ingest": wb_json("ingest", str(data["labeled"]), "--format", "yolo", "-w", str(ws)),
-            "pool": wb_json("ingest", str(data["pool"]), "--format", "yolo", "--unlabeled",
-                            "-w", str(ws)),
-            "split": wb_json("split", "--seed", "3", "-w", str(ws))}
-
-
-@pytest.fixture(scope="module")
-def rs_workspace(replset: tuple[Path, dict[str, Any]], data: dict[str, Any],
-                 tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    """A workspace on the set, ingested and split: ``(folder, outputs of build)``."""
-    ws = tmp_path_factory.mktemp("rs") / "ws_rs"
-    return ws, build(ws, data, replset[1]["uri"])
-
-
-def database(uri: str) -> Any:
-    """The workspaces' database on ``uri``, read with pymongo (from the primary)."""
-    import pymongo
-
-    client: Any = pymongo.MongoClient(uri, serverSelectionTimeoutMS=60_000)
-    return client["fiftyone"]
-
-
-def embedded_uri(ws: Path) -> str:
-    """The URI of a workspace's own (standalone) mongod, from its state file."""
-    state = next(ws.rglob("workbench-mongod.json"))
-    return f"mongodb://127.0.0.1:{json.loads(state.read_text())['port']}"
-
-
-def samples(db: Any, dataset: str) -> Any:
-    """The raw sample collection of FiftyOne dataset ``dataset``."""
-    doc = db.datasets.find_one({"name": dataset}, {"sample_collection_name": 1})
-    return db[doc["sample_collection_name"]]
-
-
-def expected_boxes(path: Path) -> dict[str, list[tuple[float, ...]]]:
-    """Per file path, the sorted ``(x, y, w, h, confidence)`` of a predictions file."""
-    out = {}
-    for line in path.read_text().splitlines():
-        obj = json.loads(line)
-        out[obj["filepath"]] = sorted(tuple(round(v, 9) for v in (*d["box"], d["confidence"]))
-                                      for d in obj["detections"])
-    return out
-
-
-def stored_boxes(coll: Any, field: str) -> dict[str, list[tuple[float, ...]]]:
-    """Per file path, the sorted ``(x, y, w, h, confidence)`` of ``field``'s boxes."""
-    out = {}
-    for doc in coll.find({}, {"filepath": 1, field: 1}):
-        dets = (doc.get(field) or {}).get("detections", [])
-        out[doc["filepath"]] = sorted(
-            tuple(round(v, 9) for v in (*d["bounding_box"], d["confidence"])) for d in dets)
-    return out
-
-
-# ---------------------------------------------------------------- tests
 
 
 def test_start_replset_json(replset: tuple[Path, dict[str, Any]]) -> None:
@@ -239,18 +132,6 @@ def test_same_results_as_standalone(rs_workspace: tuple[Path, dict[str, Any]],
     assert rs_out["status"]["samples"] == N_LABELED + N_POOL
 
 
-def _wait_for(predicate: Any, proc: subprocess.Popen[str], timeout: float = 120) -> bool:
-    """Poll ``predicate()`` until true (True) or until ``proc`` ends first (False)."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        if proc.poll() is not None:
-            return False
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting for the command to reach its writes")
-
-
 def test_primary_killed_during_predictions_import(
         replset: tuple[Path, dict[str, Any]], rs_workspace: tuple[Path, dict[str, Any]],
         data: dict[str, Any]) -> None:
@@ -274,7 +155,7 @@ def test_primary_killed_during_predictions_import(
                                     stdout=subprocess.DEVNULL, stderr=err_fh, env=cli_env(),
                                     cwd=REPO)
             # the moment it has registered its field in the operation journal: writes follow
-            writing = _wait_for(lambda: db.workbench_journal.find_one(
+            writing = wait_for(lambda: db.workbench_journal.find_one(
                 {"dataset": dataset, "actions.fields": "pred_failover"}) is not None, proc)
             victim = rs_mod.primary(rs)
             assert victim is not None and victim.pid is not None
@@ -332,7 +213,7 @@ def test_two_processes_on_one_workspace(replset: tuple[Path, dict[str, Any]],
     with tempfile.TemporaryFile("w+") as err_fh:
         writer = subprocess.Popen([sys.executable, "-m", "workbench", *args], text=True,
                                   stdout=subprocess.PIPE, stderr=err_fh, env=cli_env(), cwd=REPO)
-        assert _wait_for(lambda: db.workbench_locks.find_one({"_id": dataset}) is not None,
+        assert wait_for(lambda: db.workbench_locks.find_one({"_id": dataset}) is not None,
                          writer)
         reader = subprocess.Popen([sys.executable, "-m", "workbench", "status", "--json", "-w",
                                    str(ws)], text=True, stdout=subprocess.PIPE,

@@ -37,6 +37,7 @@ from workbench.store import (
     datasets,
     runs,
     schema,
+    transaction,
     versions,
 )
 from workbench.store.bulk import detections_doc
@@ -256,9 +257,14 @@ def undo(ws: Workspace, cfg: UndoConfig) -> UndoResult:
         raise WorkbenchError(f"import {import_id} did not complete (status {run['status']}): "
                              "it changed nothing, so there is nothing to undo")
     states = versions.saved(ws, import_id)
-    restored = versions.restore(ws, states)
     undo_id = runs.new_run_id("undo")
-    runs.record_run(ws, RunKind.ANNOTATE_UNDO, undo_id, {"import_id": import_id},
-                    {"restored": restored}, started)
-    runs.update_run(ws, import_id, set_={"undone_by": undo_id})
+
+    def restore() -> int:
+        restored = versions.restore(ws, states)
+        runs.record_run(ws, RunKind.ANNOTATE_UNDO, undo_id, {"import_id": import_id},
+                        {"restored": restored}, started)
+        runs.update_run(ws, import_id, set_={"undone_by": undo_id})
+        return restored
+
+    restored = transaction.atomic(ws, restore, samples=len(states))
     return UndoResult(undo_id=undo_id, import_id=import_id, restored=restored)

@@ -18,7 +18,7 @@ from workbench.errors import WorkbenchError
 from workbench.selection.choosers import latest_prediction_run
 from workbench.selection.config import SelectConfig, SelectResult
 from workbench.selection.strategies import STRATEGIES
-from workbench.store import app_views, pool, runs
+from workbench.store import app_views, pool, runs, transaction
 from workbench.store.runs import RunKind
 from workbench.store.workspace import Workspace
 
@@ -54,15 +54,19 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
                           candidates=choice.candidates, warnings=warnings,
                           dry_run=config.dry_run)
     if not config.dry_run:
-        if previous is not None:
-            pool.release(ws, round_name)
-            runs.delete_run(ws, round_name)
-        pool.queue(ws, picked, round_name)
         params = {k: v for k, v in asdict(config).items() if k != "n"} | {"n": config.n}
-        runs.record_run(ws, RunKind.SELECT, round_name, params,
-                        {"selected": len(picked), "sample_ids": result.sample_ids,
-                         "scores": result.scores, "model_run": choice.run,
-                         "score_key": entry.meta["score_key"]}, started_at)
+
+        def queue_round() -> None:
+            if previous is not None:
+                pool.release(ws, round_name)
+                runs.delete_run(ws, round_name)
+            pool.queue(ws, picked, round_name)
+            runs.record_run(ws, RunKind.SELECT, round_name, params,
+                            {"selected": len(picked), "sample_ids": result.sample_ids,
+                             "scores": result.scores, "model_run": choice.run,
+                             "score_key": entry.meta["score_key"]}, started_at)
+
+        transaction.atomic(ws, queue_round, samples=len(picked))
         app_views.save_work_views(ws)
     result.seconds = round(time.perf_counter() - started, 4)
     return result

@@ -196,6 +196,12 @@ def with_replica_set_options(uri: str, replica_set: bool | None = None) -> str:
 _QUORUM_TOPOLOGIES = ("ReplicaSetWithPrimary", "ReplicaSetNoPrimary", "Sharded")
 
 
+def replicated(db: Any) -> bool:
+    """Whether ``db`` is on a replica set or a sharded cluster (which have majority write
+    concern, index commit quorums and multi-document transactions)."""
+    return db.client.topology_description.topology_type_name in _QUORUM_TOPOLOGIES
+
+
 def index_options(db: Any) -> dict[str, Any]:
     """Keyword options for ``create_indexes`` on the deployment behind ``db``.
 
@@ -206,8 +212,7 @@ def index_options(db: Any) -> dict[str, Any]:
 
     Use: ``coll.create_indexes([IndexModel(keys, name=name)], **index_options(ws.db))``.
     """
-    topology = db.client.topology_description.topology_type_name
-    return {"commitQuorum": "majority"} if topology in _QUORUM_TOPOLOGIES else {}
+    return {"commitQuorum": "majority"} if replicated(db) else {}
 
 
 def durable_concern(db: Any) -> Any:
@@ -216,8 +221,7 @@ def durable_concern(db: Any) -> Any:
     cannot lose a journal entry whose data write lands on the new primary."""
     from pymongo import WriteConcern
 
-    replicated = db.client.topology_description.topology_type_name in _QUORUM_TOPOLOGIES
-    return WriteConcern(w="majority" if replicated else 1, j=True)
+    return WriteConcern(w="majority" if replicated(db) else 1, j=True)
 
 
 def _close_at_exit() -> None:

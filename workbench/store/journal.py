@@ -36,7 +36,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from workbench.store import schema
+from workbench.store import schema, transaction
 
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
@@ -143,7 +143,10 @@ def describe(doc: dict[str, Any]) -> str:
 
 
 def active(ws: Workspace) -> Operation | None:
-    """This process's open operation on ``ws`` (None outside a writing command)."""
+    """This process's open operation on ``ws`` (None outside a writing command, and inside a
+    transaction, which needs no undo: :mod:`workbench.store.transaction`)."""
+    if transaction.session_of(ws) is not None:
+        return None
     return _active.get(workspace_key(ws))
 
 

@@ -33,12 +33,20 @@ def fingerprint(detections: dict[str, Any] | None) -> str:
 
 
 def collection(ws: Workspace) -> Any:
-    """The versions collection (its index is made by :func:`save`, the only writer)."""
+    """The versions collection (indexed by :func:`ensure_index`)."""
     return ws.db[COLLECTION]
 
 
+def ensure_index(ws: Workspace) -> None:
+    """Index the versions collection by change and sample (before a change: index builds
+    cannot run inside a transaction)."""
+    collection(ws).create_indexes(
+        [IndexModel([("change_id", 1), ("sample_id", 1)], name="change_sample")],
+        **connection.index_options(ws.db))
+
+
 def save(ws: Workspace, change_id: str, before: list[dict[str, Any]], after: list[str]) -> None:
-    """Save the pre-change state of samples.
+    """Save the pre-change state of samples (after :func:`ensure_index`).
 
     Args:
         ws: the workspace.
@@ -48,8 +56,6 @@ def save(ws: Workspace, change_id: str, before: list[dict[str, Any]], after: lis
     """
     coll = collection(ws)
     journal.saved_by_versions(ws, change_id, [doc["_id"] for doc in before])
-    coll.create_indexes([IndexModel([("change_id", 1), ("sample_id", 1)], name="change_sample")],
-                        **connection.index_options(ws.db))
     ops = [InsertOne({"change_id": change_id, "dataset": ws.config.name, "sample_id": doc["_id"],
                       "before": {k: doc.get(k) for k in SAVED}, "after": fp})
            for doc, fp in zip(before, after, strict=True)]

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkspaceError
-from workbench.store import connection, journal, schema
+from workbench.store import connection, journal, schema, transaction
 from workbench.store.config import (
     WORKSPACE_FILE,
     WorkspaceConfig,
@@ -53,9 +53,14 @@ class Workspace:
         return connection.DatabaseTarget(uri=None, directory=directory.resolve())
 
     @cached_property
-    def db(self) -> Any:
-        """The pymongo database holding the dataset."""
+    def _database(self) -> Any:
         return connection.connect(self.target)
+
+    @property
+    def db(self) -> Any:
+        """The pymongo database holding the dataset (bound to the session of the transaction
+        this thread has open on the workspace: :mod:`workbench.store.transaction`)."""
+        return transaction.bind(self, self._database)
 
     @cached_property
     def dataset(self) -> Any:
@@ -98,12 +103,12 @@ class Workspace:
     @property
     def samples(self) -> Any:
         """The raw pymongo collection of the dataset's samples (for bulk paths)."""
-        return self.db[self.sample_collection_name]
+        return transaction.bind(self, self._database[self.sample_collection_name])
 
     @property
     def runs(self) -> Any:
         """The pymongo collection of run records."""
-        return self.db[schema.RUNS_COLLECTION]
+        return transaction.bind(self, self._database[schema.RUNS_COLLECTION])
 
     def save_config(self) -> None:
         """Write the config back to ``workbench.yaml`` and mirror the classes to the dataset."""
