@@ -128,10 +128,15 @@ def predict(
     replace: Annotated[bool, typer.Option(help="Overwrite a run of the same name.")]
     = default(PredictConfig, "replace"),
     resume: Annotated[bool, typer.Option(
-        help="Continue --run RUN: skip the images of the view that already have pred_RUN "
-             "(the run's model and settings are required; the view and engine may change) and "
-             "record the run once, over every image.")]
+        help="Continue --run RUN (a run that was interrupted, or a view that grew): skip the "
+             "images of the view that already have pred_RUN (the run's model and settings "
+             "are required; the view and engine may change) and record the run once, over "
+             "every image.")]
     = default(PredictConfig, "resume"),
+    chunk: Annotated[int, typer.Option(
+        help="Images predicted and stored per step; a run killed half-way keeps its "
+             "finished steps, and --resume goes on from there.")]
+    = default(PredictConfig, "chunk"),
     engine: Annotated[str, typer.Option(help=_engine_help())]
     = default(PredictConfig, "engine"),
     address: Annotated[str | None, typer.Option(
@@ -164,7 +169,8 @@ def predict(
                            display_conf=display_conf, device=device, replace=replace, tta=tta,
                            tta_passes=_passes(tta_passes, tta), fuse=fuse,
                            fuse_method=fuse_method, fuse_iou=fuse_iou, calibration=calibration,
-                           engine=engine, address=address, workers=workers, resume=resume)
+                           engine=engine, address=address, workers=workers, resume=resume,
+                           chunk=chunk)
     ws = open_workspace(workspace)
     with stdout_to_stderr(), Progress(console=err, disable=json_) as bar:
         task = bar.add_task("predicting", total=None)

@@ -20,7 +20,6 @@ recorded once, with every image.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,10 +35,10 @@ from workbench.prediction.backends import BACKENDS
 from workbench.prediction.backends.base import PredictOptions, Predictor
 from workbench.prediction.chunks import store_chunk, to_workspace
 from workbench.prediction.engines import ENGINES, InferenceJob
-from workbench.prediction.resume import check_resumable, remaining, run_params
+from workbench.prediction.resume import check_resumable, partial_outputs, remaining, run_params
 from workbench.prediction.tta import FUSION_METHODS, TTA_PASSES, PassPlan, plan_passes
 from workbench.results import Result
-from workbench.store import app_views, predictions, runs, schema, visualization
+from workbench.store import app_views, journal, predictions, runs, schema, visualization
 from workbench.store.runs import RunKind
 from workbench.store.visualization import METHODS, visualization_key
 from workbench.store.workspace import Workspace
@@ -65,7 +64,8 @@ class PredictConfig:
             App draws by default (``pred_<run>`` keeps every box for scoring).
         device: ``cpu`` or a CUDA index (ultralytics backend).
         replace: overwrite a run of the same name.
-        chunk: images read and written per step.
+        chunk: images read and written per step (each step is kept once written: a killed
+            run goes on from the last one with ``resume``).
         tta: run more passes (``tta_passes``); store their boxes as ``pred_<run>_tta`` and
             their per-image disagreement.
         tta_passes: the passes ``tta`` runs, names of
@@ -249,9 +249,11 @@ def predict_view(ws: Workspace, config: PredictConfig,
 
     The engine (``config.engine``) hands back chunks of predictions as it finishes them; each
     is stored at once with the same bulk writer, so memory stays flat and results do not
-    depend on the engine. With ``resume``, the images that already hold ``pred_<run>`` are
-    skipped (the run's model and settings must be the ones asked for) and the run's record is
-    replaced by one over every image.
+    depend on the engine. The run is recorded as ``running`` at the start and each stored
+    chunk is kept (:func:`~workbench.store.journal.checkpoint`): a command killed half-way
+    leaves the run ``interrupted`` with its finished chunks. With ``resume``, the images that
+    already hold ``pred_<run>`` are skipped (the run's model and settings must be the ones
+    asked for) and the run's record is replaced by one over every image.
 
     With ``tta``, the passes of ``tta_passes`` run too (by default a horizontal flip and inputs
     0.83x and 1.17x the size, multiples of 32), each at ``conf``, their boxes mapped back to
@@ -273,7 +275,6 @@ def predict_view(ws: Workspace, config: PredictConfig,
             workspace's; RayUnavailableError / RayClusterError (``ray`` engine).
     """
     started = time.perf_counter()
-    started_at = dt.datetime.now(dt.UTC)
     backend, batch = config.backend, config.batch
     weights = resolve_weights(ws, config.model)
     run = config.run or runs.new_run_id("predict")
@@ -326,7 +327,12 @@ def predict_view(ws: Workspace, config: PredictConfig,
                        weights=weights, device=config.device, options=options,
                        embeddings=config.embeddings, chunk=config.chunk,
                        address=config.address, workers=config.workers, root=str(ws.root))
-    total_boxes, done_now = 0, 0
+    before = (existing or {}).get("outputs") or {} if skipped else {}
+    if existing is not None:
+        runs.delete_run(ws, run)  # replaced, or resumed: recorded again, once
+    runs.start_run(ws, RunKind.PREDICT, run, params, {"view": config.view},
+                   on_rollback="interrupted")
+    total_boxes, done_now = int(before.get("boxes", 0)), 0
     written: dict[str, Any] = {}
     for part_ids, preds, emb in ENGINES.get(config.engine)(job) if todo_ids else ():
         preds = to_workspace(preds, lut, len(ws.classes))
@@ -335,14 +341,16 @@ def predict_view(ws: Workspace, config: PredictConfig,
                                None if calibrated is None else calibrated[1])
         total_boxes += int(written["boxes"])  # after fusion
         done_now += len(part_ids)
+        runs.update_run(ws, run, set_={"outputs": partial_outputs(written, before, total_boxes,
+                                                                  skipped + done_now)})
+        journal.checkpoint(ws)  # a kill from here on keeps this chunk: --resume goes on
         if progress:
             progress(skipped + done_now, len(ids))
     seconds = time.perf_counter() - started
-    before = (existing or {}).get("outputs") or {} if skipped else {}
     emb_field = written.get("embeddings_field", before.get("embeddings_field"))
     result = PredictResult(
         run=run, field=predictions.field_name("pred", run), samples=len(ids),
-        boxes=total_boxes + int(before.get("boxes", 0)), backend=backend, model=weights,
+        boxes=total_boxes, backend=backend, model=weights,
         seconds=round(seconds, 2), images_per_s=round(len(todo_ids) / seconds, 2),
         engine=config.engine, predicted=len(todo_ids), skipped=skipped,
         embeddings_field=emb_field, display_field=predictions.field_name("show", run),
@@ -351,11 +359,9 @@ def predict_view(ws: Workspace, config: PredictConfig,
         calibration=None if calibrated is None else calibrated[0])
     if emb_field and len(ids) >= visualization.MIN_POINTS:
         result.visualization = visualization_key(run)
-    if existing is not None:
-        runs.delete_run(ws, run)  # replaced, or resumed: the run stays recorded once
     scores_field = written.get("scores_field", before.get("scores_field"))
-    runs.record_run(ws, RunKind.PREDICT, run, params,
-                    result.to_dict() | {"scores_field": scores_field}, started_at)
+    runs.finish_run(ws, run, "completed", result.to_dict() | {"scores_field": scores_field},
+                    seconds)
     if result.visualization and emb_field and todo_ids:
         visualization.compute_visualization(ws, emb_field, result.visualization, "pca")
     app_views.refresh_app(ws)

@@ -53,3 +53,13 @@ def remaining(ws: Workspace, view: str, run: str, ids: list[Any]) -> list[int]:
     """Positions in ``ids`` (the samples of ``view``) of those without ``pred_<run>``."""
     done = predicted.predicted_ids(ws, view, predictions.field_name("pred", run))
     return [k for k, i in enumerate(ids) if i not in done]
+
+
+def partial_outputs(written: dict[str, Any], before: dict[str, Any], boxes: int,
+                    samples: int) -> dict[str, Any]:
+    """The outputs of a run still going (what ``--resume`` reads back after a kill): the
+    fields it writes, and its boxes and images so far."""
+    return {"boxes": boxes, "samples": samples,
+            "scores_field": written.get("scores_field", before.get("scores_field")),
+            "embeddings_field": written.get("embeddings_field", before.get("embeddings_field")),
+            "uncertainty_fields": list(written["uncertainty_fields"].values())}

@@ -68,8 +68,10 @@ class Strategy:
 
 
 def latest_prediction_run(ws: Workspace) -> str:
-    """The most recent run that wrote predictions with scores."""
-    docs = [d for d in runs.list_runs(ws) if d["kind"] in runs.PREDICTION_KINDS]
+    """The most recent finished run that wrote predictions with scores (not one that is
+    still running, or was interrupted and awaits ``predict --resume``)."""
+    docs = [d for d in runs.list_runs(ws) if d["kind"] in runs.PREDICTION_KINDS
+            and d.get("status", "completed") == "completed"]
     if not docs:
         raise WorkbenchError("no predictions to score: run `workbench predict` over the pool "
                              "(or `workbench predictions import`), or use --random N")

@@ -19,7 +19,8 @@ action               undo
 ``restore_classes``  the class list as it was
 ===================  =======================================================================
 
-A command that finishes deletes its operation (:func:`commit`). One that raises is rolled back
+A command that finishes deletes its operation (:func:`commit`); a long one may keep its
+finished part on the way (:func:`checkpoint`). One that raises is rolled back
 at once (:func:`rollback`). One that is killed (SIGKILL, power loss, a dead mongod) leaves its
 operation behind; the next command that takes the lock rolls it back and says so in one line,
 and read-only commands refuse to show half an operation as the truth (:mod:`lock`).
@@ -171,6 +172,27 @@ def commit(op: Operation) -> None:
     _active.pop(workspace_key(op.ws), None)
     _durable(op.ws, COLLECTION).delete_one({"_id": op.id})
     saved_collection(op.ws, op.id).drop()
+
+
+def checkpoint(ws: Workspace) -> None:
+    """Keep what the open operation on ``ws`` has written so far (a long job's finished part).
+
+    Its undo actions and saved states go, except the ``end_run`` ones: a command killed after
+    a checkpoint loses only what it wrote since (and its run is still marked as not
+    finished), so it can be resumed. Without an open operation, nothing happens.
+    """
+    op = active(ws)
+    if op is None:
+        return
+    doc = ws.db[COLLECTION].find_one({"_id": op.id}, {"actions": 1}) or {}
+    kept = [a for a in doc.get("actions") or [] if a.get("do") == "end_run"]
+    _durable(ws, COLLECTION).update_one({"_id": op.id}, {"$set": {"actions": kept}})
+    saved_collection(ws, op.id).drop()
+    op.saved.clear()
+    op.fresh.clear()
+    op.checked.clear()
+    op.runs = {a["run"] for a in kept}
+    op.actions = {f"end:{a['run']}" for a in kept}
 
 
 def abandon(op: Operation) -> None:

@@ -1,0 +1,82 @@
+"""``predict`` killed half-way keeps its finished chunks; ``predict --resume`` goes on (issue 20).
+
+A real CLI process is SIGKILLed once some chunks are stored; the next command rolls back only
+the chunk in flight, the run is left ``interrupted``, and ``--resume`` predicts the rest. The
+result is the same as one uninterrupted run, box for box.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pymongo
+import pytest
+import yaml
+
+from tests.conftest import DEMO, REPO, cli_env, demo_images
+from tests.crash.harness import wb, wb_json
+from tests.store.replset_support import embedded_uri, samples
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+CHECKPOINT = str(DEMO / "weights" / "yolov8n-224.pt")
+N = 64
+CHUNK = 8
+COMMON = ["--model", CHECKPOINT, "--chunk", str(CHUNK), "--batch", "4",
+          "--calibration", "none"]
+
+
+def boxes(coll: Any, field: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Per image, its boxes of ``field`` as sorted ``(label, x, y, w, h, confidence)``."""
+    return {d["filepath"]: sorted(
+        (b["label"], *(round(v, 5) for v in b["bounding_box"]), round(b["confidence"], 5))
+        for b in (d.get(field) or {}).get("detections", []))
+        for d in coll.find({field: {"$exists": True}}, {"filepath": 1, field: 1})}
+
+
+def test_killed_predict_keeps_its_chunks_and_resume_finishes_it(stop_mongods: Path) -> None:
+    ws = stop_mongods / "ws"
+    pool = stop_mongods / "pool"
+    pool.mkdir()
+    for p in demo_images("train", N):
+        (pool / p.name).symlink_to(p)
+    wb("init", str(ws), "--classes", ",".join(yaml.safe_load(
+        (DEMO / "data.yaml").read_text())["names"]))
+    wb("ingest", str(pool), "--format", "images", "-w", str(ws))
+    db = pymongo.MongoClient(embedded_uri(ws))["fiftyone"]
+    coll = samples(db, yaml.safe_load((ws / "workbench.yaml").read_text())["name"])
+    args = ["predict", *COMMON, "--run", "r", "-w", str(ws)]
+    proc = subprocess.Popen([sys.executable, "-m", "workbench", *args], env=cli_env(),
+                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 300
+    while coll.count_documents({"pred_r": {"$exists": True}}) < 2 * CHUNK:
+        assert proc.poll() is None, "predict ended before it could be killed"
+        assert time.time() < deadline, "no chunk stored within 300 s"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    recovered = wb("recover", "-w", str(ws))
+    kept = coll.count_documents({"pred_r": {"$exists": True}})
+    # the chunk being stored when killed is rolled back; the ones before it are kept
+    assert kept % CHUNK == 0 and CHUNK <= kept < N, (kept, recovered.stdout)
+    assert coll.count_documents({"show_r": {"$exists": True}}) == kept
+    run = next(r for r in wb_json("runs", "-w", str(ws)) if r["run"] == "r")
+    assert run["status"] == "interrupted", run
+    refused = wb("predict", *COMMON, "--run", "r", "-w", str(ws), check=False)
+    assert refused.returncode != 0 and "--resume" in refused.stderr
+    resumed = wb_json(*args, "--resume")
+    assert (resumed["predicted"], resumed["skipped"], resumed["samples"]) == (N - kept, kept, N)
+    whole = wb_json("predict", *COMMON, "--run", "whole", "-w", str(ws))
+    assert boxes(coll, "pred_r") == boxes(coll, "pred_whole")
+    assert len(boxes(coll, "pred_r")) == N and resumed["boxes"] == whole["boxes"]
+    assert resumed["uncertainty_fields"] == [f.replace("whole", "r")
+                                             for f in whole["uncertainty_fields"]]
+    run = next(r for r in wb_json("runs", "-w", str(ws)) if r["run"] == "r")
+    assert run["status"] == "completed"
+    assert db.workbench_journal.count_documents({}) == 0
