@@ -242,3 +242,38 @@ def test_readers_see_a_running_operation(workspace: Any) -> None:
         with pytest.raises(WorkspaceBusyError, match="run `check` when it has finished"):
             check(workspace)
     assert status(workspace).running == []
+
+
+def test_checkpoint_keeps_what_a_verb_wrote_unless_another_verb_called_it(
+        rw: RoundWorkspace) -> None:
+    """A verb of its own keeps its writes up to a checkpoint when it fails later; called by
+    another verb (``loop next`` calling ``predict``), its checkpoint keeps nothing: the
+    caller's change is undone as a whole."""
+    ws = rw.ws
+    ids = [d["_id"] for d in ws.samples.find({}, {"_id": 1}).limit(4)]
+    before = state(ws)
+
+    @lock.writes
+    def verb(ws: Any, fail: bool) -> None:
+        assert not lock.nested(ws) or fail
+        journal.writing_fields(ws, ids, ["kept"])  # as a writer does before it writes
+        ws.samples.update_many({"_id": {"$in": ids}}, {"$set": {"kept": 1}})
+        lock.checkpoint(ws)
+        journal.writing_fields(ws, ids, ["lost"])
+        ws.samples.update_many({"_id": {"$in": ids}}, {"$set": {"lost": 1}})
+        if fail:
+            raise WorkbenchError("a later step failed")
+
+    @lock.writes
+    def caller(ws: Any) -> None:
+        assert not lock.nested(ws)
+        verb(ws, fail=True)
+
+    with pytest.raises(WorkbenchError, match="later step"):
+        caller(ws)
+    assert state(ws) == before  # nested: everything undone
+    with pytest.raises(WorkbenchError, match="later step"):
+        verb(ws, fail=True)
+    assert ws.samples.count_documents({"kept": 1}) == 4  # before the checkpoint: kept
+    assert ws.samples.count_documents({"lost": {"$exists": True}}) == 0
+    assert journal.pending(ws) == []

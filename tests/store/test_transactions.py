@@ -75,6 +75,17 @@ except ValueError:
 os.environ["WORKBENCH_TXN_MAX_SAMPLES"] = "4"  # 5 samples: the journal's path
 with lock.hold(ws, "txn-test"):
     transaction.atomic(ws, large, samples=len(ids))
+del os.environ["WORKBENCH_TXN_MAX_SAMPLES"]
+
+@lock.writes
+def verb(ws):
+    return transaction.atomic(ws, lambda: journal.active(ws) is not None, samples=1)
+
+@lock.writes
+def caller(ws):  # as `loop next` calls select: the round is one change, under the journal
+    return verb(ws)
+
+out["nested_journal_on"], out["sole_journal_on"] = caller(ws), verb(ws)
 out["tags"] = [d["tags"] for d in outside.find({"_id": {"$in": ids}})]
 outside.update_many({"_id": {"$in": ids}}, {"$pull": {"tags": {"$in": ["txn", "large"]}}})
 print(json.dumps(out))
@@ -106,7 +117,8 @@ def test_transaction_is_all_or_nothing_and_retried_after_a_transient_error(
         replset: tuple[Path, dict[str, Any]], rs_workspace: tuple[Path, dict[str, Any]]) -> None:
     """Inside, the journal is off and the writes are seen by the transaction only; a transient
     error (as a failover raises) aborts the attempt and the body runs again, so the write lands
-    once; a failing body leaves nothing; a change over the size limit takes the journal's path."""
+    once; a failing body leaves nothing; a change over the size limit, or made by a verb that
+    another verb called, takes the journal's path."""
     ws, _ = rs_workspace
     proc = subprocess.run([sys.executable, "-c", IN_PROCESS, str(ws), replset[1]["uri"]],
                           capture_output=True, text=True, env=cli_env(), timeout=300, cwd=REPO)
@@ -116,6 +128,7 @@ def test_transaction_is_all_or_nothing_and_retried_after_a_transient_error(
     assert (out["inside"], out["outside"]) == (5, 0)
     assert out["attempts"] == 2 and out["result"] == "done"
     assert out["raised"] and out["large_journal_on"]
+    assert out["nested_journal_on"] and not out["sole_journal_on"]
     assert all(tags.count("txn") == 1 and "gone" not in tags and tags.count("large") == 1
                for tags in out["tags"]), out["tags"]
 

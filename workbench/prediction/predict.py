@@ -38,7 +38,7 @@ from workbench.prediction.engines import ENGINES, InferenceJob
 from workbench.prediction.resume import check_resumable, partial_outputs, remaining, run_params
 from workbench.prediction.tta import FUSION_METHODS, TTA_PASSES, PassPlan, plan_passes
 from workbench.results import Result
-from workbench.store import app_views, journal, predictions, runs, schema, visualization
+from workbench.store import app_views, lock, predictions, runs, schema, visualization
 from workbench.store.runs import RunKind
 from workbench.store.visualization import METHODS, visualization_key
 from workbench.store.workspace import Workspace
@@ -250,10 +250,11 @@ def predict_view(ws: Workspace, config: PredictConfig,
     The engine (``config.engine``) hands back chunks of predictions as it finishes them; each
     is stored at once with the same bulk writer, so memory stays flat and results do not
     depend on the engine. The run is recorded as ``running`` at the start and each stored
-    chunk is kept (:func:`~workbench.store.journal.checkpoint`): a command killed half-way
-    leaves the run ``interrupted`` with its finished chunks. With ``resume``, the images that
-    already hold ``pred_<run>`` are skipped (the run's model and settings must be the ones
-    asked for) and the run's record is replaced by one over every image.
+    chunk is kept (:func:`~workbench.store.lock.checkpoint`; not when another verb such as
+    ``loop next`` called this one): a command killed half-way leaves the run
+    ``interrupted`` with its finished chunks. With ``resume``, the images that already hold
+    ``pred_<run>`` are skipped (the run's model and settings must be the ones asked for) and
+    the run's record is replaced by one over every image.
 
     With ``tta``, the passes of ``tta_passes`` run too (by default a horizontal flip and inputs
     0.83x and 1.17x the size, multiples of 32), each at ``conf``, their boxes mapped back to
@@ -343,7 +344,7 @@ def predict_view(ws: Workspace, config: PredictConfig,
         done_now += len(part_ids)
         runs.update_run(ws, run, set_={"outputs": partial_outputs(written, before, total_boxes,
                                                                   skipped + done_now)})
-        journal.checkpoint(ws)  # a kill from here on keeps this chunk: --resume goes on
+        lock.checkpoint(ws)  # a kill from here on keeps this chunk: --resume goes on
         if progress:
             progress(skipped + done_now, len(ids))
     seconds = time.perf_counter() - started

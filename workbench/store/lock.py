@@ -92,6 +92,7 @@ class _Held:
     token: str
     count: int
     ws: Workspace
+    verbs: int = 0  # :func:`writes` verbs running under the hold (nested: more than one)
 
 
 _held: dict[tuple[Any, str], _Held] = {}
@@ -336,6 +337,32 @@ def _end(op: journal.Operation, exc: BaseException) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def _verb(ws: Workspace) -> Iterator[None]:
+    """Count a verb running under this process's hold on ``ws`` (:func:`nested`)."""
+    held = _held[_key(ws)]
+    held.verbs += 1
+    try:
+        yield
+    finally:
+        held.verbs -= 1
+
+
+def nested(ws: Workspace) -> bool:
+    """Whether the running verb was called by another verb of the same command (``loop next``
+    calling ``predict`` and ``select``): its writes are then part of a larger change, which
+    a failure later on must be able to undo as a whole."""
+    held = _held.get(_key(ws))
+    return held is not None and held.verbs > 1
+
+
+def checkpoint(ws: Workspace) -> None:
+    """Keep what the command has written so far (:func:`journal.checkpoint
+    <workbench.store.journal.checkpoint>`), unless the verb is :func:`nested`."""
+    if not nested(ws):
+        journal.checkpoint(ws)
+
+
 @overload
 def writes(func: Callable[P, R]) -> Callable[P, R]: ...
 
@@ -359,7 +386,7 @@ def writes(func: Callable[P, R] | None = None, *, recover: bool = True) -> Any:
                 getattr(a, "dry_run", False) is True for a in (*args[1:], *kwargs.values()))
             if dry or not isinstance(ws, Workspace):
                 return fn(*args, **kwargs)
-            with hold(ws, recover=recover, name=fn.__name__):
+            with hold(ws, recover=recover, name=fn.__name__), _verb(ws):
                 return fn(*args, **kwargs)
 
         return wrapper

@@ -88,8 +88,10 @@ def atomic(ws: Workspace, body: Callable[[], T], samples: int = 0) -> T:
     ``body`` may run more than once (a failover or a write conflict aborts the attempt and
     the transaction is retried, as is one whose body lost the connection in a command outside
     the transaction, for up to :data:`RETRY_SECONDS` more), so it must only read and write the
-    store. Without transactions, or for more than :func:`max_samples` samples, it runs once,
-    under the caller's operation journal.
+    store. Without transactions, for more than :func:`max_samples` samples, or in a verb that
+    another verb called (:func:`lock.nested <workbench.store.lock.nested>`: ``loop next``
+    undoes its whole round if a later step fails), it runs once, under the caller's
+    operation journal.
 
     Args:
         ws: the workspace (the caller holds its write lock).
@@ -99,9 +101,12 @@ def atomic(ws: Workspace, body: Callable[[], T], samples: int = 0) -> T:
     Returns:
         What ``body`` returns.
     """
-    if session_of(ws) is not None or samples > max_samples() or not supported(ws):
-        return body()
+    from workbench.store import lock  # it imports this module (through the journal)
     from workbench.store.connection import lost_connection
+
+    if (session_of(ws) is not None or lock.nested(ws) or samples > max_samples()
+            or not supported(ws)):
+        return body()
 
     deadline = time.monotonic() + RETRY_SECONDS
     while True:
