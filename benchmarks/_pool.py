@@ -29,15 +29,15 @@ def make_workspace(classes: list[str]) -> tuple[Any, Path]:
     return ws, tmp
 
 
-def add_pool(ws: Any, n: int) -> list[Any]:
-    """Insert ``n`` unlabeled pool samples; return their ids."""
+def add_pool(ws: Any, n: int, start: int = 0) -> list[Any]:
+    """Insert ``n`` unlabeled pool samples (numbered from ``start``); return their ids."""
     from workbench.store import bulk
 
     ds_id = ws.dataset._doc.id
     docs = [{"_id": ObjectId(), "filepath": f"/bench/pool/{i:07d}.jpg", "tags": ["pool",
              "unlabeled"], "_media_type": "image", "_dataset_id": ds_id,
              "content_hash": hashlib.sha256(str(i).encode()).hexdigest(), "split": "pool",
-             "status": "unlabeled", "source": "bench"} for i in range(n)]
+             "status": "unlabeled", "source": "bench"} for i in range(start, start + n)]
     bulk.insert_documents(ws, docs)
     return [d["_id"] for d in docs]
 
@@ -55,15 +55,15 @@ def random_predictions(n: int, boxes: int, n_classes: int, seed: int = 0) -> dic
 
 
 def write_jsonl(path: Path, filepaths: list[str], preds: dict[str, Any],
-                classes: list[str]) -> None:
-    """The ``predictions import`` file for ``preds``."""
+                classes: list[str], append: bool = False) -> None:
+    """The ``predictions import`` file for ``preds`` (``append``: add to ``path``)."""
     boxes = np.round(preds["xywh"], 6).tolist()
     conf = np.round(preds["confidence"], 6).tolist()
     probs = np.round(preds["probs"], 6).tolist()
     cls = preds["class_id"].tolist()
     idx = preds["image_index"]
     starts, ends = segments(idx, np.arange(len(filepaths)))
-    with path.open("w") as fh:
+    with path.open("a" if append else "w") as fh:
         for i, fp in enumerate(filepaths):
             dets = [{"label": classes[cls[k]], "box": boxes[k], "confidence": conf[k],
                      "class_probs": probs[k]} for k in range(starts[i], ends[i])]
