@@ -137,43 +137,48 @@ def write_predictions(ws: Workspace, run: str, sample_ids: list[Any], preds: Pre
         declare[tta_field] = "detections"
     ensure_fields(ws, declare)  # FiftyOne is loaded only when a field is new
     journal.writing_fields(ws, sample_ids, declare)
-    emb_rows: Any = embeddings.astype(np.float64).tolist() if embeddings is not None else None
     n = len(sample_ids)
-    main = _columns(preds, classes, n)
+    # Python lists are made one chunk at a time: for a million images, whole-run lists of
+    # every box and class vector would take several GB.
+    cols = {"confidence": preds.confidence}
     if preds.class_probs is not None:
-        main["per_box"]["class_probs"] = preds.class_probs.tolist()
+        cols["class_probs"] = preds.class_probs
     for name, values in (per_box or {}).items():
-        main["per_box"][name] = np.asarray(values, dtype=np.float64).reshape(-1).tolist()
-    if tta is not None:
-        tta_preds, tta_pass = tta
-        passes = _columns(tta_preds, classes, n)
-        passes["per_box"]["tta_pass"] = tta_pass.tolist()
-    scores = scores or {}
-    score_rows = ([dict(zip(scores, vals, strict=True))
-                   for vals in zip(*(np.asarray(v).tolist() for v in scores.values()),
-                                   strict=True)] if scores else [{} for _ in range(n)])
-    unc_columns = {key: np.asarray(scores[key], dtype=np.float64).tolist() for key in unc}
-    shown = (None if display_conf is None
-             else (preds.confidence >= float(display_conf)).tolist())
+        cols[name] = np.asarray(values, dtype=np.float64).reshape(-1)
+    main = _Boxes(preds, classes, n, cols)
+    passes = None if tta is None else _Boxes(tta[0], classes, n, {
+        "confidence": tta[0].confidence, "tta_pass": tta[1]})
+    score_matrix = (np.column_stack([np.asarray(v, dtype=np.float64) for v in scores.values()])
+                    if scores else np.zeros((n, 0)))
+    keys = list(scores or {})
+    keep = None if display_conf is None else preds.confidence >= float(display_conf)
     from workbench.core.perf import paused_gc
 
     with paused_gc():
         for start in range(0, n, _CHUNK):
+            stop = min(start + _CHUNK, n)
+            boxes = main.columns(start, stop)
+            shown = None if keep is None else keep[main.box_range(start, stop)].tolist()
+            tta_boxes = None if passes is None else passes.columns(start, stop)
+            score_rows = score_matrix[start:stop].tolist()
+            emb_rows = None if embeddings is None else embeddings[start:stop].astype(
+                np.float64).tolist()
             ops = []
-            for i in range(start, min(start + _CHUNK, n)):
-                dets = _detections(main, i)
+            for j in range(stop - start):
+                dets = _detections(boxes, j)
                 update: dict[str, Any] = {field: dets}
                 if shown is not None:
-                    update[show_field] = _kept(dets, shown, main["starts"][i])
+                    update[show_field] = _kept(dets, shown, boxes["starts"][j])
                 if with_scores:
-                    update[scores_field] = score_rows[i]
-                    for key, unc_field in unc.items():
-                        update[unc_field] = unc_columns[key][i]
+                    row = score_rows[j]
+                    update[scores_field] = dict(zip(keys, row, strict=True))
+                    for k, key in enumerate(keys):
+                        update[unc[key]] = row[k]
                 if emb_rows is not None:
-                    update[emb_field] = emb_rows[i]
-                if tta is not None:
-                    update[tta_field] = _detections(passes, i)
-                ops.append(UpdateOne({"_id": sample_ids[i]}, {"$set": update}))
+                    update[emb_field] = emb_rows[j]
+                if tta_boxes is not None:
+                    update[tta_field] = _detections(tta_boxes, j)
+                ops.append(UpdateOne({"_id": sample_ids[start + j]}, {"$set": update}))
             if ops:
                 ws.samples.bulk_write(ops, ordered=False)
     if with_scores:  # within MongoDB's index limit, evicting other runs' indexes if needed
@@ -187,12 +192,29 @@ def write_predictions(ws: Workspace, run: str, sample_ids: list[Any], preds: Pre
 
 
 
-def _columns(preds: Predictions, classes: list[str], n: int) -> dict[str, Any]:
-    """Python-list columns of ``preds`` and each image's box range, for building documents."""
-    starts, ends = segments(preds.image_index, np.arange(n))
-    return {"starts": starts, "ends": ends, "labels": [classes[c] for c in preds.class_id.tolist()],
-            "boxes": xyxyn_to_xywhn(preds.xyxy).tolist(),
-            "per_box": {"confidence": preds.confidence.tolist()}}
+class _Boxes:
+    """The boxes of ``N`` images (sorted by image) as Python lists, one chunk at a time."""
+
+    def __init__(self, preds: Predictions, classes: list[str], n: int,
+                 per_box: dict[str, np.ndarray]) -> None:
+        starts, ends = segments(preds.image_index, np.arange(n))
+        self.starts, self.ends = np.asarray(starts, np.int64), np.asarray(ends, np.int64)
+        self.labels = np.asarray(classes, dtype=object)
+        self.preds = preds
+        self.per_box = per_box
+
+    def box_range(self, start: int, stop: int) -> slice:
+        """The boxes of images ``start .. stop - 1``."""
+        return slice(int(self.starts[start]), int(self.ends[stop - 1]))
+
+    def columns(self, start: int, stop: int) -> dict[str, Any]:
+        """Lists of the boxes of images ``start .. stop - 1``, each image's range in them."""
+        box = self.box_range(start, stop)
+        return {"starts": (self.starts[start:stop] - box.start).tolist(),
+                "ends": (self.ends[start:stop] - box.start).tolist(),
+                "labels": self.labels[self.preds.class_id[box]].tolist(),
+                "boxes": xyxyn_to_xywhn(self.preds.xyxy[box]).tolist(),
+                "per_box": {k: v[box].tolist() for k, v in self.per_box.items()}}
 
 
 def _kept(dets: dict[str, Any], shown: list[bool], start: int) -> dict[str, Any]:
