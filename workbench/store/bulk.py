@@ -7,6 +7,8 @@ with one ``insert_many``; a failed write is rolled back by deleting what it inse
 from __future__ import annotations
 
 import datetime as dt
+import os
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -38,16 +40,38 @@ def existing_hashes(ws: Workspace, hashes: Sequence[str]) -> set[str]:
     return found
 
 
+def object_ids(n: int) -> list[ObjectId]:
+    """``n`` new ObjectIds, made in one go (``ObjectId()`` costs ~5 us each, one per box).
+
+    The layout is MongoDB's: a 4-byte timestamp, 5 random bytes drawn for this call, and a
+    3-byte counter from a random start, so ids of one call are distinct and ids of different
+    calls and processes differ as ``ObjectId()``'s do.
+    """
+    if n <= 0:
+        return []
+    raw = np.empty((n, 12), dtype=np.uint8)
+    raw[:, :4] = np.frombuffer(int(time.time()).to_bytes(4, "big"), dtype=np.uint8)
+    raw[:, 4:9] = np.frombuffer(os.urandom(5), dtype=np.uint8)
+    counter = (int.from_bytes(os.urandom(3), "big") + np.arange(n, dtype=np.int64)) & 0xFFFFFF
+    raw[:, 9] = counter >> 16
+    raw[:, 10] = (counter >> 8) & 0xFF
+    raw[:, 11] = counter & 0xFF
+    buf = raw.tobytes()
+    return [ObjectId(buf[i:i + 12]) for i in range(0, 12 * n, 12)]
+
+
 def detections_doc(labels: Sequence[str], xywhn: Sequence[list[float]],
+                   ids: Sequence[ObjectId] | None = None,
                    **per_box: Sequence[Any]) -> dict[str, Any]:
     """A FiftyOne ``Detections`` document from ``K`` labels and ``K`` ``[x, y, w, h]`` boxes.
 
-    ``per_box`` adds one attribute per box from ``K``-long columns (``confidence=...``,
-    ``class_probs=...``).
+    ``ids``: the ``K`` box ids (default: new ones). ``per_box`` adds one attribute per box
+    from ``K``-long columns (``confidence=...``, ``class_probs=...``).
     """
     dets = []
+    ids = object_ids(len(labels)) if ids is None else ids
     for k, (label, box) in enumerate(zip(labels, xywhn, strict=True)):
-        det = {"_id": ObjectId(), "_cls": "Detection", "attributes": {}, "tags": [],
+        det = {"_id": ids[k], "_cls": "Detection", "attributes": {}, "tags": [],
                "label": label, "bounding_box": box}
         for key, column in per_box.items():
             det[key] = column[k]

@@ -22,7 +22,7 @@ from workbench.core.boxes import xyxyn_to_xywhn
 from workbench.core.segments import segments
 from workbench.core.types import Predictions
 from workbench.store import journal
-from workbench.store.bulk import detections_doc
+from workbench.store.bulk import detections_doc, object_ids
 from workbench.store.schema import ensure_fields
 from workbench.store.views import view_match
 
@@ -212,6 +212,7 @@ class _Boxes:
         box = self.box_range(start, stop)
         return {"starts": (self.starts[start:stop] - box.start).tolist(),
                 "ends": (self.ends[start:stop] - box.start).tolist(),
+                "ids": object_ids(box.stop - box.start),
                 "labels": self.labels[self.preds.class_id[box]].tolist(),
                 "boxes": xyxyn_to_xywhn(self.preds.xyxy[box]).tolist(),
                 "per_box": {k: v[box].tolist() for k, v in self.per_box.items()}}
@@ -227,5 +228,5 @@ def _kept(dets: dict[str, Any], shown: list[bool], start: int) -> dict[str, Any]
 
 def _detections(cols: dict[str, Any], i: int) -> dict[str, Any]:
     s, e = cols["starts"][i], cols["ends"][i]
-    return detections_doc(cols["labels"][s:e], cols["boxes"][s:e],
+    return detections_doc(cols["labels"][s:e], cols["boxes"][s:e], cols["ids"][s:e],
                           **{k: v[s:e] for k, v in cols["per_box"].items()})
