@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tests.selection.test_select import _det, _line, _pool, _write
-from workbench.prediction import import_parse
+from workbench.prediction import import_parse, imported
 from workbench.prediction.import_parse import check_detection, chunk_reader, parse_chunk
 from workbench.prediction.imported import PredictionImportError, import_predictions
 
@@ -143,10 +143,13 @@ def test_chunked_import_equals_one_pass(workspace, tmp_path: Path,  # type: igno
     def run_both(name: str) -> tuple[Any, Any]:
         with pytest.raises(PredictionImportError) as info:
             import_predictions(workspace, path, name)
+        # parts written before the first bad line are rolled back with the rest
+        assert workspace.samples.count_documents({f"pred_{name}": {"$exists": True}}) == 0
         return info.value.result, import_predictions(workspace, path, name, skip_bad=True)
 
     bad_one, ok_one = run_both("one")
     monkeypatch.setattr(import_parse, "CHUNK_BYTES", 1)  # one line per chunk
+    monkeypatch.setattr(imported, "WRITE_IMAGES", 2)  # written in parts of 2 images
     bad_many, ok_many = run_both("many")
     assert [(i.line, i.message) for i in bad_many.issues] == \
         [(i.line, i.message) for i in bad_one.issues]
@@ -157,3 +160,5 @@ def test_chunked_import_equals_one_pass(workspace, tmp_path: Path,  # type: igno
     assert (ok_many.samples, ok_many.boxes, ok_many.skipped_lines, ok_many.lines) == \
         (ok_one.samples, ok_one.boxes, ok_one.skipped_lines, ok_one.lines) == (8, 12, 3, 11)
     assert _stored(workspace, "many") == _stored(workspace, "one")
+    indexes = str(workspace.samples.index_information())
+    assert "unc_many_entropy" in indexes and "wb_scores_many_entropy" in indexes

@@ -27,7 +27,7 @@ from workbench.errors import InputReportError, SourceError, WorkbenchError
 from workbench.media.records import Issue
 from workbench.prediction.import_parse import ParsedChunk, chunk_reader
 from workbench.selection.api import image_scores, indexed_keys
-from workbench.store import app_views, predictions, runs
+from workbench.store import app_views, lock, predictions, runs
 from workbench.store.runs import RunKind
 from workbench.store.workspace import Workspace
 
@@ -72,6 +72,10 @@ class ImportResult:
                 "seconds": round(self.seconds, 3)}
 
 
+#: Images written per part while the worker parses on (and the most held in memory).
+WRITE_IMAGES = 20_000
+
+
 class PredictionImportError(InputReportError):
     """The file has invalid lines; nothing was written."""
 
@@ -92,7 +96,11 @@ def import_file(ws: Workspace, config: PredictionsImportConfig) -> ImportResult:
 
     The file is read in chunks of lines; each chunk is parsed and checked into flat arrays
     (:mod:`workbench.prediction.import_parse`) by a worker while this thread looks the
-    previous chunk's file paths up, so memory holds arrays, never the file's objects.
+    previous chunk's file paths up and writes the accepted lines every
+    :data:`WRITE_IMAGES` images, so memory holds one part's arrays, never the file's objects.
+    The score indexes are built once, at the end. A file with invalid lines (without
+    ``skip_bad``) stops the writes at the first one and is rolled back whole by the
+    operation journal.
 
     Raises:
         SourceError: no such file; PredictionImportError: invalid lines (without
@@ -100,30 +108,46 @@ def import_file(ws: Workspace, config: PredictionsImportConfig) -> ImportResult:
             ``replace``), ``class_probs`` given for some detections only.
     """
     started = time.perf_counter()
-    started_at = dt.datetime.now(dt.UTC)
-    run, skip_bad, replace = config.run, config.skip_bad, config.replace
+    run, replace = config.run, config.replace
     path = Path(config.path).expanduser().resolve()
     if not path.is_file():
         raise SourceError(f"{path}: no such file")
     existing = runs.get_run(ws, run)
     if existing is not None and not replace:
         raise WorkbenchError(f"a run named {run!r} exists; choose another --run or --replace")
+    with lock.hold(ws):  # its journal rolls the parts back if a later line is bad
+        return _import(ws, config, path, existing, started)
+
+
+def _import(ws: Workspace, config: PredictionsImportConfig, path: Path,
+            existing: dict[str, Any] | None, started: float) -> ImportResult:
+    """:func:`import_file` once the file and the run name are checked."""
+    started_at = dt.datetime.now(dt.UTC)
+    run, skip_bad = config.run, config.skip_bad
     classes = ws.classes
+    written: dict[str, Any] = {}
+    indexed: list[str] = []
     with paused_gc(), chunk_reader(path, classes) as chunks:
         by_path = predictions.ids_by_filepath(ws)  # while the worker parses the first chunks
         result = ImportResult(run=run)
         rows = _Rows(len(classes))
         seen: dict[Any, int] = {}
         for chunk in chunks:
-            _take(chunk, path, by_path, seen, result, rows, keep=skip_bad or not result.issues)
+            keep = skip_bad or not result.issues
+            _take(chunk, path, by_path, seen, result, rows, keep=keep)
+            if keep and len(rows.sample_ids) >= WRITE_IMAGES:  # the worker parses meanwhile
+                written, indexed = _write(ws, run, *rows.take(), classes, config.display_conf,
+                                          result)
     result.issues.sort(key=lambda issue: issue.line or 0)
-    if result.issues and not skip_bad:
+    if result.issues and not skip_bad:  # what was written is rolled back (the journal)
         result.seconds = time.perf_counter() - started
         raise PredictionImportError(result)
     result.skipped_lines = len(result.issues)
-    sample_ids, preds = rows.predictions()
-    written = _write(ws, run, sample_ids, preds, classes, config.display_conf)
-    result.samples, result.boxes = written["samples"], written["boxes"]
+    if rows.sample_ids or not written:
+        written, indexed = _write(ws, run, *rows.take(), classes, config.display_conf, result)
+    if written["scores_field"] and written["uncertainty_fields"]:
+        predictions.index_scores(ws, written["scores_field"], indexed,
+                                 list(written["uncertainty_fields"].values()))
     result.seconds = time.perf_counter() - started
     if existing is not None:
         runs.delete_run(ws, run)
@@ -136,21 +160,21 @@ def import_file(ws: Workspace, config: PredictionsImportConfig) -> ImportResult:
 
 
 def _write(ws: Workspace, run: str, sample_ids: list[Any], preds: Predictions,
-           classes: list[str], display_conf: float) -> dict[str, Any]:
-    """Write ``pred_<run>``, its scores and ``show_<run>``.
-
-    One call of the bulk writer: writing in chunks, two at a time, was slower on a loaded
-    2-core machine (the score indexes exist after the first chunk, so every later write
-    updates them, where one call builds them once at the end).
+           classes: list[str], display_conf: float,
+           result: ImportResult) -> tuple[dict[str, Any], list[str]]:
+    """Write a part of the run: ``pred_<run>``, its scores and ``show_<run>``; count it in
+    ``result``. The score indexes are made once, after the last part.
 
     Returns:
-        :func:`~workbench.store.predictions.write_predictions`'s dict.
+        :func:`~workbench.store.predictions.write_predictions`'s dict, and the score keys to
+        index.
     """
     scores = image_scores(preds, len(sample_ids))
     written = predictions.write_predictions(ws, run, sample_ids, preds, classes, scores=scores,
-                                            indexed=indexed_keys(scores),
-                                            display_conf=display_conf)
-    return written
+                                            display_conf=display_conf, build_indexes=False)
+    result.samples += written["samples"]
+    result.boxes += written["boxes"]
+    return written, indexed_keys(scores)
 
 
 class _Rows:
@@ -176,11 +200,12 @@ class _Rows:
         self.with_probs += int(with_probs.sum())
         self.sample_ids.extend(ids)
 
-    def predictions(self) -> tuple[list[Any], Predictions]:
-        """The sample ids and their :class:`Predictions` (``image_index`` indexes the ids).
+    def take(self) -> tuple[list[Any], Predictions]:
+        """The sample ids and their :class:`Predictions` (``image_index`` indexes the ids)
+        kept since the last call; the box counts go on over every call.
 
         Raises:
-            WorkbenchError: ``class_probs`` given for some boxes only.
+            WorkbenchError: ``class_probs`` given for some boxes only (so far).
         """
         if 0 < self.with_probs < self.boxes:
             raise WorkbenchError("some detections carry class_probs and others do not; give "
@@ -190,9 +215,10 @@ class _Rows:
                  "probs": np.zeros((0, self.n_classes))}
         cols: dict[str, Any] = {k: np.concatenate(v) if v else empty[k]
                                 for k, v in self.parts.items()}
-        self.parts.clear()
         probs = cols["probs"].reshape(-1, self.n_classes) if self.with_probs else None
-        return self.sample_ids, Predictions(cols["xyxy"], cols["confidence"], cols["class_id"],
+        self.parts = {k: [] for k in cols}
+        sample_ids, self.sample_ids = self.sample_ids, []
+        return sample_ids, Predictions(cols["xyxy"], cols["confidence"], cols["class_id"],
                                             cols["image_index"], probs)
 
 

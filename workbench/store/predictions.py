@@ -86,7 +86,8 @@ def write_predictions(ws: Workspace, run: str, sample_ids: list[Any], preds: Pre
                       indexed: Sequence[str] = (), embeddings: np.ndarray | None = None,
                       tta: tuple[Predictions, np.ndarray] | None = None,
                       per_box: Mapping[str, np.ndarray] | None = None,
-                      display_conf: float | None = None) -> dict[str, Any]:
+                      display_conf: float | None = None,
+                      build_indexes: bool = True) -> dict[str, Any]:
     """Set ``pred_<run>`` (and ``scores_<run>``, ``show_<run>``) on the samples with ``bulk_write``.
 
     Args:
@@ -110,6 +111,9 @@ def write_predictions(ws: Workspace, run: str, sample_ids: list[Any], preds: Pre
         display_conf: also set ``show_<run>``, the display copy holding the boxes of
             ``pred_<run>`` with ``confidence >= display_conf`` (the same box documents, ids
             included), in the same update as ``pred_<run>``. None: no display copy.
+        build_indexes: make the score indexes now; False: the caller writes the run in
+            parts and calls :func:`index_scores` once at the end (an index that exists makes
+            every later write slower).
 
     Returns:
         ``{"field", "scores_field", "samples", "boxes", "embeddings_field",
@@ -181,15 +185,22 @@ def write_predictions(ws: Workspace, run: str, sample_ids: list[Any], preds: Pre
                 ops.append(UpdateOne({"_id": sample_ids[start + j]}, {"$set": update}))
             if ops:
                 ws.samples.bulk_write(ops, ordered=False)
-    if with_scores:  # within MongoDB's index limit, evicting other runs' indexes if needed
-        from workbench.store.score_indexes import ensure_indexes  # it imports this module
-
-        ensure_indexes(ws, scores_field, indexed, list(unc.values()))
+    if with_scores and build_indexes:
+        index_scores(ws, scores_field, indexed, list(unc.values()))
     return {"field": field, "scores_field": scores_field, "samples": n, "boxes": len(preds),
             "embeddings_field": emb_field if embeddings is not None else None,
             "uncertainty_fields": unc if with_scores else {},
             "display_field": show_field if display_conf is not None else None}
 
+
+
+def index_scores(ws: Workspace, scores_field: str, indexed: Sequence[str],
+                 unc_fields: list[str]) -> None:
+    """Index a run's scores (``indexed`` keys of ``scores_field``, and its ``unc_`` fields),
+    within MongoDB's index limit, evicting other runs' indexes if needed."""
+    from workbench.store.score_indexes import ensure_indexes  # it imports this module
+
+    ensure_indexes(ws, scores_field, indexed, unc_fields)
 
 
 class _Boxes:
