@@ -173,3 +173,26 @@ def test_import_rejects_bad_lines_and_writes_nothing(workspace, tmp_path: Path, 
     assert runs.get_run(workspace, "bad") is None
     ok = import_predictions(workspace, path, "bad", skip_bad=True)
     assert (ok.samples, ok.skipped_lines) == (1, 1)
+
+
+def test_candidate_counts_from_indexes_leave_out_known_negatives(  # type: ignore[no-untyped-def]
+        workspace, tmp_path: Path) -> None:
+    """``count_scored``/``count_unscored`` count index keys, less the images tagged as
+    negatives: the same as filtering every candidate document."""
+    from workbench.store import pool, schema
+
+    fps = _pool(workspace, tmp_path, n=8)
+    probs = [0.6, 0.3, 0.1]
+    import_predictions(workspace, _write(tmp_path, [_line(fp, [_det("fish", probs)])
+                                                    for fp in fps[:5]]), "p")
+    negatives = [fps[0], fps[6]]  # one scored, one not
+    workspace.samples.update_many({"filepath": {"$in": negatives}},
+                                  {"$push": {"tags": schema.NEGATIVE_TAG}})
+    workspace.samples.update_one({"filepath": fps[1]}, {"$set": {"status": "labeled"}})
+    for key in ("entropy", "n_boxes"):
+        path = f"scores_p.{key}"
+        want_scored = workspace.samples.count_documents({**pool.CANDIDATES, path: {"$ne": None}})
+        want_unscored = workspace.samples.count_documents({**pool.CANDIDATES, path: None})
+        assert (want_scored, want_unscored) == (3, 2)
+        assert pool.count_scored(workspace, "scores_p", key) == want_scored
+        assert pool.count_unscored(workspace, "scores_p", key) == want_unscored

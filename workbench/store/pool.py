@@ -18,7 +18,7 @@ import numpy as np
 
 from workbench.store import journal, query, schema
 from workbench.store.predictions import score_index_name
-from workbench.store.score_indexes import ensure_run_indexes
+from workbench.store.score_indexes import TAGS_INDEX, ensure_run_indexes, ensure_tags_index
 
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
@@ -62,16 +62,39 @@ def top_scored(ws: Workspace, scores_field: str, key: str, n: int) -> tuple[list
 
 def count_scored(ws: Workspace, scores_field: str, key: str) -> int:
     """Candidates that have ``scores_field.key`` (counted on its index)."""
-    return _on_index(ws, scores_field, key, lambda: int(ws.samples.count_documents(
-        {**CANDIDATES, f"{scores_field}.{key}": {"$ne": None}},
-        hint=score_index_name(scores_field, key))))
+    return _on_index(ws, scores_field, key, lambda: _count(ws, scores_field, key, True))
 
 
 def count_unscored(ws: Workspace, scores_field: str, key: str) -> int:
     """Candidates without ``scores_field.key`` (not predicted by the run; on its index)."""
-    return _on_index(ws, scores_field, key, lambda: int(ws.samples.count_documents(
-        {**CANDIDATES, f"{scores_field}.{key}": None},
-        hint=score_index_name(scores_field, key))))
+    return _on_index(ws, scores_field, key, lambda: _count(ws, scores_field, key, False))
+
+
+def _count(ws: Workspace, scores_field: str, key: str, scored: bool) -> int:
+    """Candidates with (``scored``) or without the score, read from indexes only.
+
+    ``tags`` is not in the score index, so a count with the candidates' tag condition would
+    read every pool document (8.9 s for a 1M-image pool). Instead: the ``count`` command on
+    the score index's ``(status, split)`` prefix and its null range (key counts, no
+    documents), less the known negatives, found through an index on ``tags``.
+    """
+    name = score_index_name(scores_field, key)
+    path = f"{scores_field}.{key}"
+    prefix = {schema.STATUS: "unlabeled", schema.SPLIT: "pool"}
+
+    def count(query: dict[str, Any]) -> int:
+        reply = ws.db.command("count", ws.sample_collection_name, query=query, hint=name)
+        return int(reply["n"])
+
+    unscored = count({**prefix, path: None})
+    total = count(prefix) if scored else 0
+    ensure_tags_index(ws)
+    negatives = [doc.get(scores_field) or {} for doc in ws.samples.find(
+        {**prefix, "tags": schema.NEGATIVE_TAG}, {scores_field: 1}).hint(TAGS_INDEX)]
+    negative_scored = sum(1 for d in negatives if d.get(key) is not None)
+    if scored:
+        return total - unscored - negative_scored
+    return unscored - (len(negatives) - negative_scored)
 
 
 _T = TypeVar("_T")

@@ -114,6 +114,23 @@ def ensure_indexes(ws: Workspace, scores_field: str, keys: Sequence[str],
     return missing
 
 
+#: The index on ``tags``: it finds the known negatives among the pool's candidates without
+#: reading the pool (:func:`workbench.store.pool.count_scored`). Not ``wb_``: never evicted.
+TAGS_INDEX = "workbench_tags"
+
+
+def ensure_tags_index(ws: Workspace) -> None:
+    """Create :data:`TAGS_INDEX` if it is missing, within the index budget."""
+    info: dict[str, Any] = ws.samples.index_information()
+    if TAGS_INDEX in info:
+        return
+    from pymongo import IndexModel
+
+    make_room(ws, info, 1)
+    ws.samples.create_indexes([IndexModel([("tags", 1)], name=TAGS_INDEX)],
+                              **connection.index_options(ws.db))
+
+
 def make_room(ws: Workspace, info: dict[str, Any], needed: int,
               keep: Iterable[str] = ()) -> list[str]:
     """Drop other runs' score indexes until ``needed`` more fit within :func:`budget`.
@@ -286,6 +303,20 @@ def _naive(when: Any) -> dt.datetime | None:
     return when.replace(tzinfo=None) if when.tzinfo else when
 
 
-__all__ = ["LEDGER_COLLECTION", "MAX_INDEXES", "SPARE", "budget", "ensure_indexes",
-           "ensure_run_indexes", "eviction_order", "forget", "index_field", "make_room",
-           "owners", "stored_unc_fields", "workbench_indexes"]
+__all__ = [
+    "LEDGER_COLLECTION",
+    "MAX_INDEXES",
+    "SPARE",
+    "TAGS_INDEX",
+    "budget",
+    "ensure_indexes",
+    "ensure_run_indexes",
+    "ensure_tags_index",
+    "eviction_order",
+    "forget",
+    "index_field",
+    "make_room",
+    "owners",
+    "stored_unc_fields",
+    "workbench_indexes",
+]
