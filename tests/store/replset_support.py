@@ -8,6 +8,8 @@ one-connection-per-process state).
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -107,3 +109,14 @@ def wait_for(predicate: Any, proc: subprocess.Popen[str], timeout: float = 120) 
             return False
         time.sleep(0.02)
     raise AssertionError("timed out waiting for the command to reach its writes")
+
+
+def kill_primary(rs: Any) -> tuple[Any, float]:
+    """SIGKILL the primary of set ``rs`` (``replset.read``'s): ``(the killed member,
+    time.perf_counter() at the kill)``."""
+    from workbench.store import replset as rs_mod
+
+    victim = rs_mod.primary(rs)
+    assert victim is not None and victim.pid is not None
+    os.kill(victim.pid, signal.SIGKILL)
+    return victim, time.perf_counter()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from tests.store.replset_support import (
     database,
     embedded_uri,
     expected_boxes,
+    kill_primary,
     log,
     samples,
     stored_boxes,
@@ -157,10 +157,7 @@ def test_primary_killed_during_predictions_import(
             # the moment it has registered its field in the operation journal: writes follow
             writing = wait_for(lambda: db.workbench_journal.find_one(
                 {"dataset": dataset, "actions.fields": "pred_failover"}) is not None, proc)
-            victim = rs_mod.primary(rs)
-            assert victim is not None and victim.pid is not None
-            os.kill(victim.pid, signal.SIGKILL)
-            killed_at = time.perf_counter()
+            victim, killed_at = kill_primary(rs)
             log(f"killed primary {victim.host} (pid {victim.pid}); the import was "
                 f"{'writing' if writing else 'already done'}")
             new_primary = None

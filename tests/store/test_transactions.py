@@ -10,8 +10,6 @@ after the election (or fails cleanly and a re-run finishes) with every box exact
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -23,7 +21,14 @@ import pytest
 
 from tests.conftest import REPO, cli_env
 from tests.crash.harness import Round, annotation_round, make_dataset, wb, wb_json
-from tests.store.replset_support import COMMAND_GRACE, database, log, samples, wait_for
+from tests.store.replset_support import (
+    COMMAND_GRACE,
+    database,
+    kill_primary,
+    log,
+    samples,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -188,10 +193,7 @@ def test_primary_killed_during_annotate_import(
             proc = subprocess.Popen([sys.executable, "-m", "workbench", *args], text=True,
                                     stdout=out_fh, stderr=err_fh, env=cli_env(), cwd=REPO)
             writing = wait_for(lambda: in_transaction(db), proc)
-            victim = rs_mod.primary(rs)
-            assert victim is not None and victim.pid is not None
-            os.kill(victim.pid, signal.SIGKILL)
-            killed_at = time.perf_counter()
+            victim, killed_at = kill_primary(rs)
             log(f"killed primary {victim.host}; the import was "
                 f"{'in its transaction' if writing else 'already done'}")
             try:
