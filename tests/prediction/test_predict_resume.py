@@ -52,15 +52,7 @@ def test_killed_predict_keeps_its_chunks_and_resume_finishes_it(stop_mongods: Pa
     db = pymongo.MongoClient(embedded_uri(ws))["fiftyone"]
     coll = samples(db, yaml.safe_load((ws / "workbench.yaml").read_text())["name"])
     args = ["predict", *COMMON, "--run", "r", "-w", str(ws)]
-    proc = subprocess.Popen([sys.executable, "-m", "workbench", *args], env=cli_env(),
-                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 300
-    while coll.count_documents({"pred_r": {"$exists": True}}) < 2 * CHUNK:
-        assert proc.poll() is None, "predict ended before it could be killed"
-        assert time.time() < deadline, "no chunk stored within 300 s"
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_after_two_chunks(args, coll)
     recovered = wb("recover", "-w", str(ws))
     kept = coll.count_documents({"pred_r": {"$exists": True}})
     # the chunk being stored when killed is rolled back; the ones before it are kept
@@ -80,3 +72,29 @@ def test_killed_predict_keeps_its_chunks_and_resume_finishes_it(stop_mongods: Pa
     run = next(r for r in wb_json("runs", "-w", str(ws)) if r["run"] == "r")
     assert run["status"] == "completed"
     assert db.workbench_journal.count_documents({}) == 0
+    # --replace killed half-way: the old boxes are gone, so --resume predicts the rest again
+    kill_after_two_chunks([*args, "--replace"], coll, fresh=True)
+    wb("recover", "-w", str(ws))
+    kept = coll.count_documents({"pred_r": {"$exists": True}})
+    assert CHUNK <= kept < N
+    again = wb_json(*args, "--resume")
+    assert (again["predicted"], again["skipped"]) == (N - kept, kept)
+    assert boxes(coll, "pred_r") == boxes(coll, "pred_whole")
+
+
+def kill_after_two_chunks(args: list[str], coll: Any, fresh: bool = False) -> None:
+    """Run ``workbench ARGS`` and SIGKILL it once two chunks of ``pred_r`` are stored (with
+    ``fresh``: once the old ones are gone and two new chunks are stored)."""
+    proc = subprocess.Popen([sys.executable, "-m", "workbench", *args], env=cli_env(),
+                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 300
+    if fresh:
+        while coll.count_documents({"pred_r": {"$exists": True}}) >= N:
+            assert proc.poll() is None and time.time() < deadline, "old boxes not cleared"
+            time.sleep(0.05)
+    while coll.count_documents({"pred_r": {"$exists": True}}) < 2 * CHUNK:
+        assert proc.poll() is None, "predict ended before it could be killed"
+        assert time.time() < deadline, "no chunk stored within 300 s"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()

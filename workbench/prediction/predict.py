@@ -329,6 +329,9 @@ def predict_view(ws: Workspace, config: PredictConfig,
                        embeddings=config.embeddings, chunk=config.chunk,
                        address=config.address, workers=config.workers, root=str(ws.root))
     before = (existing or {}).get("outputs") or {} if skipped else {}
+    if existing is not None and config.replace:  # a later --resume must not skip old boxes
+        predictions.unset_run(ws, run, ids, list((existing.get("outputs") or {}).get(
+            "uncertainty_fields") or []))
     if existing is not None:
         runs.delete_run(ws, run)  # replaced, or resumed: recorded again, once
     runs.start_run(ws, RunKind.PREDICT, run, params, {"view": config.view},

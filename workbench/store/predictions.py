@@ -194,6 +194,19 @@ def write_predictions(ws: Workspace, run: str, sample_ids: list[Any], preds: Pre
 
 
 
+def unset_run(ws: Workspace, run: str, sample_ids: list[Any],
+              unc_fields: Sequence[str] = ()) -> None:
+    """Remove run ``run``'s fields (boxes, display copy, scores, embeddings, TTA boxes and
+    ``unc_fields``) from the given samples (a run about to be predicted again from scratch;
+    the journal saves what is removed)."""
+    fields = [field_name("pred", run), field_name("show", run), field_name("scores", run),
+              field_name("emb", run), f"{field_name('pred', run)}_tta", *unc_fields]
+    journal.writing_fields(ws, sample_ids, fields)
+    for start in range(0, len(sample_ids), _CHUNK):
+        ws.samples.update_many({"_id": {"$in": sample_ids[start:start + _CHUNK]}},
+                               {"$unset": dict.fromkeys(fields, "")})
+
+
 def index_scores(ws: Workspace, scores_field: str, indexed: Sequence[str],
                  unc_fields: list[str]) -> None:
     """Index a run's scores (``indexed`` keys of ``scores_field``, and its ``unc_`` fields),
