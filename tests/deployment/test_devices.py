@@ -97,7 +97,7 @@ def test_maixpy_script_decodes_like_the_host(tmp_path: Path) -> None:
     from workbench.deployment.artifacts import deploy_settings
     from workbench.deployment.maixpy import write_maixpy_script
     from workbench.deployment.rawhead import export_raw_onnx, onnx_runner
-    from workbench.prediction.backends.preprocess import load_batch
+    from workbench.media.preprocess import load_batch
 
     info = export_raw_onnx(YOLOV8N, tmp_path / "raw.onnx")
     deploy = deploy_settings("k210", info.imgsz, info.names, "r", "split:train", "m.kmodel",

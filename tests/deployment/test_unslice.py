@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import DEMO
 from workbench.deployment.onnx_unslice import unslice_convolutions
 from workbench.deployment.rawhead import export_raw_onnx, onnx_runner
-from workbench.prediction.backends.preprocess import load_batch
+from workbench.media.preprocess import load_batch
 
 pytestmark = pytest.mark.slow
 

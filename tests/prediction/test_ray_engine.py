@@ -8,11 +8,9 @@ compared with the local engine's on the same images, box by box.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,50 +19,20 @@ import numpy as np
 import pytest
 
 from tests.conftest import CLASSES, DEMO, REPO, _free_port, cli_env, demo_images
+from tests.ray_support import ray_cluster, ray_env
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.ingestion.ingest import ingest
 from workbench.prediction.predict import PredictConfig, predict
 from workbench.store import runs
 
 CHECKPOINT = str(DEMO / "weights" / "yolov8n-224.pt")
-RAY = [sys.executable, "-m", "ray.scripts.scripts"]  # the `ray` command of this Python
-
-
-#: No usage stats; no token auth (a loopback cluster of the test; Ray 2.60 would otherwise
-#: switch it on or off depending on whether ~/.ray/auth_token happens to exist).
-RAY_SETTINGS = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
-
-
-def _ray_env() -> dict[str, str]:
-    return dict(os.environ) | RAY_SETTINGS
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[str]:
     """``127.0.0.1:PORT`` of a head node plus one more node (one CPU each), stopped after."""
-    pytest.importorskip("ray")
-    saved = {k: os.environ.get(k) for k in RAY_SETTINGS}
-    os.environ.update(RAY_SETTINGS)  # for the in-process drivers too
-    port = _free_port()
-    temp = tempfile.mkdtemp(prefix="wbray", dir="/tmp")  # short: Ray's socket paths have a limit
-    env = _ray_env()
-    common = ["--node-ip-address", "127.0.0.1", "--num-cpus", "1", "--temp-dir", temp,
-              "--disable-usage-stats"]
-    try:
-        for role in (["--head", "--port", str(port), "--include-dashboard=false"],
-                     ["--address", f"127.0.0.1:{port}"]):
-            done = subprocess.run([*RAY, "start", *role, *common], env=env, text=True,
-                                  capture_output=True, timeout=180)
-            assert done.returncode == 0, f"ray start {role[0]} failed:\n{done.stderr[-3000:]}"
-        yield f"127.0.0.1:{port}"
-    finally:
-        subprocess.run([*RAY, "stop", "--force"], env=env, capture_output=True, timeout=120)
-        shutil.rmtree(temp, ignore_errors=True)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with ray_cluster() as address:
+        yield address
 
 
 def _ingest(ws: Any, tmp_path: Path, files: list[Path], folder: str = "pool") -> None:
@@ -123,7 +91,7 @@ def test_engine_options_are_checked(options: dict[str, Any], says: str) -> None:
 
 
 def test_missing_ray_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
-    from workbench.prediction.ray_engine import RayUnavailableError, import_ray
+    from workbench.raypool import RayUnavailableError, import_ray
 
     monkeypatch.setitem(sys.modules, "ray", None)  # what an environment without Ray gives
     with pytest.raises(RayUnavailableError, match=r'pip install "ray\[data\]"'):
@@ -205,7 +173,7 @@ def test_cli_predict_on_ray_prints_json(workspace: Any, tmp_path: Path, cluster:
     cmd = [sys.executable, "-m", "workbench", "predict", "--model", CHECKPOINT, "--run", "c",
            "--engine", "ray", "--address", cluster, "--workers", "2", "--batch-size", "4",
            "--calibration", "none", "--json", "-w", str(workspace.root)]
-    done = subprocess.run(cmd, capture_output=True, text=True, env=cli_env() | _ray_env(),
+    done = subprocess.run(cmd, capture_output=True, text=True, env=cli_env() | ray_env(),
                           timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout)
@@ -223,7 +191,7 @@ def test_cli_without_a_cluster_says_so_without_a_traceback(workspace: Any,
     address = f"127.0.0.1:{_free_port()}"  # nothing listens there
     cmd = [sys.executable, "-m", "workbench", "predict", "--model", CHECKPOINT, "--engine",
            "ray", "--address", address, "--json", "-w", str(workspace.root)]
-    done = subprocess.run(cmd, capture_output=True, text=True, env=cli_env() | _ray_env(),
+    done = subprocess.run(cmd, capture_output=True, text=True, env=cli_env() | ray_env(),
                           timeout=300, cwd=tmp_path)
     assert done.returncode != 0
     assert f"no Ray cluster answers at {address}" in done.stderr

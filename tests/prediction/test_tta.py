@@ -19,8 +19,8 @@ from workbench.core.nms import decode_yolo
 from workbench.core.types import Predictions
 from workbench.errors import ConfigError, UnknownNameError
 from workbench.ingestion.ingest import ingest
+from workbench.media.preprocess import load_batch
 from workbench.prediction.backends.base import PredictOptions
-from workbench.prediction.backends.preprocess import load_batch
 from workbench.prediction.backends.torch import TorchPredictor
 from workbench.prediction.predict import PredictConfig
 from workbench.prediction.tta import FUSION_METHODS, TTA_PASSES, Transform, plan_passes

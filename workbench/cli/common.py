@@ -63,6 +63,31 @@ def default(config: type, name: str) -> Any:
     raise KeyError(f"{config.__name__}.{name} has no default")
 
 
+def choices_help(entries: Any, first: str, lead: str = "") -> str:
+    """``lead`` then ``name (default): help | name: help`` of a registry's entries (``first``
+    marked as the default; markup in the help texts, such as ``ray[data]``, is escaped)."""
+    from rich.markup import escape
+
+    return lead + " | ".join(
+        f"{e.name}{' (default)' if e.name == first else ''}: {escape(e.meta['help'])}"
+        for e in entries)
+
+
+#: ``--address`` of the commands with ``--engine ray`` (default None: a Ray started here).
+RayAddressOpt = Annotated[str | None, typer.Option(
+    "--address",
+    help="Ray cluster (--engine ray): auto (the one `ray start` runs on this machine), "
+         "HOST:PORT (the head node's GCS port) or ray://HOST:PORT (Ray Client). Default: a Ray "
+         "instance started on this machine for the command. Images and the workspace must be "
+         "at the same paths on every node.", show_default="local Ray")]
+#: ``--workers`` of the commands with ``--engine ray`` (default None: one per CPU or GPU).
+RayWorkersOpt = Annotated[int | None, typer.Option(
+    "--workers",
+    help="Ray actors, one model each (--engine ray): one CPU each, or one GPU each with "
+         "--device N (predict: with --backend ultralytics).",
+    show_default="one per CPU (GPU) of the cluster")]
+
+
 def open_workspace(path: Path) -> Workspace:
     """Open the workspace of ``--workspace`` (imports the store only when a command runs)."""
     from workbench.store.workspace import open_workspace as open_ws

@@ -3,17 +3,17 @@
 
 from __future__ import annotations
 
-from workbench.prediction import imported
-from workbench.prediction import predict as _predict
-from workbench.prediction.backends import BACKENDS
-from workbench.prediction.backends.base import PredictOptions, Predictor
-from workbench.prediction.backends.onnx import OnnxPredictor, export_onnx
-from workbench.prediction.backends.preprocess import (
+from workbench.media.preprocess import (
     load_batch,
     load_letterboxed,
     load_uint8,
     to_uint8,
 )
+from workbench.prediction import imported
+from workbench.prediction import predict as _predict
+from workbench.prediction.backends import BACKENDS
+from workbench.prediction.backends.base import PredictOptions, Predictor
+from workbench.prediction.backends.onnx import OnnxPredictor, export_onnx
 from workbench.prediction.backends.torch import load_detection_model
 from workbench.prediction.imported import (
     ImportResult,

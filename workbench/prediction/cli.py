@@ -10,8 +10,11 @@ import typer
 
 from workbench.cli.common import (
     JsonOpt,
+    RayAddressOpt,
+    RayWorkersOpt,
     Stage,
     WorkspaceOpt,
+    choices_help,
     default,
     err,
     input_report,
@@ -37,24 +40,6 @@ def _backend_help() -> str:
     """``onnxruntime (default) | ultralytics``: the registered backends."""
     first = default(PredictConfig, "backend")
     return " | ".join(n + (" (default)" if n == first else "") for n in BACKENDS.names())
-
-
-def _engine_help() -> str:
-    """``local (default): ... | ray: ...``: the registered engines."""
-    from rich.markup import escape  # `ray[data]` is not markup
-
-    first = default(PredictConfig, "engine")
-    return "Where the model runs: " + " | ".join(
-        f"{e.name}{' (default)' if e.name == first else ''}: {escape(e.meta['help'])}"
-        for e in ENGINES)
-
-
-def _fuse_method_help() -> str:
-    """``wbf (default): ... | nms: ...``: the registered fusion methods."""
-    first = default(PredictConfig, "fuse_method")
-    return "Fusion of the passes: " + " | ".join(
-        f"{e.name}{' (default)' if e.name == first else ''}: {e.meta['help']}"
-        for e in FUSION_METHODS)
 
 
 def _passes(text: str | None, tta: bool) -> list[str]:
@@ -113,7 +98,8 @@ def predict(
         help="Store the fusion of the plain pass and every TTA pass as pred_RUN, each box with "
              "its agreement (how many passes found it); needs --tta.")]
     = default(PredictConfig, "fuse"),
-    fuse_method: Annotated[str, typer.Option(help=_fuse_method_help())]
+    fuse_method: Annotated[str, typer.Option(help=choices_help(
+        FUSION_METHODS, default(PredictConfig, "fuse_method"), "Fusion of the passes: "))]
     = default(PredictConfig, "fuse_method"),
     fuse_iou: Annotated[float, typer.Option(
         help="IoU above which boxes of different passes are the same object (--fuse).")]
@@ -137,20 +123,11 @@ def predict(
         help="Images predicted and stored per step; a run killed half-way keeps its "
              "finished steps, and --resume goes on from there.")]
     = default(PredictConfig, "chunk"),
-    engine: Annotated[str, typer.Option(help=_engine_help())]
+    engine: Annotated[str, typer.Option(help=choices_help(
+        ENGINES, default(PredictConfig, "engine"), "Where the model runs: "))]
     = default(PredictConfig, "engine"),
-    address: Annotated[str | None, typer.Option(
-        help="Ray cluster (--engine ray): auto (the one `ray start` runs on this machine), "
-             "HOST:PORT (the head node's GCS port) or ray://HOST:PORT (Ray Client). Default: "
-             "a Ray instance started on this machine for the command. Images and the "
-             "workspace must be at the same paths on every node.",
-        show_default="local Ray")]
-    = default(PredictConfig, "address"),
-    workers: Annotated[int | None, typer.Option(
-        help="Ray actors, one model each (--engine ray): one CPU each, or one GPU each with "
-             "--device N and --backend ultralytics.", show_default="one per CPU (GPU) of the "
-             "cluster")]
-    = default(PredictConfig, "workers"),
+    address: RayAddressOpt = default(PredictConfig, "address"),
+    workers: RayWorkersOpt = default(PredictConfig, "workers"),
     workspace: WorkspaceOpt = Path("."),
     json_: JsonOpt = False,
 ) -> None:

@@ -37,6 +37,7 @@ from workbench.prediction.chunks import store_chunk, to_workspace
 from workbench.prediction.engines import ENGINES, InferenceJob
 from workbench.prediction.resume import check_resumable, partial_outputs, remaining, run_params
 from workbench.prediction.tta import FUSION_METHODS, TTA_PASSES, PassPlan, plan_passes
+from workbench.raypool import check_options
 from workbench.results import Result
 from workbench.store import app_views, lock, predictions, runs, schema, visualization
 from workbench.store.runs import RunKind
@@ -142,11 +143,7 @@ class PredictConfig:
 
     def _check_engine(self) -> None:
         """The engine's and ``resume``'s rules (before anything runs)."""
-        if self.engine == "local" and (self.address or self.workers is not None):
-            raise ConfigError("--address and --workers choose the Ray cluster and its actors; "
-                              "add --engine ray (or drop them to predict in this process)")
-        if self.workers is not None and self.workers < 1:
-            raise ConfigError(f"--workers must be at least 1, got {self.workers}")
+        check_options(self.engine, self.address, self.workers)
         if self.tta and not ENGINES.meta(self.engine)["tta"]:
             raise ConfigError(f"--engine {self.engine} runs the plain pass only; drop --tta, "
                               "or run TTA with --engine local")

@@ -110,7 +110,7 @@ def backbone_features(checkpoint_path: str, device: str = "cpu") -> Callable[...
         pooled backbone features, the same features ``ssl embed`` and ``predict
         --embeddings`` store.
     """
-    from workbench.ssl.embed import load_backbone, pooled_features
+    from workbench.ssl.features import load_backbone, pooled_features
 
     backbone = load_backbone(checkpoint_path, device)
 
@@ -124,6 +124,6 @@ def backbone_features(checkpoint_path: str, device: str = "cpu") -> Callable[...
 def file_features(checkpoint_path: str, paths: list[str], imgsz: int, batch: int = 32,
                   device: str = "cpu") -> Any:
     """``(N, C)`` pooled backbone features of image files, letterboxed to ``imgsz``."""
-    from workbench.ssl.embed import image_features, load_backbone
+    from workbench.ssl.features import image_features, load_backbone
 
     return image_features(load_backbone(checkpoint_path, device), paths, imgsz, batch, device)

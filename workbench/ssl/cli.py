@@ -12,8 +12,11 @@ from rich.table import Table
 
 from workbench.cli.common import (
     JsonOpt,
+    RayAddressOpt,
+    RayWorkersOpt,
     Stage,
     WorkspaceOpt,
+    choices_help,
     default,
     err,
     open_workspace,
@@ -29,6 +32,7 @@ from workbench.ssl.config import (
     ProbeConfig,
     parse_labels,
 )
+from workbench.ssl.engines import ENGINES
 from workbench.ssl.methods import METHODS
 
 ssl_app = typer.Typer(
@@ -125,24 +129,44 @@ def embed(
     = default(EmbedConfig, "visualization"),
     similarity: Annotated[bool, typer.Option(help="Build a similarity index for the App.")]
     = default(EmbedConfig, "similarity"),
+    engine: Annotated[str, typer.Option(help=choices_help(
+        ENGINES, default(EmbedConfig, "engine"), "Where the backbone runs: "))]
+    = default(EmbedConfig, "engine"),
+    address: RayAddressOpt = default(EmbedConfig, "address"),
+    workers: RayWorkersOpt = default(EmbedConfig, "workers"),
+    chunk: Annotated[int, typer.Option(
+        help="Images embedded, then written and kept, at a time: a killed embed keeps the "
+             "finished chunks, and --resume goes on from there.")]
+    = default(EmbedConfig, "chunk"),
+    resume: Annotated[bool, typer.Option(
+        help="Embed only the images of the view without emb_<run> (after an interrupted "
+             "embed, or when the pool grew); the map and index are rebuilt over all.")]
+    = default(EmbedConfig, "resume"),
     workspace: WorkspaceOpt = Path("."),
     json_: JsonOpt = False,
 ) -> None:
-    """Store a pretraining run's image embeddings as emb_<run>, with a map and an index."""
+    """Store a pretraining run's image embeddings as emb_<run>, with a map and an index.
+
+    --engine ray spreads the images over a Ray cluster (Ray Data, an optional extra), one
+    backbone per actor: the embeddings are the same as in this process, stored as they arrive.
+    """
     from workbench.cli.console import stdout_to_stderr
     from workbench.ssl.api import embed as run_embed
 
     ws = open_workspace(workspace)
     config = EmbedConfig(run=run, view=view, batch=batch, device=device,
-                         visualization=visualization, similarity=similarity)
+                         visualization=visualization, similarity=similarity, engine=engine,
+                         address=address, workers=workers, chunk=chunk, resume=resume)
     with stdout_to_stderr(), progress_bar(json_, "embedding") as update:
         result = run_embed(ws, config, progress=lambda done, total:
                            update(done, total, "embedding"))
     if json_:
         print_json(result.to_dict())
         return
-    out.print(f"[green]embedded[/] {result.images} images as [bold]{result.embeddings_field}[/] "
-              f"({result.dim} dims) in {result.seconds:.0f}s")
+    where = "" if result.engine == "local" else f" on {result.engine}"
+    resumed = f" ({result.skipped} already embedded, skipped)" if result.skipped else ""
+    out.print(f"[green]embedded[/] {result.embedded} images{resumed}{where} as "
+              f"[bold]{result.embeddings_field}[/] ({result.dim} dims) in {result.seconds:.0f}s")
     if result.visualization_key or result.similarity_key:
         out.print(f"App: Embeddings panel key {result.visualization_key}, similarity index "
                   f"{result.similarity_key}")

@@ -1,9 +1,9 @@
 """Options and results of ``workbench ssl pretrain | embed | probe | compare``.
 
 Every default and validation rule of the self-supervised capability lives here; the CLI and
-the App read them (``default(PretrainConfig, "epochs")``). Light at import: the standard
-library only (the method names are checked against :data:`workbench.ssl.methods.METHODS`,
-which is light too).
+the App read them (``default(PretrainConfig, "epochs")``). Light at import: no torch, no
+store (the method and engine names are checked against :data:`workbench.ssl.methods.METHODS`
+and :data:`workbench.ssl.engines.ENGINES`, which are light too).
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.errors import ConfigError
+from workbench.raypool import check_options
 from workbench.results import Result
+from workbench.ssl.engines import ENGINES
 
 #: Input sizes pretraining accepts (a multiple of the detector's stride 32).
 MIN_IMGSZ, MAX_IMGSZ = 64, 640
@@ -123,6 +125,15 @@ class EmbedConfig:
         visualization: 2-D map method for the App's Embeddings panel (a name of
             :data:`workbench.store.visualization.METHODS`; ``none``: skip it).
         similarity: also build a FiftyOne Brain similarity index (sort by similarity).
+        engine: where the backbone runs, a name of :data:`workbench.ssl.engines.ENGINES`
+            (``local``: this process; ``ray``: an actor pool on a Ray cluster).
+        address: the Ray cluster (``ray``), as ``predict --address``: None (a Ray started
+            for the command), ``auto``, ``HOST:PORT`` or ``ray://HOST:PORT``.
+        workers: ``ray`` actors, one backbone each (None: one per CPU, or GPU, of the cluster).
+        chunk: images embedded, then written and kept, at a time (a killed embed loses at most
+            the chunk in flight).
+        resume: embed only the images of the view that lack ``emb_<run>`` (after a killed
+            embed, or when the pool grew); the maps and index are then rebuilt over all.
     """
 
     run: str
@@ -131,17 +142,26 @@ class EmbedConfig:
     device: str = "cpu"
     visualization: str = "pca"
     similarity: bool = True
+    engine: str = "local"
+    address: str | None = None
+    workers: int | None = None
+    chunk: int = 512
+    resume: bool = False
 
     def __post_init__(self) -> None:
         if not self.run:
             raise ConfigError("give --run NAME: a pretraining run (`workbench ssl pretrain`)")
-        if self.batch <= 0:
-            raise ConfigError(f"--batch must be positive, got {self.batch}")
+        if self.batch <= 0 or self.chunk <= 0:
+            raise ConfigError(f"--batch and --chunk must be positive, got {self.batch} and "
+                              f"{self.chunk}")
+        ENGINES.entry(self.engine)  # unknown names list the valid ones
+        check_options(self.engine, self.address, self.workers)
 
 
 @dataclass
 class EmbedResult(Result):
-    """What ``ssl embed`` wrote: ``emb_<run>`` on ``images`` samples, and the Brain runs."""
+    """What ``ssl embed`` wrote: ``emb_<run>`` on ``images`` samples (``embedded`` now by
+    ``engine``, ``skipped`` already embedded: ``--resume``), and the Brain runs."""
 
     run: str
     embeddings_field: str
@@ -150,6 +170,9 @@ class EmbedResult(Result):
     seconds: float
     visualization_key: str | None = None
     similarity_key: str | None = None
+    engine: str = "local"
+    embedded: int = 0
+    skipped: int = 0
 
 
 @dataclass

@@ -1,7 +1,9 @@
 """``workbench ssl embed``: pooled features of a pretrained backbone, stored and indexed.
 
 Each image is letterboxed to the run's crop size (the detector's own preprocessing), passed
-through the backbone, average-pooled and L2-normalised, and written as ``emb_<run>`` in bulk.
+through the backbone, average-pooled and L2-normalised (:mod:`workbench.ssl.features`), and
+written as ``emb_<run>`` in bulk, chunk by chunk as the engine (:mod:`workbench.ssl.engines`:
+this process, or actors on a Ray cluster) hands the features back.
 The field is then mapped to 2-D for the App's Embeddings panel (brain key ``viz_<run>``) and
 indexed for similarity search (``sim_<run>``); ``select --diversity coreset|cluster
 --embeddings emb_<run>`` reads it like the embeddings of ``predict --embeddings``.
@@ -10,22 +12,17 @@ indexed for similarity search (``sim_<run>``); ``select --diversity coreset|clus
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from workbench.errors import WorkbenchError
-from workbench.ssl.backbone import backbone_of, build_detector
 from workbench.ssl.config import EmbedConfig, EmbedResult
-from workbench.ssl.pretrain import detector_checkpoint, torch_device, view_images
-from workbench.store import runs, similarity, ssl_embeddings, visualization
+from workbench.ssl.engines import ENGINES, EmbedJob
+from workbench.ssl.features import Progress
+from workbench.ssl.pretrain import detector_checkpoint, view_images
+from workbench.store import lock, predicted, runs, similarity, ssl_embeddings, visualization
 from workbench.store.runs import RunKind
 from workbench.store.workspace import Workspace
-
-#: ``progress(images done, total)``.
-Progress = Callable[[int, int], None]
 
 
 def pretrained_run(ws: Workspace, run: str) -> dict[str, Any]:
@@ -56,56 +53,25 @@ def pretrained_checkpoint(ws: Workspace, run: str) -> Path:
     return path
 
 
-def load_backbone(checkpoint: str, device: str = "cpu", fresh: bool = False,
-                  seed: int = 0) -> Any:
-    """The eval-mode backbone of a detector checkpoint (``fresh``: the same architecture,
-    randomly initialised with ``seed``, for baselines)."""
-    import torch
-
-    detector = build_detector(checkpoint)
-    if fresh:
-        torch.manual_seed(seed)
-        from ultralytics.nn.tasks import DetectionModel
-
-        detector = DetectionModel(detector.yaml, nc=detector.yaml.get("nc"), verbose=False)
-    return backbone_of(detector).to(torch_device(device)).eval()
-
-
-def pooled_features(backbone: Any, batches: Any, device: str = "cpu") -> np.ndarray:
-    """``(N, C)`` L2-normalised pooled features of ``(B, 3, S, S)`` float batches in ``[0, 1]``."""
-    import torch
-
-    dev = torch_device(device)
-    out: list[np.ndarray] = []
-    with torch.inference_mode():
-        for batch in batches:
-            x = torch.as_tensor(np.asarray(batch, dtype=np.float32), device=dev)
-            feats = torch.nn.functional.normalize(backbone(x).mean(dim=(2, 3)), dim=1)
-            out.append(feats.cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
-
-
-def image_features(backbone: Any, paths: list[str], imgsz: int, batch: int,
-                   device: str = "cpu", progress: Progress | None = None) -> np.ndarray:
-    """``(N, C)`` features of image files, letterboxed to ``imgsz`` as the detector sees them."""
-    from workbench.prediction.api import load_batch
-
-    def batches() -> Any:
-        for start in range(0, len(paths), batch):
-            yield load_batch(paths[start:start + batch], imgsz)[0]
-            if progress:
-                progress(min(start + batch, len(paths)), len(paths))
-
-    return pooled_features(backbone, batches(), device)
+def embedded_ids(ws: Workspace, view: str, run: str) -> set[Any]:
+    """Ids of the samples of ``view`` (parts joined by ``|``) that hold ``emb_<run>``."""
+    field = ssl_embeddings.embeddings_field(run)
+    return set().union(*(predicted.predicted_ids(ws, part.strip(), field)
+                         for part in view.split("|") if part.strip()))
 
 
 def embed_view(ws: Workspace, config: EmbedConfig,
                progress: Progress | None = None) -> EmbedResult:
     """Write ``emb_<run>`` on ``config.view`` and register its 2-D map and similarity index.
 
+    The engine (``config.engine``) hands back chunks of features as it finishes them; each is
+    written and kept (:func:`~workbench.store.lock.checkpoint`) before the next, so a killed
+    embed loses only the chunk in flight and ``--resume`` embeds what is missing.
+
     Raises:
         WorkbenchError: unknown run or no checkpoint, empty view, unreadable image, a
-            visualization method whose package is missing.
+            visualization method whose package is missing; RayUnavailableError /
+            RayClusterError (``ray`` engine).
     """
     started = time.perf_counter()
     if config.visualization != "none":
@@ -115,9 +81,19 @@ def embed_view(ws: Workspace, config: EmbedConfig,
     ids, paths = view_images(ws, config.view)
     if not ids:
         raise WorkbenchError(f"the view {config.view!r} has no images to embed")
-    backbone = load_backbone(str(checkpoint), config.device)
-    emb = image_features(backbone, paths, imgsz, config.batch, config.device, progress)
-    field = ssl_embeddings.write_embeddings(ws, config.run, ids, emb)
+    done = embedded_ids(ws, config.view, config.run) if config.resume else set()
+    todo = [k for k, i in enumerate(ids) if i not in done]
+    job = EmbedJob(paths=[paths[k] for k in todo], checkpoint=str(checkpoint), imgsz=imgsz,
+                   batch=config.batch, device=config.device, chunk=config.chunk,
+                   address=config.address, workers=config.workers)
+    field, dim, written = ssl_embeddings.embeddings_field(config.run), 0, 0
+    for positions, emb in ENGINES.get(config.engine)(job) if todo else ():
+        field = ssl_embeddings.write_embeddings(
+            ws, config.run, [ids[todo[p]] for p in positions.tolist()], emb)
+        dim, written = int(emb.shape[1]), written + len(positions)
+        lock.checkpoint(ws)  # a kill from here on keeps this chunk: --resume goes on
+        if progress:
+            progress(len(done) + written, len(ids))
     viz_key = sim_key = None
     if config.visualization != "none" and len(ids) >= visualization.MIN_POINTS:
         viz_key = visualization.compute_visualization(
@@ -127,7 +103,9 @@ def embed_view(ws: Workspace, config: EmbedConfig,
         sim_key = similarity.compute_similarity(
             ws, field, similarity.similarity_key(config.run))["brain_key"]
     result = EmbedResult(run=config.run, embeddings_field=field, images=len(ids),
-                         dim=int(emb.shape[1]), seconds=round(time.perf_counter() - started, 2),
-                         visualization_key=viz_key, similarity_key=sim_key)
+                         dim=dim or ssl_embeddings.dimension(ws, config.run),
+                         seconds=round(time.perf_counter() - started, 2),
+                         visualization_key=viz_key, similarity_key=sim_key,
+                         engine=config.engine, embedded=written, skipped=len(done))
     runs.update_run(ws, config.run, set_={"embeddings": result.to_dict()})
     return result

@@ -28,6 +28,7 @@ from workbench.ssl.backbone import (
     save_detector,
 )
 from workbench.ssl.config import PretrainConfig, PretrainResult
+from workbench.ssl.features import torch_device
 from workbench.ssl.methods import METHODS
 from workbench.store import predictions, runs, ssl_samples
 from workbench.store.runs import RunKind
@@ -56,22 +57,6 @@ def view_images(ws: Workspace, view: str) -> tuple[list[Any], list[str]]:
         found.update(zip(ids, paths, strict=True))
     ids = sorted(found)
     return ids, [found[i] for i in ids]
-
-
-def torch_device(device: str) -> Any:
-    """``cpu`` or a CUDA index as a ``torch.device``.
-
-    Raises:
-        WorkbenchError: a CUDA device was asked for and none is available.
-    """
-    import torch
-
-    if device == "cpu":
-        return torch.device("cpu")
-    if not torch.cuda.is_available():
-        raise WorkbenchError(f"--device {device}: no CUDA device is available here; use "
-                             "--device cpu")
-    return torch.device(f"cuda:{device}")
 
 
 class ImageViews:

@@ -20,9 +20,9 @@ from workbench.errors import WorkbenchError
 from workbench.media.crops import crop_boxes
 from workbench.ssl.backbone import recalibrate_batchnorm
 from workbench.ssl.config import ProbeConfig, ProbeResult
-from workbench.ssl.embed import load_backbone, pooled_features, pretrained_checkpoint
+from workbench.ssl.embed import pretrained_checkpoint
+from workbench.ssl.features import load_backbone, pooled_features, torch_device
 from workbench.ssl.knn import accuracy, knn_predict
-from workbench.ssl.pretrain import torch_device
 from workbench.store import view_data
 from workbench.store.workspace import Workspace
 

@@ -51,3 +51,10 @@ def write_embeddings(ws: Workspace, run: str, sample_ids: list[Any],
         if ops:
             ws.samples.bulk_write(ops, ordered=False)
     return field
+
+
+def dimension(ws: Workspace, run: str) -> int:
+    """The length of the stored ``emb_<run>`` vectors (0 when no sample has them)."""
+    field = embeddings_field(run)
+    doc = ws.samples.find_one({field: {"$exists": True}}, {field: 1})
+    return len((doc or {}).get(field) or [])

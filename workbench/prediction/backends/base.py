@@ -11,7 +11,7 @@ import numpy as np
 
 from workbench.core.nms import decode_yolo
 from workbench.core.types import Predictions
-from workbench.prediction.backends.preprocess import load_batch
+from workbench.media.preprocess import load_batch
 
 if TYPE_CHECKING:
     from workbench.prediction.tta import Transform
