@@ -86,11 +86,19 @@ def _count(ws: Workspace, scores_field: str, key: str, scored: bool) -> int:
         reply = ws.db.command("count", ws.sample_collection_name, query=query, hint=name)
         return int(reply["n"])
 
+    from pymongo.errors import OperationFailure
+
+    def negative_scores() -> list[dict[str, Any]]:
+        return [doc.get(scores_field) or {} for doc in ws.samples.find(
+            {**prefix, "tags": schema.NEGATIVE_TAG}, {scores_field: 1}).hint(TAGS_INDEX)]
+
     unscored = count({**prefix, path: None})
     total = count(prefix) if scored else 0
-    ensure_tags_index(ws)
-    negatives = [doc.get(scores_field) or {} for doc in ws.samples.find(
-        {**prefix, "tags": schema.NEGATIVE_TAG}, {scores_field: 1}).hint(TAGS_INDEX)]
+    try:
+        negatives = negative_scores()
+    except OperationFailure:  # the tags index is made with the score indexes; not there yet
+        ensure_tags_index(ws)
+        negatives = negative_scores()
     negative_scored = sum(1 for d in negatives if d.get(key) is not None)
     if scored:
         return total - unscored - negative_scored

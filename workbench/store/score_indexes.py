@@ -57,6 +57,14 @@ _EPOCH = dt.datetime(1970, 1, 1)
 IndexKey = list[tuple[str, int]]
 
 
+#: The index on ``tags``: it finds the known negatives among the pool's candidates without
+#: reading the pool (:func:`workbench.store.pool.count_scored`). Made with a run's score
+#: indexes (:func:`ensure_indexes`), so the first ``select`` does not wait for it. Not ``wb_``:
+#: never evicted.
+TAGS_INDEX = "workbench_tags"
+TAGS_KEY: IndexKey = [("tags", 1)]
+
+
 def budget() -> int:
     """How many indexes the samples collection may hold after a workbench write."""
     return MAX_INDEXES - SPARE
@@ -102,6 +110,7 @@ def ensure_indexes(ws: Workspace, scores_field: str, keys: Sequence[str],
     present = {_key(i["key"]) for i in info.values()}  # the App may have indexed an unc_ field
     wanted.update({uncertainty_index_name(f): [(f, -1)] for f in dict.fromkeys(unc_fields)
                    if _key([(f, -1)]) not in present})
+    wanted[TAGS_INDEX] = TAGS_KEY  # selection's counts need it with the score indexes
     missing = [name for name in wanted if name not in info]  # walks hint at these names
     _touch(ws, scores_field, unc_fields)
     if missing:
@@ -114,11 +123,6 @@ def ensure_indexes(ws: Workspace, scores_field: str, keys: Sequence[str],
     return missing
 
 
-#: The index on ``tags``: it finds the known negatives among the pool's candidates without
-#: reading the pool (:func:`workbench.store.pool.count_scored`). Not ``wb_``: never evicted.
-TAGS_INDEX = "workbench_tags"
-
-
 def ensure_tags_index(ws: Workspace) -> None:
     """Create :data:`TAGS_INDEX` if it is missing, within the index budget."""
     info: dict[str, Any] = ws.samples.index_information()
@@ -127,7 +131,7 @@ def ensure_tags_index(ws: Workspace) -> None:
     from pymongo import IndexModel
 
     make_room(ws, info, 1)
-    ws.samples.create_indexes([IndexModel([("tags", 1)], name=TAGS_INDEX)],
+    ws.samples.create_indexes([IndexModel(TAGS_KEY, name=TAGS_INDEX)],
                               **connection.index_options(ws.db))
 
 
