@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.store import journal, lock, query, rounds, runs, schema, views
+from workbench.store import journal, lock, query, rounds, runs, schema
 from workbench.store.workspace import Workspace
 
 #: ``{"samples": int, "boxes": int}`` per value of a field.
@@ -80,12 +80,12 @@ def workspace_status(ws: Workspace) -> StatusResult:
         InterruptedOperationError: a killed command left an operation to roll back first.
     """
     running = [journal.describe(d) for d in lock.require_recovered(ws, "status")]
-    splits = query.grouped_counts(ws, schema.SPLIT)
-    statuses = query.grouped_counts(ws, schema.STATUS)
-    sources = query.grouped_counts(ws, schema.SOURCE)
-    rounds = {k: v for k, v in query.grouped_counts(ws, schema.ROUND_SELECTED).items()
-              if k != "none"}
-    counted = query.class_counts(ws)
+    keys = [schema.SPLIT, schema.STATUS, schema.SOURCE, schema.ROUND_SELECTED]
+    cells, counted = query.workspace_counts(ws, keys)  # one pass over the samples
+    splits = query.fold(cells, schema.SPLIT)
+    statuses = query.fold(cells, schema.STATUS)
+    sources = query.fold(cells, schema.SOURCE)
+    rounds = {k: v for k, v in query.fold(cells, schema.ROUND_SELECTED).items() if k != "none"}
     classes = {c: counted.get(c, {"boxes": 0, "images": 0, "by_split": {}}) for c in ws.classes}
     for c in sorted(set(counted) - set(ws.classes)):
         classes[c] = counted[c]
@@ -95,7 +95,7 @@ def workspace_status(ws: Workspace) -> StatusResult:
         kinds[r["kind"]] = kinds.get(r["kind"], 0) + 1
     split_status: dict[str, dict[str, int]] = {}
     for state in schema.STATUSES:
-        by_split = query.grouped_counts(ws, schema.SPLIT, views.view_match(f"status:{state}"))
+        by_split = query.fold(cells, schema.SPLIT, {schema.STATUS: state})
         for split_name, counts in by_split.items():
             split_status.setdefault(split_name, {})[state] = counts["samples"]
     return StatusResult(

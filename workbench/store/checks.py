@@ -91,11 +91,24 @@ def inconsistent(ws: Workspace, limit: int = 20) -> tuple[int, list[dict[str, An
                     "problems": d["problems"]} for d in doc["examples"]]
 
 
+def _unique_string_hashes(ws: Workspace) -> bool:
+    """Whether the store's unique index on the content hash (its string values) is there."""
+    return any(info.get("unique") and [k for k, _ in info["key"]] == [schema.CONTENT_HASH]
+               for info in ws.samples.index_information().values())
+
+
 def duplicate_hashes(ws: Workspace, limit: int = 20) -> list[dict[str, Any]]:
-    """Content hashes held by more than one sample (the same image stored twice)."""
+    """Content hashes held by more than one sample (the same image stored twice).
+
+    With the workspace's unique index on string hashes in place only other values can repeat,
+    so only those are grouped (not one group per image of a 1M-image store).
+    """
+    match: dict[str, Any] = {"$nin": [None, ""]}
+    if _unique_string_hashes(ws):
+        match["$not"] = {"$type": "string"}
     return [{"content_hash": d["_id"], "samples": d["n"], "filepaths": d["paths"][:5]}
             for d in ws.samples.aggregate([
-                {"$match": {schema.CONTENT_HASH: {"$nin": [None, ""]}}},
+                {"$match": {schema.CONTENT_HASH: match}},
                 {"$group": {"_id": f"${schema.CONTENT_HASH}", "n": {"$sum": 1},
                             "paths": {"$push": "$filepath"}}},
                 {"$match": {"n": {"$gt": 1}}}, {"$limit": limit}], allowDiskUse=True)]
