@@ -8,8 +8,9 @@ each chunk with the same bulk writer whatever the engine, so the engines only di
 the forward passes run.
 
 :data:`ENGINES` maps the ``--engine`` names to engines; facts: ``help``, ``tta`` (the engine
-runs TTA passes). ``local`` runs in this process; ``ray`` (:mod:`workbench.prediction.ray_engine`)
-on a Ray cluster, imported only when used.
+runs TTA passes), ``in_process`` (the driver runs it one chunk ahead in a worker thread).
+``local`` runs in this process; ``ray`` (:mod:`workbench.prediction.ray_engine`) on a Ray
+cluster, imported only when used.
 """
 
 from __future__ import annotations
@@ -84,8 +85,8 @@ def ray_engine(job: InferenceJob) -> Iterator[Chunk]:
 
 
 ENGINES: Registry[Engine] = Registry("engine")
-ENGINES.register("local", local_engine, tta=True,
+ENGINES.register("local", local_engine, tta=True, in_process=True,
                  help="this process (the backend's threads on this machine).")
-ENGINES.register("ray", ray_engine, tta=False,
+ENGINES.register("ray", ray_engine, tta=False, in_process=False,
                  help='a Ray cluster (--address): Ray Data streams the images to --workers '
                       'actors, one model each (pip install "ray[data]").')

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import queue
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import chain
@@ -29,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
+from workbench.core.ahead import ahead
 from workbench.core.boxes import BOX_CLIPPED, BOX_OK, check_geometry, xywhn_to_xyxyn
 from workbench.media.records import geometry_message, shown
 
@@ -303,55 +302,13 @@ def raw_chunks(path: Path) -> Iterator[tuple[list[bytes], int]]:
 QUEUE_CHUNKS = 4
 
 
-@contextlib.contextmanager
-def chunk_reader(path: Path, classes: list[str]) -> Iterator[Iterator[ParsedChunk]]:
+def chunk_reader(path: Path, classes: list[str]
+                 ) -> contextlib.AbstractContextManager[Iterator[ParsedChunk]]:
     """The file's :class:`ParsedChunk` s in order, parsed by a worker thread ahead of the caller.
 
     The worker reads and parses while the caller waits on the store (the sample lookup) and
     works on the previous chunk; a bounded queue keeps it at most :data:`QUEUE_CHUNKS` ahead.
     Leaving the ``with`` block early stops the worker.
     """
-    done = object()
-    chunks: queue.Queue[Any] = queue.Queue(QUEUE_CHUNKS)
-    stop = threading.Event()
-
-    def work() -> None:
-        try:
-            for lines, first in raw_chunks(path):
-                item: Any = parse_chunk(lines, first, classes)
-                while not stop.is_set():
-                    try:
-                        chunks.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-        except BaseException as exc:  # handed to the caller, raised there
-            chunks.put(_Failed(exc))
-            return
-        chunks.put(done)
-
-    def parsed() -> Iterator[ParsedChunk]:
-        while (item := chunks.get()) is not done:
-            if isinstance(item, _Failed):
-                raise item.error
-            yield item
-
-    worker = threading.Thread(target=work, name="predictions-import-parse", daemon=True)
-    worker.start()
-    try:
-        yield parsed()
-    finally:
-        stop.set()
-        while worker.is_alive():
-            with contextlib.suppress(queue.Empty):
-                chunks.get(timeout=0.1)
-        worker.join()
-
-
-@dataclass
-class _Failed:
-    """The worker's exception, raised in the caller."""
-
-    error: BaseException
+    return ahead((parse_chunk(lines, first, classes) for lines, first in raw_chunks(path)),
+                 QUEUE_CHUNKS, "predictions-import-parse")

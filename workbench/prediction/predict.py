@@ -19,9 +19,10 @@ recorded once, with every image.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,12 +30,13 @@ from typing import Any
 import numpy as np
 
 from workbench.calibration import api as calibration
+from workbench.core.ahead import ahead
 from workbench.core.types import Predictions
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.prediction.backends import BACKENDS
 from workbench.prediction.backends.base import PredictOptions, Predictor
 from workbench.prediction.chunks import store_chunk, to_workspace
-from workbench.prediction.engines import ENGINES, InferenceJob
+from workbench.prediction.engines import ENGINES, Chunk, InferenceJob
 from workbench.prediction.resume import check_resumable, partial_outputs, remaining, run_params
 from workbench.prediction.tta import FUSION_METHODS, TTA_PASSES, PassPlan, plan_passes
 from workbench.raypool import check_options
@@ -240,6 +242,19 @@ def predict(ws: Workspace, model: str, progress: Progress | None = None,
     return predict_view(ws, PredictConfig(model=model, **options), progress)
 
 
+@contextlib.contextmanager
+def engine_chunks(engine: str, job: InferenceJob, any_images: bool) -> Iterator[Iterator[Chunk]]:
+    """The engine's chunks of ``job``; an in-process engine's computed one chunk ahead in a
+    worker thread (:func:`~workbench.core.ahead.ahead`), so inference of chunk ``k + 1``
+    overlaps the store writes of chunk ``k``."""
+    chunks: Iterator[Chunk] = ENGINES.get(engine)(job) if any_images else iter(())
+    if not ENGINES.meta(engine)["in_process"]:
+        yield chunks  # a Ray cluster's actors already work while the driver writes
+        return
+    with ahead(chunks, 1, "predict-engine") as early:
+        yield early
+
+
 def predict_view(ws: Workspace, config: PredictConfig,
                  progress: Progress | None = None) -> PredictResult:
     """Predict every image of ``config.view`` and store the results as run ``config.run``.
@@ -335,18 +350,19 @@ def predict_view(ws: Workspace, config: PredictConfig,
                    on_rollback="interrupted")
     total_boxes, done_now = int(before.get("boxes", 0)), 0
     written: dict[str, Any] = {}
-    for part_ids, preds, emb in ENGINES.get(config.engine)(job) if todo_ids else ():
-        preds = to_workspace(preds, lut, len(ws.classes))
-        written = store_chunk(ws, run, config, part_ids, preds, emb,
-                               tta_members(part_ids) if config.tta else None,
-                               None if calibrated is None else calibrated[1])
-        total_boxes += int(written["boxes"])  # after fusion
-        done_now += len(part_ids)
-        runs.update_run(ws, run, set_={"outputs": partial_outputs(written, before, total_boxes,
-                                                                  skipped + done_now)})
-        lock.checkpoint(ws)  # a kill from here on keeps this chunk: --resume goes on
-        if progress:
-            progress(skipped + done_now, len(ids))
+    with engine_chunks(config.engine, job, bool(todo_ids)) as chunks:
+        for part_ids, preds, emb in chunks:
+            preds = to_workspace(preds, lut, len(ws.classes))
+            written = store_chunk(ws, run, config, part_ids, preds, emb,
+                                   tta_members(part_ids) if config.tta else None,
+                                   None if calibrated is None else calibrated[1])
+            total_boxes += int(written["boxes"])  # after fusion
+            done_now += len(part_ids)
+            runs.update_run(ws, run, set_={"outputs": partial_outputs(
+                written, before, total_boxes, skipped + done_now)})
+            lock.checkpoint(ws)  # a kill from here on keeps this chunk: --resume goes on
+            if progress:
+                progress(skipped + done_now, len(ids))
     seconds = time.perf_counter() - started
     emb_field = written.get("embeddings_field", before.get("embeddings_field"))
     result = PredictResult(
