@@ -104,3 +104,36 @@ def test_duplicate_hashes_with_and_without_the_unique_index(workspace: Any) -> N
     assert not checks._unique_string_hashes(workspace)
     found = checks.duplicate_hashes(workspace)
     assert sorted((str(d["content_hash"]), d["samples"]) for d in found) == [("7", 3), ("h3", 2)]
+
+
+@pytest.mark.parametrize(("doc", "problems"), [
+    ({"status": "labeled", "split": "train", "tags": ["labeled", "train"],
+      "ground_truth": {"detections": []}}, []),
+    ({"status": "unlabeled", "split": "pool", "tags": ["unlabeled", "pool"]}, []),
+    ({"status": "weird", "split": "pool", "tags": ["weird", "pool"]}, ["unknown status"]),
+    ({"status": "unlabeled", "split": "pool", "tags": ["pool"]}, ["status tag missing"]),
+    ({"status": "unlabeled", "split": "pool", "tags": ["unlabeled"]}, ["split tag missing"]),
+    ({"status": "unlabeled", "split": "pool", "tags": ["unlabeled", "pool", "train"]},
+     ["tag of another status or split"]),
+    ({"status": "queued", "split": "pool", "tags": ["queued", "pool"]},
+     ["queued without a round"]),
+    ({"status": "labeled", "split": "pool", "tags": ["labeled", "pool"],
+      "ground_truth": {"detections": []}}, ["labeled but in the pool"]),
+    ({"status": "labeled", "split": "val", "tags": ["labeled", "val"]},
+     ["labeled without ground truth"]),
+])
+def test_one_scan_finds_each_kind_of_inconsistent_sample(workspace: Any, doc: dict[str, Any],
+                                                        problems: list[str]) -> None:
+    from workbench.store import checks
+
+    docs = _docs(40, 3)
+    for d in docs:  # consistent background samples
+        d.update({"status": "unlabeled", "split": "pool", "tags": ["unlabeled", "pool"]})
+        d.pop(schema.ROUND_SELECTED, None)
+    workspace.samples.insert_many([*docs, {"filepath": "/odd.jpg", **doc}])
+    scan = checks.scan_samples(workspace)
+    assert scan.inconsistent_count == (1 if problems else 0)
+    assert [(d["filepath"], d["problems"]) for d in scan.inconsistent] == (
+        [("/odd.jpg", problems)] if problems else [])
+    assert scan.classes == query.class_counts(workspace)
+    assert scan.duplicate_hashes == checks.duplicate_hashes(workspace) == []

@@ -9,7 +9,7 @@ import numpy as np
 
 from workbench.core.boxes import outside_image
 from workbench.curation.config import CheckConfig
-from workbench.store import checks, lock, query, schema
+from workbench.store import checks, lock, schema
 from workbench.store.config import SPLITS
 from workbench.store.workspace import Workspace
 
@@ -92,13 +92,14 @@ def run_check(ws: Workspace, config: CheckConfig | None = None) -> CheckResult:
                                      "filepath": boxes["filepath"][n],
                                      "label": str(boxes["label"][j]),
                                      "bounding_box": boxes["xywhn"][j].tolist()})
-    classes = query.class_counts(ws)
+    scan = checks.scan_samples(ws, _EXAMPLES)  # one pass: problems, repeated hashes, classes
+    classes = scan.classes
     result.empty_classes = [c for c in ws.classes if c not in classes]
     for c, entry in classes.items():
         missing = [s for s in SPLITS if s not in entry["by_split"]]
         if missing and entry["images"] >= len(SPLITS):
             result.classes_missing_from_split[c] = missing
     result.unassigned = checks.count_labeled_without_split(ws)
-    result.inconsistent_count, result.inconsistent = checks.inconsistent(ws)
-    result.duplicate_hashes = checks.duplicate_hashes(ws)
+    result.inconsistent_count, result.inconsistent = scan.inconsistent_count, scan.inconsistent
+    result.duplicate_hashes = scan.duplicate_hashes
     return result

@@ -163,7 +163,7 @@ def grouped_counts(ws: Workspace, key: str, match: dict[str, Any] | None = None
     return dict(sorted(out.items()))
 
 
-def _class_facets() -> dict[str, list[dict[str, Any]]]:
+def class_facets() -> dict[str, list[dict[str, Any]]]:
     """``$facet`` branches: per (label, split) the boxes, and the images holding the label
     (each image's labels made distinct first: no set of ids per group)."""
     labels = f"${schema.GROUND_TRUTH}.detections.label"
@@ -177,8 +177,8 @@ def _class_facets() -> dict[str, list[dict[str, Any]]]:
     return {"boxes": per(labels), "images": per({"$setUnion": [labels]})}
 
 
-def _classes(facets: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
-    """The per-class counts of the :func:`_class_facets` branches of one ``$facet`` reply."""
+def classes_of(facets: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """The per-class counts of the :func:`class_facets` branches of one ``$facet`` reply."""
     out: dict[str, dict[str, Any]] = {}
     for kind in ("boxes", "images"):
         for doc in facets[kind]:
@@ -192,8 +192,8 @@ def _classes(facets: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any
 
 def class_counts(ws: Workspace) -> dict[str, dict[str, Any]]:
     """Per class: boxes, images, and boxes and images per split (one pass over the samples)."""
-    reply = next(ws.samples.aggregate([{"$facet": _class_facets()}], allowDiskUse=True))
-    return _classes(reply)
+    reply = next(ws.samples.aggregate([{"$facet": class_facets()}], allowDiskUse=True))
+    return classes_of(reply)
 
 
 @dataclass(frozen=True)
@@ -214,14 +214,14 @@ def workspace_counts(ws: Workspace, keys: list[str]
     Returns:
         The cells (a missing value is None), and the per-class counts.
     """
-    facets = _class_facets() | {"cells": [{"$group": {
+    facets = class_facets() | {"cells": [{"$group": {
         "_id": {k: f"${k}" for k in keys}, "samples": {"$sum": 1},
         "boxes": {"$sum": {"$size": {"$ifNull": [f"${schema.GROUND_TRUTH}.detections", []]}}},
     }}]}
     reply = next(ws.samples.aggregate([{"$facet": facets}], allowDiskUse=True))
     cells = [Cell({k: d["_id"].get(k) for k in keys}, int(d["samples"]), int(d["boxes"]))
              for d in reply["cells"]]
-    return cells, _classes(reply)
+    return cells, classes_of(reply)
 
 
 def fold(cells: list[Cell], key: str, where: dict[str, Any] | None = None
