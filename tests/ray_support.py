@@ -4,6 +4,7 @@ node, one CPU each, started with ``ray start`` (the way a user starts one)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import _free_port
+from tests.conftest import REPO, _free_port
 
 RAY = [sys.executable, "-m", "ray.scripts.scripts"]  # the `ray` command of this Python
 
@@ -56,3 +57,16 @@ def ray_cluster() -> Iterator[str]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def imports_of(modules: list[str]) -> tuple[list[str], list[str]]:
+    """What importing ``modules`` in a fresh Python loads: ``(database libraries, workbench.store
+    modules)`` (what a Ray actor process would carry)."""
+    code = (f"import json, sys, {', '.join(modules)}; "
+            "print(json.dumps([sorted({m.split('.')[0] for m in sys.modules} & "
+            "{'fiftyone', 'pymongo', 'bson', 'mongoengine'}), "
+            "sorted(m for m in sys.modules if m.startswith('workbench.store'))]))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=REPO, timeout=120)
+    libs, store = json.loads(done.stdout.strip().splitlines()[-1])
+    return libs, store
