@@ -16,6 +16,7 @@ from workbench.ssl.api import (
     pretrain,
     probe,
 )
+from workbench.ssl.engines import ENGINES
 from workbench.store.visualization import METHODS as MAPS
 from workbench.ui.api import Choices, OperatorSpec, Report, plain
 
@@ -59,7 +60,8 @@ def register(ops: Registry[OperatorSpec]) -> None:
         "a 2-D map for the Embeddings panel and a similarity index (`workbench ssl embed`).",
         EmbedConfig, _embed,
         choices={"view": _VIEWS, "run": _RUNS,
-                 "visualization": Choices(static=(*MAPS.names(), "none"))},
+                 "visualization": Choices(static=(*MAPS.names(), "none")),
+                 "engine": Choices(static=tuple(ENGINES.names()))},
         long=True))
     ops.register("wb_ssl_probe", OperatorSpec(
         "wb_ssl_probe", "Workbench: probe a pretrained backbone",
