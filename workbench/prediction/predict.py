@@ -243,12 +243,14 @@ def predict(ws: Workspace, model: str, progress: Progress | None = None,
 
 
 @contextlib.contextmanager
-def engine_chunks(engine: str, job: InferenceJob, any_images: bool) -> Iterator[Iterator[Chunk]]:
+def engine_chunks(engine: str, job: InferenceJob, any_images: bool, overlap: bool = True
+                  ) -> Iterator[Iterator[Chunk]]:
     """The engine's chunks of ``job``; an in-process engine's computed one chunk ahead in a
     worker thread (:func:`~workbench.core.ahead.ahead`), so inference of chunk ``k + 1``
-    overlaps the store writes of chunk ``k``."""
+    overlaps the store writes of chunk ``k``. ``overlap=False``: not (the caller runs the
+    same predictors itself between chunks, as TTA does; not every backend is thread-safe)."""
     chunks: Iterator[Chunk] = ENGINES.get(engine)(job) if any_images else iter(())
-    if not ENGINES.meta(engine)["in_process"]:
+    if not (overlap and ENGINES.meta(engine)["in_process"]):
         yield chunks  # a Ray cluster's actors already work while the driver writes
         return
     with ahead(chunks, 1, "predict-engine") as early:
@@ -350,7 +352,7 @@ def predict_view(ws: Workspace, config: PredictConfig,
                    on_rollback="interrupted")
     total_boxes, done_now = int(before.get("boxes", 0)), 0
     written: dict[str, Any] = {}
-    with engine_chunks(config.engine, job, bool(todo_ids)) as chunks:
+    with engine_chunks(config.engine, job, bool(todo_ids), overlap=not config.tta) as chunks:
         for part_ids, preds, emb in chunks:
             preds = to_workspace(preds, lut, len(ws.classes))
             written = store_chunk(ws, run, config, part_ids, preds, emb,
