@@ -5,7 +5,8 @@ the predictions JSONL of issue 20's shape (12 boxes per image, each with a 5-cla
 ``class_probs``), then times in one run, each after the previous run's fields were removed:
 
 * the in-process write path alone: ``image_scores`` + ``write_predictions`` on arrays already in
-  memory (what ``predictions import`` ends with; issue 20's 5,970 samples/s on an idle machine);
+  memory, with the App's display copy ``show_<run>`` as the import writes it (the baseline of
+  the ratio), and without it (issue 20's 5,970 samples/s on an idle machine was measured so);
 * ``workbench predictions import FILE --run NAME`` as a new process (wall time: start-up, JSONL
   parse and validation, writes, display field, run record), with its peak RSS;
 * with ``--old FILE`` (a copy of an earlier ``workbench/prediction/imported.py``), the same CLI
@@ -109,7 +110,7 @@ def main() -> None:
     from workbench.core.boxes import xywhn_to_xyxyn
     from workbench.core.types import Predictions
     from workbench.selection.api import image_scores, indexed_keys
-    from workbench.store.predictions import write_predictions
+    from workbench.store.predictions import DISPLAY_CONF, write_predictions
 
     n = args.images
     ws, tmp = make_workspace(CLASSES)
@@ -129,8 +130,15 @@ def main() -> None:
                             p["image_index"], p["probs"])
         t0 = time.perf_counter()
         scores = image_scores(preds, n)
-        write_predictions(ws, "inproc", ids, preds, CLASSES, scores=scores,
+        write_predictions(ws, "bare", ids, preds, CLASSES, scores=scores,
                           indexed=indexed_keys(scores))
+        t_bare = time.perf_counter() - t0
+        reset(ws, "bare", indexes)
+        t0 = time.perf_counter()
+        scores = image_scores(preds, n)
+        write_predictions(ws, "inproc", ids, preds, CLASSES, scores=scores,
+                          indexed=indexed_keys(scores),
+                          display_conf=DISPLAY_CONF)  # the import's writes: the App's copy too
         t_write = time.perf_counter() - t0
         reset(ws, "inproc", indexes)
 
@@ -151,6 +159,7 @@ def main() -> None:
             "images": n, "boxes_per_image": args.boxes, "classes": len(CLASSES),
             "file_mib": round(jsonl.stat().st_size / 2**20, 1), "build_seconds": round(t_build, 1),
             "in_process_write_seconds": round(t_write, 2),
+            "in_process_write_without_display_seconds": round(t_bare, 2),
             "in_process_write_samples_per_s": round(write_rate, 1),
             "target_samples_per_s": TARGET}
         for name, (seconds, rss, out) in timed.items():
@@ -166,7 +175,9 @@ def main() -> None:
             return
         print(f"{n} images x {args.boxes} boxes, {len(CLASSES)}-class class_probs; "
               f"JSONL {figures['file_mib']} MiB (built in {t_build:.0f} s)")
-        print(f"in-process write path:        {t_write:7.2f} s  {write_rate:8.1f} samples/s")
+        print(f"in-process writer, no show_:  {t_bare:7.2f} s  {n / t_bare:8.1f} samples/s")
+        print(f"in-process write path:        {t_write:7.2f} s  {write_rate:8.1f} samples/s"
+              "  (the import's writes: pred_, scores_, show_)")
         for name in timed:
             f = figures[f"cli_{name}"]
             print(f"CLI predictions import ({name}): {f['seconds']:7.2f} s  "
