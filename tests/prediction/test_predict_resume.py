@@ -98,3 +98,29 @@ def kill_after_two_chunks(args: list[str], coll: Any, fresh: bool = False) -> No
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+
+
+def test_resume_counts_the_boxes_in_the_store_not_the_run_record(workspace: Any,
+                                                                 tmp_path: Path) -> None:
+    """A kill between the run record's update and the chunk's checkpoint leaves a box count
+    that includes the chunk rolled back; the resumed run's count must not inherit it."""
+    from workbench.ingestion.ingest import ingest
+    from workbench.prediction.predict import predict
+    from workbench.store import runs
+
+    workspace.add_classes(yaml.safe_load((DEMO / "data.yaml").read_text())["names"])
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    for p in demo_images("valid", 12):
+        (pool / p.name).symlink_to(p)
+    ingest(workspace, pool, "images")
+    common: dict[str, Any] = {"batch": 4, "chunk": 4, "calibration": "none"}
+    whole = predict(workspace, CHECKPOINT, run="r", **common)
+    lost = [d["_id"] for d in workspace.samples.find({}, {"_id": 1}).limit(4)]
+    workspace.samples.update_many({"_id": {"$in": lost}}, {"$unset": {"pred_r": "", "show_r": ""}})
+    runs.update_run(workspace, "r", set_={"status": "interrupted"})  # outputs: still all boxes
+    resumed = predict(workspace, CHECKPOINT, run="r", resume=True, **common)
+    assert (resumed.predicted, resumed.skipped) == (4, 8)
+    assert resumed.boxes == whole.boxes == sum(
+        len((d.get("pred_r") or {}).get("detections") or [])
+        for d in workspace.samples.find({}, {"pred_r": 1}))

@@ -41,7 +41,15 @@ from workbench.prediction.resume import check_resumable, partial_outputs, remain
 from workbench.prediction.tta import FUSION_METHODS, TTA_PASSES, PassPlan, plan_passes
 from workbench.raypool import check_options
 from workbench.results import Result
-from workbench.store import app_views, lock, predictions, runs, schema, visualization
+from workbench.store import (
+    app_views,
+    lock,
+    predicted,
+    predictions,
+    runs,
+    schema,
+    visualization,
+)
 from workbench.store.runs import RunKind
 from workbench.store.visualization import METHODS, visualization_key
 from workbench.store.workspace import Workspace
@@ -350,7 +358,11 @@ def predict_view(ws: Workspace, config: PredictConfig,
         runs.delete_run(ws, run)  # replaced, or resumed: recorded again, once
     runs.start_run(ws, RunKind.PREDICT, run, params, {"view": config.view},
                    on_rollback="interrupted")
-    total_boxes, done_now = int(before.get("boxes", 0)), 0
+    # counted in the store, not read from the run record: a kill between the record's update
+    # and the chunk's checkpoint leaves a count that includes a rolled-back chunk
+    total_boxes = predicted.predicted_boxes(ws, config.view, predictions.field_name(
+        "pred", run)) if skipped else 0
+    done_now = 0
     written: dict[str, Any] = {}
     with engine_chunks(config.engine, job, bool(todo_ids), overlap=not config.tta) as chunks:
         for part_ids, preds, emb in chunks:

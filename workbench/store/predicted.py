@@ -22,3 +22,15 @@ def predicted_ids(ws: Workspace, view: str, field: str) -> set[Any]:
     has = {field: {"$exists": True}}
     query = {"$and": [match, has]} if match else has
     return {d["_id"] for d in ws.samples.find(query, {"_id": 1})}
+
+
+def predicted_boxes(ws: Workspace, view: str, field: str) -> int:
+    """Boxes of Detections field ``field`` on the samples of view spec ``view`` (one
+    aggregation; what a resumed run already holds, counted from the store itself)."""
+    match = view_match(view)
+    has = {field: {"$exists": True}}
+    reply = list(ws.samples.aggregate([
+        {"$match": {"$and": [match, has]} if match else has},
+        {"$group": {"_id": None, "n": {"$sum": {"$size": {
+            "$ifNull": [f"${field}.detections", []]}}}}}]))
+    return int(reply[0]["n"]) if reply else 0
