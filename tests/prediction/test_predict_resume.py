@@ -88,8 +88,10 @@ def kill_after_two_chunks(args: list[str], coll: Any, fresh: bool = False) -> No
     proc = subprocess.Popen([sys.executable, "-m", "workbench", *args], env=cli_env(),
                             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 300
-    if fresh:
-        while coll.count_documents({"pred_r": {"$exists": True}}) >= N:
+    if fresh:  # the run is recorded `running` only once every old box is gone (the unset
+        # of 64 documents is not atomic: counting mid-way would see old boxes as new ones)
+        runs = coll.database["workbench_runs"]
+        while (runs.find_one({"_id": "r"}) or {}).get("status") != "running":
             assert proc.poll() is None and time.time() < deadline, "old boxes not cleared"
             time.sleep(0.05)
     while coll.count_documents({"pred_r": {"$exists": True}}) < 2 * CHUNK:
