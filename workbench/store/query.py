@@ -156,11 +156,8 @@ def grouped_counts(ws: Workspace, key: str, match: dict[str, Any] | None = None
             "boxes": {"$sum": {"$size": {"$ifNull": [f"${schema.GROUND_TRUTH}.detections", []]}}},
         }},
     ]
-    out: dict[str, dict[str, int]] = {}
-    for doc in ws.samples.aggregate(pipeline):
-        name = "none" if doc["_id"] is None else str(doc["_id"])
-        out[name] = {"samples": int(doc["samples"]), "boxes": int(doc["boxes"])}
-    return dict(sorted(out.items()))
+    return fold([Cell({key: d["_id"]}, int(d["samples"]), int(d["boxes"]))
+                 for d in ws.samples.aggregate(pipeline)], key)
 
 
 def class_facets() -> dict[str, list[dict[str, Any]]]:
